@@ -1,0 +1,192 @@
+/**
+ * The one typed configuration: the cluster (node, k3s, storage, object storage, alerting, Cloudflare)
+ * and each environment (staging, production). Environment differences live here and nowhere else.
+ *
+ * Every field validates with a message that says what is allowed, so a bad value fails as
+ * `config: environments.production.hostnames.web: "x_y" is not a valid hostname ...`.
+ * Concern-specific sections (apps, data, platform, observability, bootstrap, delivery, cost) live in
+ * ./sections/ and are composed here.
+ */
+import { z } from 'zod';
+import { cpuPattern, memoryPattern } from '../lib/quantity.ts';
+import { AppsEnvironment } from './sections/apps.ts';
+import { BootstrapSettings } from './sections/bootstrap.ts';
+import { CostSettings } from './sections/cost.ts';
+import { DatabaseEnvironment, DataSettings } from './sections/data.ts';
+import { DeliverySettings } from './sections/delivery.ts';
+import { ObservabilitySettings } from './sections/observability.ts';
+import { PlatformSettings } from './sections/platform.ts';
+
+// ---------------------------------------------------------------- reusable field types
+
+export const dnsName = z.string().regex(
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/,
+  'is not a valid hostname; use a lower-case DNS name like lms.example.com',
+);
+/** RFC 1123 label: namespaces, object names. */
+export const dnsLabel = z.string().regex(
+  /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+  'is not a valid Kubernetes name; use lower-case letters, digits and "-" (max 63), e.g. lms-production',
+);
+export const cpu = z.string().regex(cpuPattern, 'is not a CPU quantity; use millicores like "250m" or cores like "2"');
+export const memory = z.string().regex(memoryPattern, 'is not a memory quantity; use binary units like "512Mi" or "2Gi"');
+export const storageSize = z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'is not a storage size; use "20Gi" or "500Mi"');
+export const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, 'is not a duration; use Go-style units like "30s", "5m" or "1h30m"');
+export const cidr = z.string().regex(
+  /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-f:]+:[0-9a-f:]*\/\d{1,3})$/,
+  'is not a CIDR; use 203.0.113.0/24 or 2001:db8::/32',
+);
+export const percent = z.number().min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100');
+export const semverTag = z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$/, 'is not a version; use a pinned release like "1.4.2" or "v1.4.2"');
+/** A Secret is referenced by name and key only: no secret value ever lives in config. */
+export const secretRef = z.object({ name: dnsLabel, key: z.string().min(1, 'must name the key inside the Secret') }).strict();
+
+export const resources = z.object({
+  requests: z.object({ cpu, memory }).strict(),
+  limits: z.object({ cpu, memory }).strict(),
+}).strict();
+export type Resources = z.infer<typeof resources>;
+
+/** A container image pinned by tag and digest; deploys use the digest, the tag is for humans. */
+export const image = z.object({
+  repository: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'is not an image repository; use registry/path like ghcr.io/acme/lms-api'),
+  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'is not an image tag').refine((t) => t !== 'latest', 'must not be "latest"; pin a release tag'),
+  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'is not an image digest; use sha256:<64 hex characters> from the registry'),
+}).strict();
+export type Image = z.infer<typeof image>;
+export const imageRef = (i: Image): string => `${i.repository}:${i.tag}@${i.digest}`;
+
+// ---------------------------------------------------------------- cluster
+
+export const Cluster = z.object({
+  /** Apex domain; environment hostnames must be inside it. */
+  domain: dnsName,
+  node: z.object({
+    cpu: z.number().int().min(1, 'must be at least 1 vCPU'),
+    memoryGiB: z.number().int().min(2, 'must be at least 2 GiB'),
+    diskGiB: z.number().int().min(20, 'must be at least 20 GiB'),
+    /** Hostname of the VPS, also the k3s node name. */
+    hostname: dnsLabel,
+  }).strict(),
+  k3s: z.object({
+    /** k3s release, e.g. v1.36.3+k3s1. The Kubernetes version the cluster runs is derived from it. */
+    version: z.string().regex(/^v1\.\d+\.\d+\+k3s\d+$/, 'is not a k3s release; use the form v1.36.3+k3s1'),
+  }).strict(),
+  /**
+   * What the kubelet keeps back from pods (k3s config kubelet-arg); the capacity budget subtracts the
+   * same numbers so both agree on what is allocatable.
+   */
+  reservation: z.object({
+    systemReserved: z.object({ cpu, memory }).strict(),
+    kubeReserved: z.object({ cpu, memory }).strict(),
+    evictionHardMemory: memory,
+    /** Headroom kept free beyond requests, as a share of allocatable (bursts, k3s's own spikes). */
+    headroomPercent: z.number().min(0).max(50, 'must be between 0 and 50'),
+  }).strict(),
+  storageClass: dnsLabel,
+  objectStorage: z.object({
+    endpoint: z.string().url('is not a URL; use the S3 endpoint like https://eu2.contabostorage.com'),
+    region: z.enum(['eu2', 'usc1', 'sin1', 'uk1', 'aus1', 'jpn1', 'ind1', 'usw1', 'use1'], {
+      error: 'is not a Contabo Object Storage region; use one of eu2, usc1, sin1, uk1, aus1, jpn1, ind1, usw1, use1',
+    }),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'is not an S3 bucket name (3-63 lower-case letters, digits, "." or "-")'),
+    /** Secret (in each namespace that needs it) with ACCESS_KEY_ID and ACCESS_SECRET_KEY. */
+    credentialsSecret: dnsLabel,
+  }).strict(),
+  /** Alert receivers, by Secret name only. */
+  alerting: z.object({
+    slackWebhook: secretRef,
+    pagerdutyRoutingKey: secretRef,
+    heartbeatUrl: secretRef,
+    slackChannel: z.string().regex(/^#[a-z0-9_-]+$/, 'is not a Slack channel; use "#lms-alerts"'),
+  }).strict(),
+  /** Cloudflare's published edge ranges: the only peers trusted for forwarded client IPs. */
+  cloudflare: z.object({
+    ipv4: z.array(cidr).min(1, 'must list Cloudflare IPv4 ranges (https://www.cloudflare.com/ips-v4)'),
+    ipv6: z.array(cidr),
+  }).strict(),
+  letsEncryptEmail: z.string().email('is not an e-mail address; Let\'s Encrypt sends expiry notices there'),
+  platform: PlatformSettings,
+  data: DataSettings,
+  observability: ObservabilitySettings,
+  bootstrap: BootstrapSettings,
+  delivery: DeliverySettings,
+  cost: CostSettings,
+}).strict();
+export type Cluster = z.infer<typeof Cluster>;
+
+// ---------------------------------------------------------------- environments
+
+export const environmentNames = ['staging', 'production'] as const;
+export type EnvironmentName = (typeof environmentNames)[number];
+
+const hpa = z.object({
+  min: z.number().int().min(1, 'must be at least 1 (an HPA cannot scale a Rollout to zero)'),
+  max: z.number().int().min(1, 'must be at least 1'),
+}).strict().refine((h) => h.max >= h.min, { message: 'max must be >= min', path: ['max'] });
+
+/** One canary step: shift traffic, pause (timed or, with no duration, until promoted), or analyse. */
+export const canaryStep = z.union([
+  z.object({ setWeight: percent }).strict(),
+  z.object({ pause: z.object({ duration: duration.optional() }).strict() }).strict(),
+  z.object({ analysis: z.literal(true) }).strict(),
+], { error: 'is not a canary step; use {setWeight: 10}, {pause: {duration: "2m"}}, {pause: {}} or {analysis: true}' });
+export type CanaryStep = z.infer<typeof canaryStep>;
+
+const workload = z.object({
+  image,
+  port: z.number().int().min(1024, 'must be an unprivileged port (1024-65535)').max(65535, 'must be at most 65535'),
+  hpa,
+  resources,
+}).strict();
+
+export const Environment = z.object({
+  name: z.enum(environmentNames, { error: 'must be staging or production' }),
+  namespace: dnsLabel,
+  hostnames: z.object({ web: dnsName, api: dnsName }).strict(),
+  api: workload,
+  web: workload,
+  canary: z.object({
+    steps: z.array(canaryStep).min(1, 'must have at least one step'),
+    /** On: the canary stops at an indefinite pause after the first analysed step until promoted. */
+    manualApproval: z.boolean(),
+  }).strict(),
+  /** Namespace-wide ceiling (ResourceQuota) and per-container defaults (LimitRange). */
+  quota: z.object({
+    requests: z.object({ cpu, memory }).strict(),
+    limits: z.object({ cpu, memory }).strict(),
+    pvcStorage: storageSize,
+  }).strict(),
+  apps: AppsEnvironment,
+  database: DatabaseEnvironment,
+}).strict();
+export type Environment = z.infer<typeof Environment>;
+
+export const Config = z.object({
+  cluster: Cluster,
+  environments: z.object({ staging: Environment, production: Environment }).strict(),
+}).strict().superRefine((c, ctx) => {
+  const seen = new Map<string, string>();
+  for (const name of environmentNames) {
+    const env = c.environments[name];
+    if (env.name !== name) {
+      ctx.addIssue({ code: 'custom', path: ['environments', name, 'name'], input: env.name, message: `must be "${name}" (the key it is listed under)` });
+    }
+    for (const [k, host] of Object.entries(env.hostnames)) {
+      if (!(host === c.cluster.domain || host.endsWith(`.${c.cluster.domain}`))) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'hostnames', k], input: host, message: `must be inside the cluster domain ${c.cluster.domain}` });
+      }
+      const other = seen.get(host);
+      if (other) ctx.addIssue({ code: 'custom', path: ['environments', name, 'hostnames', k], input: host, message: `is already used by ${other}; each host routes to one place` });
+      seen.set(host, `${name}.${k}`);
+    }
+  }
+  if (c.environments.staging.namespace === c.environments.production.namespace) {
+    ctx.addIssue({ code: 'custom', path: ['environments', 'production', 'namespace'], input: c.environments.production.namespace, message: 'must differ from the staging namespace' });
+  }
+});
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+/** The Kubernetes version the cluster runs, from the pinned k3s release (v1.36.3+k3s1 -> 1.36.3). */
+export const kubernetesVersion = (c: Cluster): string => c.k3s.version.replace(/^v/, '').replace(/\+k3s\d+$/, '');

@@ -1,0 +1,124 @@
+/**
+ * The values this repository deploys. Pins carry `# renovate:` style annotations (in // comments)
+ * so the dependency bot can keep them current. Concern sections keep their values beside their schema.
+ */
+import type { ConfigInput } from './schema.ts';
+import { appsValues } from './sections/apps.ts';
+import { bootstrapValues } from './sections/bootstrap.ts';
+import { costValues } from './sections/cost.ts';
+import { databaseValues, dataValues } from './sections/data.ts';
+import { deliveryValues } from './sections/delivery.ts';
+import { observabilityValues } from './sections/observability.ts';
+import { platformValues } from './sections/platform.ts';
+
+export const values: ConfigInput = {
+  cluster: {
+    domain: 'lms.example.com',
+    node: { cpu: 6, memoryGiB: 12, diskGiB: 100, hostname: 'lms-prod-1' },
+    // renovate: datasource=github-releases depName=k3s-io/k3s
+    k3s: { version: 'v1.36.3+k3s1' },
+    reservation: {
+      systemReserved: { cpu: '500m', memory: '768Mi' },
+      // k3s runs the API server, controllers, scheduler, kine and containerd in one process.
+      kubeReserved: { cpu: '500m', memory: '1024Mi' },
+      evictionHardMemory: '300Mi',
+      headroomPercent: 10,
+    },
+    storageClass: 'local-path',
+    objectStorage: {
+      endpoint: 'https://eu2.contabostorage.com',
+      region: 'eu2',
+      bucket: 'lms-backups',
+      credentialsSecret: 'object-storage-credentials',
+    },
+    alerting: {
+      slackWebhook: { name: 'alertmanager-slack', key: 'webhook-url' },
+      pagerdutyRoutingKey: { name: 'alertmanager-pagerduty', key: 'routing-key' },
+      heartbeatUrl: { name: 'alertmanager-heartbeat', key: 'url' },
+      slackChannel: '#lms-alerts',
+    },
+    // Source: https://www.cloudflare.com/ips-v4 and https://www.cloudflare.com/ips-v6
+    cloudflare: {
+      ipv4: [
+        '173.245.48.0/20', '103.21.244.0/22', '103.22.200.0/22', '103.31.4.0/22', '141.101.64.0/18',
+        '108.162.192.0/18', '190.93.240.0/20', '188.114.96.0/20', '197.234.240.0/22', '198.41.128.0/17',
+        '162.158.0.0/15', '104.16.0.0/13', '104.24.0.0/14', '172.64.0.0/13', '131.0.72.0/22',
+      ],
+      ipv6: [
+        '2400:cb00::/32', '2606:4700::/32', '2803:f800::/32', '2405:b500::/32', '2405:8100::/32',
+        '2a06:98c0::/29', '2c0f:f248::/32',
+      ],
+    },
+    letsEncryptEmail: 'platform@lms.example.com',
+    platform: platformValues,
+    data: dataValues,
+    observability: observabilityValues,
+    bootstrap: bootstrapValues,
+    delivery: deliveryValues,
+    cost: costValues,
+  },
+  environments: {
+    staging: {
+      name: 'staging',
+      namespace: 'lms-staging',
+      hostnames: { web: 'staging.lms.example.com', api: 'api.staging.lms.example.com' },
+      api: {
+        // Image pins are updated by the images workflow's pull request (tag for humans, digest deployed).
+        image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
+        port: 3000,
+        hpa: { min: 1, max: 2 },
+        resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
+      },
+      web: {
+        image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
+        port: 8080,
+        hpa: { min: 1, max: 2 },
+        resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+      },
+      canary: {
+        steps: [{ setWeight: 25 }, { analysis: true }, { setWeight: 50 }, { pause: { duration: '1m' } }, { setWeight: 100 }],
+        manualApproval: false,
+      },
+      quota: {
+        requests: { cpu: '1500m', memory: '3Gi' },
+        limits: { cpu: '4', memory: '5Gi' },
+        pvcStorage: '20Gi',
+      },
+      apps: appsValues.staging,
+      database: databaseValues.staging,
+    },
+    production: {
+      name: 'production',
+      namespace: 'lms-production',
+      hostnames: { web: 'lms.example.com', api: 'api.lms.example.com' },
+      api: {
+        image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
+        port: 3000,
+        hpa: { min: 2, max: 6 },
+        resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      },
+      web: {
+        image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
+        port: 8080,
+        hpa: { min: 2, max: 4 },
+        resources: { requests: { cpu: '50m', memory: '48Mi' }, limits: { cpu: '300m', memory: '96Mi' } },
+      },
+      canary: {
+        steps: [
+          { setWeight: 10 }, { analysis: true },
+          { setWeight: 25 }, { analysis: true },
+          { setWeight: 50 }, { analysis: true },
+          { setWeight: 100 },
+        ],
+        manualApproval: true,
+      },
+      quota: {
+        requests: { cpu: '4', memory: '7Gi' },
+        limits: { cpu: '10', memory: '10Gi' },
+        pvcStorage: '60Gi',
+      },
+      apps: appsValues.production,
+      database: databaseValues.production,
+    },
+  },
+};

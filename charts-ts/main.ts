@@ -1,0 +1,25 @@
+/**
+ * `npm run synth`: validate the config, build every chart, and replace dist/ atomically.
+ * Options: `--values <file>` (or LMS_VALUES) deep-merges overrides onto charts-ts/config/values.ts;
+ * `--out <dir>` writes elsewhere than dist/.
+ */
+import { resolve } from 'node:path';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { repoRoot } from './lib/crds.ts';
+import { writeDist } from './lib/synth.ts';
+
+const outIndex = process.argv.indexOf('--out');
+const out = outIndex >= 0 ? resolve(process.argv[outIndex + 1]) : resolve(repoRoot, 'dist');
+
+try {
+  const config = loadConfig();
+  const files = writeDist(buildApp(config), out);
+  const objects = files.reduce((n, f) => n + f.objects.length, 0);
+  console.log(`synth: wrote ${objects} objects in ${files.length} files to ${out}`);
+} catch (e) {
+  if (e instanceof ConfigError) console.error(e.message);
+  else console.error(`synth failed: ${(e as Error).stack ?? e}`);
+  console.error('dist/ was left unchanged.');
+  process.exit(1);
+}
