@@ -1,6 +1,33 @@
-/** Config section: cost (cluster-wide). Schema and the values used, in one place. */
+/**
+ * Config section: cost. Monthly prices (USD, from the invoice; update when the plan changes) and the
+ * active-users metric the API exposes, for the cost-per-active-user KPI (target <= 0.10 USD/month).
+ */
 import { z } from 'zod';
 
-export const CostSettings = z.object({}).strict();
+const usd = z.number().min(0, 'must be a price in USD >= 0');
 
-export const costValues: z.input<typeof CostSettings> = {};
+export const CostSettings = z.object({
+  /** Contabo Cloud VPS 20 (6 vCPU, 12 GB RAM, 100 GB NVMe), incl. 2 snapshots. */
+  vpsMonthlyUsd: usd,
+  objectStorage: z.object({
+    /** Contabo Object Storage is sold in blocks (250 GB at the time of writing). */
+    blockGiB: z.number().int().min(1, 'must be the size of one purchased block in GiB'),
+    blockMonthlyUsd: usd,
+    /** Expected stored volume: base backups + WAL for the retention window + logical dumps. */
+    expectedGiB: z.number().min(0),
+  }).strict(),
+  /** Everything else billed monthly (domain, Slack/PagerDuty seats, ...). */
+  otherMonthlyUsd: z.record(z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case item name like "domain"'), usd),
+  /** Gauge the API exposes: distinct users active in the last 30 days. */
+  activeUsersMetric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'is not a Prometheus metric name'),
+  /** Target from the epic, applied after the first three months. */
+  targetPerActiveUserUsd: usd,
+}).strict();
+
+export const costValues: z.input<typeof CostSettings> = {
+  vpsMonthlyUsd: 8.49,
+  objectStorage: { blockGiB: 250, blockMonthlyUsd: 2.99, expectedGiB: 120 },
+  otherMonthlyUsd: { domain: 1.25, 'pagerduty-free': 0, 'slack-free': 0, 'cloudflare-free': 0, 'github-free': 0 },
+  activeUsersMetric: 'lms_active_users_30d',
+  targetPerActiveUserUsd: 0.1,
+};

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# promtool and amtool from the upstream Go modules (Apache-2.0), pinned to the Prometheus 3.x and
+# Alertmanager releases kube-prometheus-stack runs, so rules and routes are checked by the same parser.
+set -euo pipefail
+export GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod
+# renovate: datasource=go depName=github.com/prometheus/prometheus
+PROMETHEUS_MODULE=v0.316.0
+# renovate: datasource=go depName=github.com/prometheus/alertmanager
+ALERTMANAGER_MODULE=v0.35.0
+stamp() { [ -x "$GOBIN/$1" ] && [ "$(cat "$GOBIN/.$1.version" 2>/dev/null)" = "$2" ]; }
+if ! stamp promtool "$PROMETHEUS_MODULE"; then
+  go install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE"
+  echo "$PROMETHEUS_MODULE" > "$GOBIN/.promtool.version"
+fi
+if ! stamp amtool "$ALERTMANAGER_MODULE"; then
+  go install "github.com/prometheus/alertmanager/cmd/amtool@$ALERTMANAGER_MODULE"
+  echo "$ALERTMANAGER_MODULE" > "$GOBIN/.amtool.version"
+fi
+"$GOBIN/promtool" --version | head -1
+"$GOBIN/amtool" --version 2>&1 | head -1
