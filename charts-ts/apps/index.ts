@@ -1,5 +1,24 @@
-/** App workloads of one environment (issue: LMS workloads). Adds its charts to the app. */
+/**
+ * App workloads of one environment (issue: LMS workloads): one chart per concern, written to
+ * dist/apps/<environment>/<concern>.yaml. See docs/delivery.md.
+ */
 import type { App } from 'cdk8s';
+import { Construct } from 'constructs';
 import type { Config, Environment } from '../config/schema.ts';
+import { ApiChart } from './api.ts';
+import { IngressChart } from './ingress.ts';
+import { NetworkPoliciesChart } from './network-policies.ts';
+import { RedisChart } from './redis.ts';
+import { validateCanarySteps } from './steps.ts';
+import { WebChart } from './web.ts';
 
-export function addAppCharts(_app: App, _config: Config, _env: Environment): void {}
+export function addAppCharts(app: App, config: Config, env: Environment): void {
+  validateCanarySteps(env);
+  // One scope per environment, so chart ids (= file names) repeat across environments.
+  const scope = new Construct(app, `apps-${env.name}`);
+  new NetworkPoliciesChart(scope, 'network-policies', config, env);
+  new RedisChart(scope, 'redis', config, env);
+  new ApiChart(scope, 'lms-api', config, env);
+  new WebChart(scope, 'lms-web', config, env);
+  new IngressChart(scope, 'ingress', config, env);
+}

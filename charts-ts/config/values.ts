@@ -1,5 +1,5 @@
 /**
- * The values this repository deploys. Pins carry `# renovate:` style annotations (in // comments)
+ * The values this repository deploys. Pins carry renovate annotations (a `renovate:` line comment above the pin)
  * so the dependency bot can keep them current. Concern sections keep their values beside their schema.
  */
 import type { ConfigInput } from './schema.ts';
@@ -76,12 +76,13 @@ export const values: ConfigInput = {
         resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
       },
       canary: {
-        steps: [{ setWeight: 25 }, { analysis: true }, { setWeight: 50 }, { pause: { duration: '1m' } }, { setWeight: 100 }],
+        steps: [{ setWeight: 25 }, { analysis: true }, { setWeight: 50 }, { analysis: true }, { setWeight: 100 }],
         manualApproval: false,
       },
       quota: {
         requests: { cpu: '1500m', memory: '3Gi' },
-        limits: { cpu: '4', memory: '5Gi' },
+        // CPU limits of every pod at full scale (HPA max + canary + jobs) stay inside: test/apps/quota.test.ts
+        limits: { cpu: '8', memory: '5Gi' },
         pvcStorage: '20Gi',
       },
       apps: appsValues.staging,
@@ -114,7 +115,7 @@ export const values: ConfigInput = {
       },
       quota: {
         requests: { cpu: '4', memory: '7Gi' },
-        limits: { cpu: '10', memory: '10Gi' },
+        limits: { cpu: '18', memory: '10Gi' },
         pvcStorage: '60Gi',
       },
       apps: appsValues.production,

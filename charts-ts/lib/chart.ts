@@ -10,7 +10,9 @@ import type { Construct } from 'constructs';
  * docs/architecture.md); each environment's apps are published on their own.
  */
 export const layers = {
-  /** Namespaces, CRD-bearing controllers (HelmReleases) and their sources. */
+  /** Namespaces, quotas and limits: applied first, so Secrets and everything else have a home. */
+  namespaces: 'platform/namespaces',
+  /** CRD-bearing controllers (HelmReleases) and their sources. */
   controllers: 'platform/controllers',
   /** Issuers, admission policies, Traefik config, upgrade plans, quotas. */
   configs: 'platform/configs',
@@ -18,8 +20,11 @@ export const layers = {
   data: 'platform/data',
   /** Metrics, logs, traces, rules, dashboards. */
   observability: 'platform/observability',
-  /** The Flux Kustomizations that tie the layers together. */
-  flux: 'clusters/production',
+  /**
+   * The Flux Kustomizations that tie the layers together. A subdirectory, because clusters/production
+   * itself is the `flux bootstrap` path (flux-system/ and the hand-written entry live there).
+   */
+  flux: 'clusters/production/layers',
   apps: (env: string) => `apps/${env}`,
 } as const;
 

@@ -12,10 +12,20 @@ export interface PlatformNamespace {
   readonly why?: string;
 }
 
+/** Namespaces the platform charts install into (Flux itself lives in flux-system, made by bootstrap). */
+export const platformNs = {
+  argoRollouts: 'argo-rollouts',
+  certManager: 'cert-manager',
+  cnpg: 'cnpg-system',
+  monitoring: 'monitoring',
+  systemUpgrade: 'system-upgrade',
+  flux: 'flux-system',
+} as const;
+
 export const platformNamespaces: PlatformNamespace[] = [
-  { name: 'argo-rollouts', podSecurity: 'restricted' },
-  { name: 'cert-manager', podSecurity: 'restricted' },
-  { name: 'cnpg-system', podSecurity: 'restricted' },
-  { name: 'monitoring', podSecurity: 'privileged', why: 'node-exporter and Alloy read host metrics and logs (hostPath, hostNetwork, hostPID)' },
-  { name: 'system-upgrade', podSecurity: 'privileged', why: 'the k3s upgrade job replaces the k3s binary on the host' },
+  { name: platformNs.argoRollouts, podSecurity: 'restricted' },
+  { name: platformNs.certManager, podSecurity: 'restricted' },
+  { name: platformNs.cnpg, podSecurity: 'restricted' },
+  { name: platformNs.monitoring, podSecurity: 'privileged', why: 'node-exporter and Alloy read host metrics and logs (hostPath, hostNetwork, hostPID)' },
+  { name: platformNs.systemUpgrade, podSecurity: 'privileged', why: 'the k3s upgrade job replaces the k3s binary on the host' },
 ];

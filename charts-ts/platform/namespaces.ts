@@ -1,13 +1,25 @@
 /**
- * Namespaces with Pod Security Admission labels, and for each app namespace a ResourceQuota and a
- * LimitRange derived from config, so one environment cannot starve the other on the shared node.
+ * Namespaces with Pod Security Admission labels, and for each app namespace a ResourceQuota derived
+ * from config, so one environment cannot starve the other on the shared node. Applied by the first
+ * Flux layer (platform-namespaces), before the SOPS Secrets that live in these namespaces.
+ *
+ * No LimitRange with defaults in app namespaces: the LimitRanger admission plugin would fill in
+ * missing resources before the `lms-resources-required` admission policy sees the pod, so a
+ * container without requests/limits would be admitted silently instead of rejected with a message.
+ * The exception is system-upgrade, whose upgrade Jobs are created by the controller without resources.
  */
 import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { Config, Environment } from '../config/schema.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
-import { platformNamespaces, type PodSecurityLevel } from '../lib/namespaces.ts';
+import { platformNamespaces, platformNs, type PodSecurityLevel } from '../lib/namespaces.ts';
 import { kplus } from '../lib/plus.ts';
+
+/**
+ * Flux never deletes a namespace because it vanished from git: that would delete its volumes
+ * (databases, metrics) with it. Removing a namespace is a deliberate `kubectl delete`.
+ */
+const keepOnPrune = { 'kustomize.toolkit.fluxcd.io/prune': 'disabled' };
 
 const podSecurityLabels = (level: PodSecurityLevel, version: string) => ({
   'pod-security.kubernetes.io/enforce': level,
@@ -21,7 +33,7 @@ const podSecurityLabels = (level: PodSecurityLevel, version: string) => ({
 
 export class NamespacesChart extends LmsChart {
   constructor(scope: Construct, id: string, config: Config) {
-    super(scope, id, { layer: layers.controllers, component: 'namespaces' });
+    super(scope, id, { layer: layers.namespaces, component: 'namespaces' });
     const version = `v${config.cluster.k3s.version.replace(/^v(\d+\.\d+).*/, '$1')}`;
 
     for (const ns of platformNamespaces) {
@@ -29,11 +41,20 @@ export class NamespacesChart extends LmsChart {
         metadata: {
           name: ns.name,
           labels: { ...podSecurityLabels(ns.podSecurity, version), 'lms.dev/tier': 'platform' },
-          annotations: ns.why ? { 'lms.dev/pod-security-reason': ns.why } : undefined,
+          annotations: { ...keepOnPrune, ...(ns.why ? { 'lms.dev/pod-security-reason': ns.why } : {}) },
         },
       });
     }
     for (const env of Object.values(config.environments)) this.appNamespace(env, version);
+
+    // The upgrade Job's containers come without resources: bounded defaults, sized in config.
+    const job = config.cluster.platform.controllers.systemUpgrade.jobResources;
+    new ApiObject(this, `${platformNs.systemUpgrade}-limits`, {
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: { name: 'upgrade-job-defaults', namespace: platformNs.systemUpgrade },
+      spec: { limits: [{ type: 'Container', defaultRequest: job.requests, default: job.limits }] },
+    });
   }
 
   private appNamespace(env: Environment, version: string): void {
@@ -41,6 +62,7 @@ export class NamespacesChart extends LmsChart {
       metadata: {
         name: env.namespace,
         labels: { ...podSecurityLabels('restricted', version), 'lms.dev/tier': 'apps', 'lms.dev/environment': env.name },
+        annotations: keepOnPrune,
       },
     });
     new ApiObject(this, `${env.namespace}-quota`, {
@@ -58,20 +80,6 @@ export class NamespacesChart extends LmsChart {
           'services.nodeports': '0',
           'services.loadbalancers': '0',
         },
-      },
-    });
-    // Defaults for a container that forgets its resources (the admission policy still rejects it in
-    // app namespaces; this keeps one-off debug pods bounded too).
-    new ApiObject(this, `${env.namespace}-limits`, {
-      apiVersion: 'v1',
-      kind: 'LimitRange',
-      metadata: { name: 'container-defaults', namespace: env.namespace },
-      spec: {
-        limits: [{
-          type: 'Container',
-          defaultRequest: { cpu: '50m', memory: '64Mi' },
-          default: { cpu: '500m', memory: '256Mi' },
-        }],
       },
     });
   }

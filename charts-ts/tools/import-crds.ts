@@ -24,6 +24,7 @@ rmSync(out, { recursive: true, force: true });
 $.cwd = repoRoot;
 $.verbose = false;
 for (const crd of crds) {
-  await $`npx cdk8s import --language typescript --output ${out} ${`${crd.name}:=${crdFile(crd)}`}`;
+  // --no-save: cdk8s would otherwise append the local file path to cdk8s.yaml's imports.
+  await $`npx cdk8s import --no-save --language typescript --output ${out} ${`${crd.name}:=${crdFile(crd)}`}`;
   console.log(`imported ${crd.name} (${crd.relPath})`);
 }

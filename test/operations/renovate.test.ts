@@ -37,7 +37,7 @@ describe('renovate.json', () => {
     writeFileSync(bad, JSON.stringify({ ...config, minimumReleaseAge: 'seven days', packageRules: [{ matchPackageNames: ['x'], groupNme: 'typo' }] }));
     const r = validate(bad);
     expect(r.status).not.toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/groupNme|minimumReleaseAge/);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/groupNme|minimumReleaseAge/);
   });
 
   it('every renovate: annotation is matched by the custom manager and yields a version', () => {
@@ -51,7 +51,7 @@ describe('renovate.json', () => {
       const found = (text.match(/(\/\/|#)\s*renovate:/g) ?? []).length;
       if (!found) continue;
       annotations += found;
-      const matches = [...text.matchAll(new RegExp(manager.matchStrings[0], 'g'))];
+      const matches = manager.matchStrings.flatMap((re: string) => [...text.matchAll(new RegExp(re, 'g'))]);
       for (const m of matches) expect(m.groups?.currentValue, `${file}: ${m[0]}`).toMatch(/^v?\d|^[a-z0-9]/);
       if (matches.length !== found) unmatched.push(`${file}: ${found} annotations, ${matches.length} matched`);
     }

@@ -1,6 +1,120 @@
-/** Config section: delivery (cluster-wide). Schema and the values used, in one place. */
+/**
+ * Config section: delivery (cluster-wide). How a merge reaches the cluster: what each deploy stage
+ * publishes to the `clusters` branch, how Flux notices, and how long each pipeline step takes.
+ * `npm run lead-time` adds these up (with the measured synth time, the canary steps and the
+ * analysis timing) against the epic's 15-minute merge-to-production target; .github/workflows/
+ * deploy.yml publishes exactly the paths listed here (checked by test/delivery/workflows.test.ts).
+ */
 import { z } from 'zod';
 
-export const DeliverySettings = z.object({}).strict();
+// schema.ts imports this section, so the field types are local (same rules and messages as schema.ts).
+const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, 'is not a duration; use Go-style units like "30s", "5m" or "1h30m"');
+const branch = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/, 'is not a git branch name; use letters, digits, ".", "_", "-" and "/" like clusters');
+const repoPath = z.string().regex(
+  /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/,
+  'is not a relative path; use lower-case segments separated by "/" like apps/staging (no leading "/", "." or "..")',
+);
 
-export const deliveryValues: z.input<typeof DeliverySettings> = {};
+const stagePaths = z.object({
+  /** Subtrees of dist/ (same path on the branch). */
+  dist: z.array(repoPath).min(1, 'must list at least one dist/ path'),
+  /** Hand-written files or folders taken from the repository root (same path on the branch). */
+  repo: z.array(repoPath),
+}).strict();
+
+export const DeliverySettings = z.object({
+  /** The branch Flux reads (`flux bootstrap git --branch=...`); `npm run publish` writes it. */
+  clustersBranch: branch,
+  /** What each stage of .github/workflows/deploy.yml publishes, in one commit per stage. */
+  publish: z.object({
+    /** Before staging: every platform layer, the Flux layer Kustomizations and the Flux entry files. */
+    platform: stagePaths,
+    staging: stagePaths,
+    /** After the production approval. */
+    production: stagePaths,
+  }).strict(),
+  flux: z.object({
+    /** How Flux learns about a push: the GitHub webhook Receiver, or only the GitRepository poll. */
+    trigger: z.enum(['receiver', 'poll'], { error: 'must be receiver (GitHub webhook) or poll' }),
+    /** Worst case from a push to the source fetch through the Receiver (GitHub delivery, reconcile). */
+    receiverLatency: duration,
+    /** The GitRepository's interval (`flux bootstrap --interval`): the fallback when a webhook is lost. */
+    pollInterval: duration,
+    /**
+     * kustomize-controller `--requeue-dependency`: how long a layer waits before it looks again at a
+     * dependency that is not Ready yet at the new revision. Paid once per layer in the chain.
+     */
+    requeueDependency: duration,
+    /** One layer whose objects did not change (or only an app's): build, server-side apply, health checks. */
+    layerApply: duration,
+  }).strict(),
+  /**
+   * Durations of pipeline steps that are not computed from other config: observed on GitHub-hosted
+   * runners and on the node; keep them pessimistic. The synth time is measured (bench/results/).
+   */
+  timings: z.object({
+    /** Queueing plus runner start, per job. */
+    jobStart: duration,
+    /** Checkout, setup-node with the npm cache, `npm ci`. */
+    install: duration,
+    /** `npm run publish` (fetch, commit, push). */
+    publish: duration,
+    /** kubectl and the Argo Rollouts plugin (cached build) onto the runner. */
+    tools: duration,
+    /** A canary's new pods: image pull from GHCR, start, readiness (before minReadySeconds). */
+    canaryPodsReady: duration,
+    /** The database migration Job of a release (its hard deadline is apps.migration.deadline). */
+    migration: duration,
+    /** The k6 smoke run against staging (its scenario runs 30 s; plus k6 setup). */
+    smokeTest: duration,
+    /** Slack message and the deployment status. */
+    notify: duration,
+  }).strict(),
+  /** The epic's target from merge to the production canary pause. */
+  leadTimeBudget: duration,
+}).strict();
+export type DeliverySettings = z.infer<typeof DeliverySettings>;
+
+export const deliveryValues: z.input<typeof DeliverySettings> = {
+  clustersBranch: 'clusters',
+  publish: {
+    platform: {
+      dist: [
+        'platform/namespaces', 'platform/controllers', 'platform/configs', 'platform/data',
+        'platform/observability', 'clusters/production/layers',
+      ],
+      // The Flux entry point and the SOPS-encrypted Secrets (docs/architecture.md). flux-system/ is
+      // written by `flux bootstrap` on the branch itself, so clusters/production is not published whole.
+      repo: ['clusters/production/kustomization.yaml', 'clusters/production/layers.yaml', 'clusters/production/secrets'],
+    },
+    staging: { dist: ['apps/staging'], repo: [] },
+    production: { dist: ['apps/production'], repo: [] },
+  },
+  flux: {
+    trigger: 'receiver',
+    // GitHub delivers push webhooks within seconds; the Receiver then has source-controller fetch.
+    receiverLatency: '15s',
+    // flux bootstrap's default GitRepository interval.
+    pollInterval: '1m',
+    // Flux's default is 30s; the flux-system kustomization patches kustomize-controller with
+    // --requeue-dependency=5s (docs/delivery.md, Pipeline): eight layers re-check at every publish.
+    requeueDependency: '5s',
+    // Unchanged layer: kustomize build, server-side apply dry-run, one health-check poll.
+    layerApply: '10s',
+  },
+  timings: {
+    jobStart: '20s',
+    // npm ci from setup-node's npm cache.
+    install: '40s',
+    publish: '10s',
+    // Restored from the actions cache (a miss builds the plugin: ~1 min more, once per version).
+    tools: '10s',
+    // The image is already on the node (the migration Job pulled the API image; web is small).
+    canaryPodsReady: '45s',
+    // Job start plus an idempotent migration with nothing or little to apply.
+    migration: '45s',
+    smokeTest: '40s',
+    notify: '5s',
+  },
+  leadTimeBudget: '15m',
+};

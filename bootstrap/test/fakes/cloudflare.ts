@@ -1,0 +1,103 @@
+/**
+ * A fake of the Cloudflare API v4 for the tests (https://developers.cloudflare.com/api/): bearer
+ * token, every response in the envelope {success, errors, messages, result[, result_info]}; zones,
+ * DNS records, zone settings and phase entry-point rulesets with the validations that matter here
+ * (record types/TTL, setting values, rate-limit periods and rule count per plan).
+ */
+import { isIP } from 'node:net';
+import { cloudflarePlanLimits, cloudflareRatePeriods } from '../../../charts-ts/config/sections/bootstrap.ts';
+import { FakeApi, type RecordedRequest, type Reply } from './server.ts';
+
+type Plan = keyof typeof cloudflarePlanLimits;
+const ok = (result: unknown, info?: unknown): Reply => ({ status: 200, body: { success: true, errors: [], messages: [], result, ...(info ? { result_info: info } : {}) } });
+const err = (status: number, code: number, message: string): Reply => ({ status, body: { success: false, errors: [{ code, message }], messages: [], result: null } });
+
+export class FakeCloudflare extends FakeApi {
+  readonly token = 'cf-token';
+  readonly zone = { id: '023e105f4ecef8ad9ca31a8372d0c353', name: 'lms.example.com', status: 'active', plan: { legacy_id: 'pro' as Plan, name: 'Pro Website' } };
+  readonly records: { id: string; type: string; name: string; content: string; proxied: boolean; ttl: number; comment?: string }[] = [];
+  readonly settings: Record<string, string> = { ssl: 'full', always_use_https: 'off', min_tls_version: '1.0', tls_1_3: 'on', automatic_https_rewrites: 'off' };
+  readonly entrypoints: Record<string, { id: string; rules: any[]; version: string }> = {};
+  private seq = 1;
+
+  protected handle(r: RecordedRequest): Reply {
+    if (String(r.headers.authorization) !== `Bearer ${this.token}`) return err(401, 10000, 'Authentication error');
+    const seg = r.path.split('/').filter(Boolean);
+    if (r.path === '/zones' && r.method === 'GET') {
+      const z = [this.zone].filter((x) => !r.query.get('name') || x.name === r.query.get('name'));
+      return ok(z, { page: 1, per_page: 20, total_pages: 1, count: z.length, total_count: z.length });
+    }
+    if (seg[0] !== 'zones' || seg[1] !== this.zone.id) return err(404, 7003, 'Could not route to /' + seg.join('/') + ', perhaps your object identifier is invalid?');
+    if (seg[2] === 'dns_records') return this.dns(r, seg[3]);
+    if (seg[2] === 'settings' && seg[3]) {
+      const id = seg[3];
+      if (!(id in this.settings)) return err(404, 1003, 'Invalid or missing zone setting');
+      if (r.method === 'GET') return ok({ id, value: this.settings[id], editable: true, modified_on: null });
+      if (r.method === 'PATCH') {
+        const v = r.json?.value;
+        const allowed: Record<string, string[]> = { ssl: ['off', 'flexible', 'full', 'strict'], min_tls_version: ['1.0', '1.1', '1.2', '1.3'] };
+        if (allowed[id] ? !allowed[id]!.includes(v) : !['on', 'off'].includes(v)) return err(400, 1007, `Invalid value for zone setting ${id}`);
+        this.settings[id] = v;
+        return ok({ id, value: v, editable: true, modified_on: new Date().toISOString() });
+      }
+    }
+    if (seg[2] === 'rulesets' && seg[3] === 'phases' && seg[5] === 'entrypoint') return this.ruleset(r, seg[4]!);
+    return err(404, 7000, 'No route for that URI');
+  }
+
+  private dns(r: RecordedRequest, id?: string): Reply {
+    if (r.method === 'GET' && !id) {
+      const l = this.records.filter((x) => (!r.query.get('type') || x.type === r.query.get('type')) && (!r.query.get('name') || x.name === r.query.get('name')));
+      return ok(l, { page: 1, per_page: 100, total_pages: 1, count: l.length, total_count: l.length });
+    }
+    const b = r.json ?? {};
+    const invalid = (!['A', 'AAAA', 'CNAME'].includes(b.type) && err(400, 9004, 'This record type is not supported.'))
+      || (b.type === 'A' && isIP(b.content) !== 4 && err(400, 9005, 'Content for A record must be a valid IPv4 address.'))
+      || (b.type === 'AAAA' && isIP(b.content) !== 6 && err(400, 9005, 'Content for AAAA record must be a valid IPv6 address.'))
+      || (!(b.ttl === 1 || (b.ttl >= 60 && b.ttl <= 86400)) && err(400, 9021, 'Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.'))
+      || (typeof b.proxied !== 'boolean' && err(400, 9003, 'Invalid \'proxied\' value, must be a boolean'));
+    if (r.method === 'POST') {
+      if (invalid) return invalid;
+      if (this.records.some((x) => x.name === b.name && x.type === b.type && x.content === b.content)) return err(400, 81058, 'An identical record already exists.');
+      const rec = { id: `rec${this.seq++}`, type: b.type, name: b.name, content: b.content, proxied: b.proxied, ttl: b.ttl, comment: b.comment };
+      this.records.push(rec);
+      return ok(rec);
+    }
+    if ((r.method === 'PUT' || r.method === 'PATCH') && id) {
+      const rec = this.records.find((x) => x.id === id);
+      if (!rec) return err(404, 81044, 'Record does not exist.');
+      if (invalid) return invalid;
+      Object.assign(rec, { type: b.type, name: b.name, content: b.content, proxied: b.proxied, ttl: b.ttl, comment: b.comment });
+      return ok(rec);
+    }
+    return err(405, 10405, 'Method not allowed');
+  }
+
+  private ruleset(r: RecordedRequest, phase: string): Reply {
+    const cur = this.entrypoints[phase];
+    if (r.method === 'GET') {
+      if (!cur) return err(404, 10003, `could not find entrypoint ruleset in the ${phase} phase`);
+      return ok({ id: cur.id, name: 'default', kind: 'zone', phase, version: cur.version, rules: cur.rules, last_updated: new Date().toISOString() });
+    }
+    if (r.method !== 'PUT') return err(405, 10405, 'Method not allowed');
+    const rules: any[] = r.json?.rules ?? [];
+    const limits = cloudflarePlanLimits[this.zone.plan.legacy_id];
+    if (phase === 'http_ratelimit') {
+      if (rules.length > limits.rules) return err(400, 20080, `exceeded maximum number of rate limiting rules (${limits.rules})`);
+      for (const rule of rules) {
+        const rl = rule.ratelimit;
+        if (!rl || !rl.characteristics?.includes('cf.colo.id')) return err(400, 20120, "'cf.colo.id' is a required characteristic");
+        if (!(cloudflareRatePeriods as readonly number[]).includes(rl.period) || rl.period > limits.maxPeriod) return err(400, 20121, `'${rl.period}' is not a valid period for your plan`);
+        if (rl.mitigation_timeout > limits.maxTimeout) return err(400, 20122, `'${rl.mitigation_timeout}' is not a valid mitigation timeout for your plan`);
+      }
+    }
+    if (phase === 'http_request_firewall_managed' && !limits.managedRulesets) return err(403, 20087, 'not entitled to execute managed rulesets');
+    const version = String(Number(cur?.version ?? 0) + 1);
+    this.entrypoints[phase] = { id: cur?.id ?? `rs${this.seq++}`, version, rules: rules.map((x) => ({ ...x, id: `rule${this.seq++}`, version, last_updated: new Date().toISOString(), logging: undefined })) };
+    return ok({ id: this.entrypoints[phase]!.id, kind: 'zone', phase, version, rules: this.entrypoints[phase]!.rules });
+  }
+
+  env(): Record<string, string> {
+    return { CLOUDFLARE_API_URL: this.url, CLOUDFLARE_API_TOKEN: this.token };
+  }
+}

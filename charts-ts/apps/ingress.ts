@@ -1,0 +1,166 @@
+/**
+ * The environment's entrance: one cert-manager Certificate for both hosts, Traefik IngressRoutes
+ * to the weighted TraefikServices (so Argo Rollouts' weights apply), HTTP -> HTTPS redirect,
+ * security headers and a per-client rate limit on authentication endpoints.
+ *
+ * Client IP: the platform's Traefik trusts X-Forwarded-For only from Cloudflare's ranges
+ * (entrypoint forwardedHeaders.trustedIPs = cluster.cloudflare) and strips it from anyone else.
+ * Cloudflare appends the address it saw, so the client is the right-most X-Forwarded-For entry
+ * that is not a Cloudflare address; the rate limit's `ipStrategy.excludedIPs` picks exactly that
+ * (CF-Connecting-IP is never used: Traefik does not strip it from untrusted peers).
+ */
+import type { Construct } from 'constructs';
+import type { Config, Environment } from '../config/schema.ts';
+import { durationSeconds } from '../config/sections/apps.ts';
+import { Certificate, CertificateSpecPrivateKeyAlgorithm, CertificateSpecPrivateKeyRotationPolicy } from '../imports/certificate-cert-manager.io.ts';
+import { IngressRoute, IngressRouteSpecRoutesKind, IngressRouteSpecRoutesServicesKind, IngressRouteSpecRoutesServicesPort } from '../imports/traefik-ingressroute-traefik.io.ts';
+import { Middleware, MiddlewareSpecRateLimitPeriod } from '../imports/traefik-middleware-traefik.io.ts';
+import { LmsChart, layers } from '../lib/chart.ts';
+import { names } from '../lib/names.ts';
+import { canaryServiceNames, servicePort } from './metrics.ts';
+
+export const tlsSecretName = 'lms-tls';
+
+/** The SPA's Content-Security-Policy: same-origin only, the API for XHR/WebSocket, no framing. */
+export function webContentSecurityPolicy(env: Environment): string {
+  const extra = env.apps.web.cspExtraSources;
+  const api = `https://${env.hostnames.api}`;
+  const directives: [string, string[]][] = [
+    ['default-src', ["'self'"]],
+    ['script-src', ["'self'", ...(extra['script-src'] ?? [])]],
+    ['style-src', ["'self'", ...(extra['style-src'] ?? [])]],
+    ['img-src', ["'self'", 'data:', ...(extra['img-src'] ?? [])]],
+    ['font-src', ["'self'", ...(extra['font-src'] ?? [])]],
+    ['connect-src', ["'self'", api, `wss://${env.hostnames.api}`, ...(extra['connect-src'] ?? [])]],
+    ['media-src', ["'self'", ...(extra['media-src'] ?? [])]],
+    ['frame-src', extra['frame-src']?.length ? extra['frame-src'] : ["'none'"]],
+    ['worker-src', ["'self'", ...(extra['worker-src'] ?? [])]],
+    ['object-src', ["'none'"]],
+    ['base-uri', ["'self'"]],
+    ['form-action', ["'self'"]],
+    ['frame-ancestors', ["'none'"]],
+  ];
+  return `${directives.map(([d, s]) => `${d} ${[...new Set(s)].join(' ')}`).join('; ')}; upgrade-insecure-requests`;
+}
+
+/** The API serves JSON only: nothing to load, nothing may frame it. */
+export const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+export const middlewareNames = {
+  webHeaders: 'web-security-headers',
+  apiHeaders: 'api-security-headers',
+  authRateLimit: 'auth-rate-limit',
+  httpsRedirect: 'https-redirect',
+} as const;
+
+export class IngressChart extends LmsChart {
+  constructor(scope: Construct, id: string, config: Config, env: Environment) {
+    super(scope, id, { layer: layers.apps(env.name), component: 'ingress', namespace: env.namespace });
+    const ns = env.namespace;
+    const ing = env.apps.ingress;
+    const hosts = [env.hostnames.web, env.hostnames.api];
+
+    new Certificate(this, 'certificate', {
+      metadata: { name: tlsSecretName, namespace: ns },
+      spec: {
+        secretName: tlsSecretName,
+        dnsNames: hosts,
+        issuerRef: { kind: 'ClusterIssuer', name: names.issuers[ing.issuer] },
+        privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256, rotationPolicy: CertificateSpecPrivateKeyRotationPolicy.ALWAYS },
+        // Let's Encrypt issues for 90 days; renew with a month to spare.
+        renewBefore: '720h',
+      },
+    });
+
+    const commonHeaders = {
+      stsSeconds: ing.hstsMaxAgeSeconds,
+      stsIncludeSubdomains: true,
+      forceStsHeader: true,
+      contentTypeNosniff: true,
+      frameDeny: true,
+      referrerPolicy: 'strict-origin-when-cross-origin',
+      permissionsPolicy: 'camera=(), microphone=(), geolocation=(), payment=()',
+    };
+    new Middleware(this, 'web-headers', {
+      metadata: { name: middlewareNames.webHeaders, namespace: ns },
+      spec: { headers: { ...commonHeaders, contentSecurityPolicy: webContentSecurityPolicy(env) } },
+    });
+    new Middleware(this, 'api-headers', {
+      metadata: { name: middlewareNames.apiHeaders, namespace: ns },
+      spec: { headers: { ...commonHeaders, contentSecurityPolicy: apiContentSecurityPolicy } },
+    });
+    new Middleware(this, 'auth-rate-limit', {
+      metadata: { name: middlewareNames.authRateLimit, namespace: ns },
+      spec: {
+        rateLimit: {
+          average: ing.authRateLimit.average,
+          period: MiddlewareSpecRateLimitPeriod.fromString(`${durationSeconds(ing.authRateLimit.period)}s`),
+          burst: ing.authRateLimit.burst,
+          sourceCriterion: {
+            ipStrategy: { excludedIPs: [...config.cluster.cloudflare.ipv4, ...config.cluster.cloudflare.ipv6] },
+          },
+        },
+      },
+    });
+    new Middleware(this, 'https-redirect', {
+      metadata: { name: middlewareNames.httpsRedirect, namespace: ns },
+      spec: { redirectScheme: { scheme: 'https', permanent: true } },
+    });
+
+    const mw = (...ms: string[]) => ms.map((name) => ({ name, namespace: ns }));
+    const traefikService = (app: string) => [{ name: canaryServiceNames(app).traefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }];
+    const host = (h: string) => `Host(\`${h}\`)`;
+    const authPaths = ing.authPathPrefixes.map((p) => `PathPrefix(\`${p}\`)`).join(' || ');
+
+    new IngressRoute(this, 'web', {
+      metadata: { name: 'lms-web', namespace: ns },
+      spec: {
+        entryPoints: ['websecure'],
+        routes: [{
+          kind: IngressRouteSpecRoutesKind.RULE,
+          match: host(env.hostnames.web),
+          middlewares: mw(middlewareNames.webHeaders),
+          services: traefikService(names.apps.web),
+        }],
+        tls: { secretName: tlsSecretName },
+      },
+    });
+    new IngressRoute(this, 'api', {
+      metadata: { name: 'lms-api', namespace: ns },
+      spec: {
+        entryPoints: ['websecure'],
+        routes: [
+          {
+            kind: IngressRouteSpecRoutesKind.RULE,
+            match: `${host(env.hostnames.api)} && (${authPaths})`,
+            // Higher than the catch-all below whatever the rule lengths.
+            priority: 200,
+            middlewares: mw(middlewareNames.authRateLimit, middlewareNames.apiHeaders),
+            services: traefikService(names.apps.api),
+          },
+          {
+            kind: IngressRouteSpecRoutesKind.RULE,
+            match: host(env.hostnames.api),
+            priority: 100,
+            middlewares: mw(middlewareNames.apiHeaders),
+            services: traefikService(names.apps.api),
+          },
+        ],
+        tls: { secretName: tlsSecretName },
+      },
+    });
+    // Plain HTTP only ever redirects; the Service is required by the CRD but never reached.
+    new IngressRoute(this, 'http-redirect', {
+      metadata: { name: 'lms-http-redirect', namespace: ns },
+      spec: {
+        entryPoints: ['web'],
+        routes: [{
+          kind: IngressRouteSpecRoutesKind.RULE,
+          match: hosts.map(host).join(' || '),
+          middlewares: mw(middlewareNames.httpsRedirect),
+          services: [{ name: canaryServiceNames(names.apps.web).stable, port: IngressRouteSpecRoutesServicesPort.fromNumber(servicePort) }],
+        }],
+      },
+    });
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Restore as code: what `environments.<env>.database.recovery` turns into, and the rules that keep a
+ * restore from ever writing into the backups it restores from.
+ *
+ *  - side-by-side: an extra Cluster `lms-db-recovery` bootstraps from `sourceServerName` (to
+ *    `targetTime` or the latest WAL) and archives under its own new `serverName`. The live cluster
+ *    is untouched.
+ *  - in-place: the main Cluster `lms-db` bootstraps from `sourceServerName`; it keeps archiving
+ *    under `backup.serverName`, which therefore must be a new name.
+ */
+import { ConfigError } from '../config/load.ts';
+import type { Environment } from '../config/schema.ts';
+import { names } from '../lib/names.ts';
+
+export const recoveryClusterName = `${names.database.cluster}-recovery`;
+
+export interface RecoveryPlan {
+  readonly mode: 'side-by-side' | 'in-place';
+  /** The Cluster that bootstraps from the object store. */
+  readonly clusterName: string;
+  readonly sourceServerName: string;
+  /** Where the restored cluster archives its own WAL. */
+  readonly archiveServerName: string;
+  readonly targetTime?: string;
+}
+
+export function recoveryPlan(env: Environment): RecoveryPlan | undefined {
+  const r = env.database.recovery;
+  if (!r) return undefined;
+  const at = `environments.${env.name}.database`;
+  const live = env.database.backup.serverName;
+  const problems: string[] = [];
+  let archiveServerName: string;
+  if (r.mode === 'in-place') {
+    if (r.serverName !== undefined) {
+      problems.push(`${at}.recovery.serverName: "${r.serverName}" applies to side-by-side only; an in-place restore archives under backup.serverName`);
+    }
+    if (live === r.sourceServerName) {
+      problems.push(
+        `${at}.backup.serverName: "${live}" is the restore source (recovery.sourceServerName); a restored cluster must archive under a new name ` +
+        `so it cannot overwrite the backups it restores from: set backup.serverName to e.g. "${nextServerName(r.sourceServerName)}"`,
+      );
+    }
+    archiveServerName = live;
+  } else {
+    if (r.serverName === undefined) {
+      problems.push(`${at}.recovery.serverName: missing; a side-by-side recovery cluster archives under its own new name, e.g. "${recoveryClusterName}-1"`);
+      archiveServerName = '';
+    } else {
+      archiveServerName = r.serverName;
+      for (const [field, taken] of [['recovery.sourceServerName', r.sourceServerName], ['backup.serverName', live]] as const) {
+        if (r.serverName === taken) {
+          problems.push(
+            `${at}.recovery.serverName: "${r.serverName}" is already ${field}; the recovery cluster must archive under a new name ` +
+            `so neither the source backups nor the live cluster's archive are written to (e.g. "${recoveryClusterName}-1")`,
+          );
+        }
+      }
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    mode: r.mode,
+    clusterName: r.mode === 'in-place' ? names.database.cluster : recoveryClusterName,
+    sourceServerName: r.sourceServerName,
+    archiveServerName,
+    targetTime: r.targetTime,
+  };
+}
+
+/** lms-db -> lms-db-r1, lms-db-r1 -> lms-db-r2. */
+export function nextServerName(current: string): string {
+  const m = /^(.*)-r(\d+)$/.exec(current);
+  return m ? `${m[1]}-r${Number(m[2]) + 1}` : `${current}-r1`;
+}

@@ -1,0 +1,302 @@
+/**
+ * The capacity budget: do the pods of the whole output fit on the one node?
+ *
+ * Requests decide scheduling, so requests are what must fit; limits are reported (overcommit) but do
+ * not fail the budget. Available for pods = node - k3s reservation (config cluster.reservation:
+ * systemReserved + kubeReserved, and evictionHard for memory, exactly what the kubelet subtracts to get
+ * the node's allocatable) - headroomPercent of allocatable - the pods k3s itself runs outside dist/.
+ *
+ * How each object is counted (the peak that can last, not a momentary blip):
+ * - Deployment, StatefulSet, ReplicaSet: an HPA's maxReplicas if one targets it, else spec.replicas (default 1).
+ *   A Deployment's rolling-update surge lasts seconds and is left to the headroom.
+ * - Argo Rollout: replicas as above (HPA max) plus the canary that can sit at a step for as long as an
+ *   analysis or a manual approval takes:
+ *   - canary with trafficRouting: the canary ReplicaSet runs ceil(weight% x replicas) pods while the
+ *     stable keeps all of its replicas, so the surge is the largest weight the rollout can *stay* at:
+ *     every step's weight except a setWeight/setCanaryScale that is the last step (promotion follows
+ *     at once; that moment is covered by the headroom). setCanaryScale {replicas|weight} overrides.
+ *   - canary with trafficRouting and dynamicStableScale: the stable shrinks as the canary grows; 1 pod
+ *     of rounding.
+ *   - canary without trafficRouting: maxSurge (default 25%, rounded up).
+ *   - blueGreen: the preview ReplicaSet, previewReplicaCount (default: all replicas).
+ * - DaemonSet, Pod: 1 (one node). Job: spec.parallelism (default 1); CronJob: its job's parallelism; each once.
+ * - An object with the `capacity.lms.dev/footprint` annotation counts by the annotation (it wins over a
+ *   pod template). An object that makes pods without a pod template (HelmRelease, CNPG Cluster or
+ *   Pooler, ... see podMakingKinds) and without the annotation is an error: declare its footprint.
+ */
+import type { Cluster } from '../config/schema.ts';
+import { footprintAnnotation, PodFootprint } from './footprint.ts';
+import { cpuCores, GiB, memoryBytes, MiB } from './quantity.ts';
+import { containersOf, groupOf, podMakingKind, podTemplate, type PodTemplateRef } from './workloads.ts';
+
+export interface BudgetInput {
+  /** dist/-relative file of the object. */
+  readonly file: string;
+  readonly object: any;
+}
+
+/** CPU in cores, memory in bytes; a limit is Infinity when some container has none. */
+export interface Amount { readonly cpu: number; readonly memory: number }
+
+export interface BudgetLine {
+  readonly file: string;
+  /** `Kind/namespace/name`. */
+  readonly workload: string;
+  /** What runs: the pod (or, for a footprint, the name it declares). */
+  readonly pod: string;
+  readonly replicas: number;
+  /** How replicas were counted. */
+  readonly rule: string;
+  /** Per pod. */
+  readonly requests: Amount;
+  readonly limits: Amount;
+}
+
+export interface Budget {
+  readonly lines: BudgetLine[];
+  /** Objects that make pods the budget cannot see: each needs a footprint annotation. */
+  readonly errors: string[];
+  readonly node: Amount;
+  /** systemReserved + kubeReserved (+ evictionHard memory). */
+  readonly reserved: Amount;
+  readonly allocatable: Amount;
+  readonly headroom: Amount;
+  /** allocatable - headroom: what requests must stay within. */
+  readonly available: Amount;
+  readonly requests: Amount;
+  /** Sum of the limits that are set; `unlimited` counts pods without a CPU or memory limit. */
+  readonly limits: Amount;
+  readonly unlimited: { cpu: number; memory: number };
+  readonly fits: boolean;
+}
+
+/**
+ * Pods k3s runs itself (not in dist/), with the requests of their k3s manifests. The bundled Traefik
+ * is sized by the platform's HelmChartConfig and counted by that object's footprint annotation.
+ */
+export const k3sPackagedPods: (PodFootprint & { source: string })[] = [
+  {
+    name: 'coredns (k3s)', replicas: 1,
+    requests: { cpu: '100m', memory: '70Mi' }, limits: { cpu: '0', memory: '170Mi' },
+    source: 'https://github.com/k3s-io/k3s/blob/master/manifests/coredns.yaml',
+  },
+  {
+    name: 'metrics-server (k3s)', replicas: 1,
+    requests: { cpu: '100m', memory: '70Mi' }, limits: { cpu: '0', memory: '0' },
+    source: 'https://github.com/k3s-io/k3s/blob/master/manifests/metrics-server/metrics-server-deployment.yaml',
+  },
+];
+
+const refOf = (o: any): string => `${o?.kind}/${o?.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o?.metadata?.name}`;
+const isKind = (o: any, group: string, kind: string) => o?.kind === kind && groupOf(String(o?.apiVersion ?? '')) === group;
+const add = (a: Amount, b: Amount, times = 1): Amount => ({ cpu: a.cpu + b.cpu * times, memory: a.memory + b.memory * times });
+const zero: Amount = { cpu: 0, memory: 0 };
+
+function quantity(v: unknown, parse: (q: string) => number): number {
+  return v === undefined || v === null ? NaN : parse(String(v));
+}
+
+/** Requests or limits of one container; a missing limit is Infinity, a missing request 0. */
+function containerAmount(c: any, kind: 'requests' | 'limits'): Amount {
+  const r = c?.resources?.[kind] ?? {};
+  const missing = kind === 'limits' ? Infinity : 0;
+  const cpu = quantity(r.cpu, cpuCores);
+  const memory = quantity(r.memory, memoryBytes);
+  return { cpu: Number.isNaN(cpu) ? missing : cpu, memory: Number.isNaN(memory) ? missing : memory };
+}
+
+/**
+ * Effective pod amount as the scheduler computes it: the larger of (all app containers + native
+ * sidecars) and (each init container + the sidecars started before it).
+ */
+export function podAmount(t: PodTemplateRef, kind: 'requests' | 'limits'): Amount {
+  let sidecars = zero;
+  let init = zero;
+  let main = zero;
+  for (const c of containersOf(t)) {
+    const a = containerAmount(c.container, kind);
+    if (c.sidecar) sidecars = add(sidecars, a);
+    else if (c.init) init = { cpu: Math.max(init.cpu, a.cpu + sidecars.cpu), memory: Math.max(init.memory, a.memory + sidecars.memory) };
+    else main = add(main, a);
+  }
+  const running = add(main, sidecars);
+  return { cpu: Math.max(running.cpu, init.cpu), memory: Math.max(running.memory, init.memory) };
+}
+
+const scaledUp = (v: number | string | undefined, total: number, fallback: string): number => {
+  const s = String(v ?? fallback);
+  return s.endsWith('%') ? Math.ceil((Number(s.slice(0, -1)) / 100) * total) : Number(s);
+};
+
+/** Extra pods a Rollout can hold during an update (see the module comment). */
+export function rolloutSurge(rollout: any, replicas: number): { surge: number; rule: string } {
+  const strategy = rollout?.spec?.strategy ?? {};
+  if (strategy.blueGreen) {
+    const preview = strategy.blueGreen.previewReplicaCount ?? replicas;
+    return { surge: preview, rule: `blue-green preview ${preview}` };
+  }
+  const canary = strategy.canary ?? {};
+  if (!canary.trafficRouting) {
+    const surge = scaledUp(canary.maxSurge, replicas, '25%');
+    return { surge, rule: `canary maxSurge ${canary.maxSurge ?? '25%'}` };
+  }
+  if (canary.dynamicStableScale) return { surge: 1, rule: 'canary, dynamicStableScale' };
+  const steps: any[] = canary.steps ?? [];
+  let weight = 0;
+  let override: number | undefined;
+  let largest = 0;
+  let at = 0;
+  steps.forEach((step, i) => {
+    if (step.setWeight !== undefined) weight = step.setWeight;
+    if (step.setCanaryScale) {
+      const s = step.setCanaryScale;
+      override = s.replicas ?? (s.weight !== undefined ? Math.ceil((s.weight / 100) * replicas) : undefined);
+    }
+    const transient = i === steps.length - 1 && (step.setWeight !== undefined || step.setCanaryScale);
+    if (transient) return;
+    const size = override ?? Math.ceil((weight / 100) * replicas);
+    if (size >= largest) { largest = size; at = weight; }
+  });
+  return { surge: largest, rule: `canary holds ${largest} at ${at}%` };
+}
+
+function hpaMax(o: any, objects: readonly BudgetInput[]): number | undefined {
+  const hpa = objects.find((x) => isKind(x.object, 'autoscaling', 'HorizontalPodAutoscaler')
+    && x.object.metadata?.namespace === o.metadata?.namespace
+    && x.object.spec?.scaleTargetRef?.kind === o.kind && x.object.spec?.scaleTargetRef?.name === o.metadata?.name);
+  return hpa?.object.spec?.maxReplicas;
+}
+
+function replicasOf(o: any, objects: readonly BudgetInput[]): { replicas: number; rule: string } {
+  if (isKind(o, 'apps', 'DaemonSet')) return { replicas: 1, rule: 'one node' };
+  if (o.kind === 'Pod') return { replicas: 1, rule: 'pod' };
+  if (isKind(o, 'batch', 'Job')) return { replicas: o.spec?.parallelism ?? 1, rule: 'job, once' };
+  if (isKind(o, 'batch', 'CronJob')) return { replicas: o.spec?.jobTemplate?.spec?.parallelism ?? 1, rule: 'cron job, once' };
+  const max = hpaMax(o, objects);
+  const base = max ?? o.spec?.replicas ?? 1;
+  const baseRule = max !== undefined ? `HPA max ${max}` : `replicas ${base}`;
+  if (isKind(o, 'argoproj.io', 'Rollout')) {
+    const { surge, rule } = rolloutSurge(o, base);
+    return { replicas: base + surge, rule: `${baseRule} + ${rule}` };
+  }
+  return { replicas: base, rule: baseRule };
+}
+
+/** A Rollout with workloadRef runs the referenced Deployment's template. */
+function templateOf(o: any, objects: readonly BudgetInput[]): PodTemplateRef | undefined {
+  const t = podTemplate(o);
+  if (t || !isKind(o, 'argoproj.io', 'Rollout') || !o.spec?.workloadRef) return t;
+  const ref = o.spec.workloadRef;
+  const target = objects.find((x) => x.object?.kind === ref.kind && x.object?.metadata?.name === ref.name
+    && x.object?.metadata?.namespace === o.metadata?.namespace);
+  return target ? podTemplate(target.object) : undefined;
+}
+
+const footprintAmount = (p: PodFootprint, kind: 'requests' | 'limits'): Amount =>
+  ({ cpu: cpuCores(p[kind].cpu), memory: memoryBytes(p[kind].memory) });
+
+/** Limits of a k3s pod: "0" in k3sPackagedPods means the manifest sets none. */
+const packagedLimit = (p: PodFootprint): Amount => {
+  const a = footprintAmount(p, 'limits');
+  return { cpu: a.cpu || Infinity, memory: a.memory || Infinity };
+};
+
+export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster): Budget {
+  const lines: BudgetLine[] = [];
+  const errors: string[] = [];
+  for (const { file, object: o } of objects) {
+    const annotation = o?.metadata?.annotations?.[footprintAnnotation];
+    if (annotation !== undefined) {
+      let pods: PodFootprint[];
+      try {
+        pods = PodFootprint.array().parse(JSON.parse(annotation));
+      } catch (e) {
+        errors.push(`${file} ${refOf(o)}: annotation ${footprintAnnotation} is not a valid footprint (${(e as Error).message.split('\n')[0]}); build it with footprintValue() from charts-ts/lib/footprint.ts`);
+        continue;
+      }
+      for (const p of pods) {
+        lines.push({
+          file, workload: refOf(o), pod: p.name, replicas: p.replicas, rule: 'footprint annotation',
+          requests: footprintAmount(p, 'requests'), limits: footprintAmount(p, 'limits'),
+        });
+      }
+      continue;
+    }
+    if (o?.kind === 'PodTemplate') continue; // a template nothing runs by itself
+    const t = templateOf(o, objects);
+    if (t) {
+      const { replicas, rule } = replicasOf(o, objects);
+      lines.push({ file, workload: refOf(o), pod: t.metadata?.labels?.['app.kubernetes.io/name'] ?? o.metadata?.name, replicas, rule, requests: podAmount(t, 'requests'), limits: podAmount(t, 'limits') });
+      continue;
+    }
+    const maker = podMakingKind(o);
+    if (maker || isKind(o, 'argoproj.io', 'Rollout')) {
+      errors.push(`${file} ${refOf(o)}: makes pods the budget cannot see (${maker?.what ?? 'Rollout without a template it can resolve'}); `
+        + `declare them with the ${footprintAnnotation} annotation (footprintValue() in charts-ts/lib/footprint.ts), with the same requests and limits the pods get`);
+    }
+  }
+  for (const p of k3sPackagedPods) {
+    lines.push({ file: '(k3s)', workload: 'k3s packaged', pod: p.name, replicas: p.replicas, rule: 'k3s manifest', requests: footprintAmount(p, 'requests'), limits: packagedLimit(p) });
+  }
+
+  const r = cluster.reservation;
+  const node: Amount = { cpu: cluster.node.cpu, memory: cluster.node.memoryGiB * GiB };
+  const reserved: Amount = {
+    cpu: cpuCores(r.systemReserved.cpu) + cpuCores(r.kubeReserved.cpu),
+    memory: memoryBytes(r.systemReserved.memory) + memoryBytes(r.kubeReserved.memory) + memoryBytes(r.evictionHardMemory),
+  };
+  const allocatable: Amount = { cpu: node.cpu - reserved.cpu, memory: node.memory - reserved.memory };
+  const headroom: Amount = { cpu: allocatable.cpu * r.headroomPercent / 100, memory: allocatable.memory * r.headroomPercent / 100 };
+  const available: Amount = { cpu: allocatable.cpu - headroom.cpu, memory: allocatable.memory - headroom.memory };
+  const requests = lines.reduce((s, l) => add(s, l.requests, l.replicas), zero);
+  const finite = (v: number) => (Number.isFinite(v) ? v : 0);
+  const limits = lines.reduce((s, l) => add(s, { cpu: finite(l.limits.cpu), memory: finite(l.limits.memory) }, l.replicas), zero);
+  const unlimited = {
+    cpu: lines.filter((l) => !Number.isFinite(l.limits.cpu)).reduce((n, l) => n + l.replicas, 0),
+    memory: lines.filter((l) => !Number.isFinite(l.limits.memory)).reduce((n, l) => n + l.replicas, 0),
+  };
+  const eps = 1e-9;
+  const fits = requests.cpu <= available.cpu + eps && requests.memory <= available.memory + eps;
+  return { lines, errors, node, reserved, allocatable, headroom, available, requests, limits, unlimited, fits };
+}
+
+// ------------------------------------------------------------------ the table
+
+const cpuText = (c: number): string => (c === Infinity ? 'none' : Number.isInteger(c) ? `${c}` : `${Math.round(c * 1000)}m`);
+const memText = (m: number): string => (m === Infinity ? 'none' : m >= GiB && m % (GiB / 8) === 0 ? `${m / GiB}Gi` : `${Math.round(m / MiB)}Mi`);
+const pct = (part: number, whole: number): string => `${Math.round((part / whole) * 100)}%`;
+
+function table(rows: string[][], right: Set<number>): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (right.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+/** The budget as a table: per pod and replica count, then node, reservation and totals. */
+export function formatBudget(b: Budget): string {
+  const rows = [['workload', 'pod', 'replicas', 'counted as', 'req cpu', 'req mem', 'lim cpu', 'lim mem']];
+  for (const l of b.lines) {
+    rows.push([l.workload, l.pod, String(l.replicas), l.rule,
+      cpuText(l.requests.cpu * l.replicas), memText(l.requests.memory * l.replicas),
+      cpuText(l.limits.cpu * l.replicas), memText(l.limits.memory * l.replicas)]);
+  }
+  const sep = rows[0].map(() => '');
+  rows.push(sep);
+  const sum = (label: string, a: Amount, note = '') => rows.push([label, '', '', note, cpuText(a.cpu), memText(a.memory), '', '']);
+  const plus = (n: number) => (n ? '+' : '');
+  rows.push(['total', '', '', '', cpuText(b.requests.cpu), memText(b.requests.memory),
+    `${cpuText(b.limits.cpu)}${plus(b.unlimited.cpu)}`, `${memText(b.limits.memory)}${plus(b.unlimited.memory)}`]);
+  sum('node', b.node);
+  sum('- k3s reservation', b.reserved, 'system+kube reserved, eviction');
+  sum('= allocatable', b.allocatable);
+  sum('- headroom', b.headroom);
+  sum('= available for requests', b.available);
+  const out = [table(rows, new Set([2, 4, 5, 6, 7]))];
+  out.push('');
+  out.push(`requests: CPU ${cpuText(b.requests.cpu)} of ${cpuText(b.available.cpu)} (${pct(b.requests.cpu, b.available.cpu)}), memory ${memText(b.requests.memory)} of ${memText(b.available.memory)} (${pct(b.requests.memory, b.available.memory)})`);
+  const unbounded = (n: number) => (n ? ` + ${n} pod(s) without a limit` : '');
+  out.push(`limits: CPU ${cpuText(b.limits.cpu)}${unbounded(b.unlimited.cpu)}, memory ${memText(b.limits.memory)}${unbounded(b.unlimited.memory)} `
+    + `= ${pct(b.limits.memory, b.allocatable.memory)} of allocatable memory (overcommit is allowed; requests are what must fit)`);
+  for (const e of b.errors) out.push(`error: ${e}`);
+  out.push(b.fits ? 'budget: OK, requests fit the node' : 'budget: FAIL, requests exceed what the node has for pods; lower requests or replicas in config, or resize the node');
+  return out.join('\n');
+}

@@ -1,0 +1,147 @@
+/**
+ * The Flux layer Kustomizations, applied in this order (each waits for the one before to be Ready at
+ * the same git revision):
+ *
+ *   platform-namespaces -> platform-secrets -> platform-controllers -> platform-configs
+ *     -> platform-data -> platform-observability -> apps-staging -> apps-production
+ *
+ * Paths are as on the `clusters` branch (docs/architecture.md, "The clusters branch"): the publisher
+ * copies each dist/ subtree to the same path at the branch root, and the hand-written
+ * clusters/production/ (flux bootstrap's flux-system, the entry Kustomization, the SOPS Secrets)
+ * sits beside them.
+ */
+import { Construct } from 'constructs';
+import type { Config } from '../config/schema.ts';
+import { environmentNames } from '../config/schema.ts';
+import {
+  Kustomization, KustomizationSpecDecryptionProvider, KustomizationSpecSourceRefKind,
+  type KustomizationSpecHealthCheckExprs,
+} from '../imports/flux-kustomization-kustomize.toolkit.fluxcd.io.ts';
+import { LmsChart, layers } from '../lib/chart.ts';
+import { platformNs } from '../lib/namespaces.ts';
+
+/** The GitRepository `flux bootstrap git --branch=clusters --path=clusters/production` creates. */
+export const fluxSource = { kind: 'GitRepository', name: 'flux-system', namespace: platformNs.flux } as const;
+/** The bootstrap path on the clusters branch. */
+export const clusterPath = 'clusters/production';
+/** SOPS-encrypted Secrets (hand-written, see docs/secrets.md). */
+export const secretsPath = `${clusterPath}/secrets`;
+
+export interface FluxLayer {
+  /** Kustomization name. */
+  readonly name: string;
+  /** Directory on the clusters branch (no leading ./). */
+  readonly path: string;
+  readonly dependsOn: string[];
+  readonly timeout: string;
+  /** Why it sits where it does. */
+  readonly purpose: string;
+  /** Decrypts SOPS-encrypted files with the sops-age Secret. */
+  readonly decrypt?: boolean;
+  readonly healthCheckExprs?: KustomizationSpecHealthCheckExprs[];
+}
+
+/** CloudNativePG Clusters are healthy once their Ready condition is True (initdb/restore done). */
+const cnpgClusterHealth: KustomizationSpecHealthCheckExprs = {
+  apiVersion: 'postgresql.cnpg.io/v1',
+  kind: 'Cluster',
+  current: "status.conditions.exists(e, e.type == 'Ready' && e.status == 'True')",
+  inProgress: "!status.conditions.exists(e, e.type == 'Ready' && e.status == 'True')",
+};
+
+/**
+ * Argo Rollouts report a phase, not kstatus conditions. A canary waiting for a human promotion
+ * (manual approval) is a settled state, not a failure; an aborted (rolled back) canary is.
+ */
+const rolloutHealth = (pausedIsSettled: boolean): KustomizationSpecHealthCheckExprs => ({
+  apiVersion: 'argoproj.io/v1alpha1',
+  kind: 'Rollout',
+  current: pausedIsSettled ? "status.phase in ['Healthy', 'Paused']" : "status.phase == 'Healthy'",
+  inProgress: pausedIsSettled ? "status.phase == 'Progressing'" : "status.phase in ['Progressing', 'Paused']",
+  failed: "status.phase == 'Degraded'",
+});
+
+export function fluxLayers(config: Config): FluxLayer[] {
+  const t = config.cluster.platform.flux.timeouts;
+  const platform: FluxLayer[] = [
+    {
+      name: 'platform-namespaces', path: layers.namespaces, dependsOn: [], timeout: t.namespaces,
+      purpose: 'Namespaces (Pod Security labels, quotas) first: every later object, the Secrets included, needs its namespace.',
+    },
+    {
+      name: 'platform-secrets', path: secretsPath, dependsOn: ['platform-namespaces'], timeout: t.secrets, decrypt: true,
+      purpose: 'SOPS-encrypted Secrets before anything that mounts or references them (cert-manager token, object storage, Redis, Alertmanager receivers, Flux notifications).',
+    },
+    {
+      name: 'platform-controllers', path: layers.controllers, dependsOn: ['platform-namespaces', 'platform-secrets'], timeout: t.controllers,
+      purpose: 'Controllers and their CRDs (HelmReleases): every custom resource in a later layer needs its CRD installed and its webhook serving.',
+    },
+    {
+      name: 'platform-configs', path: layers.configs, dependsOn: ['platform-controllers'], timeout: t.configs,
+      purpose: 'Cluster configuration that uses those CRDs: issuers, admission policies, Traefik config, upgrade plans, the Flux webhook route.',
+    },
+    {
+      name: 'platform-data', path: layers.data, dependsOn: ['platform-configs'], timeout: t.data,
+      purpose: 'Databases and their backups: admitted by the policies, with their object storage credentials in place.',
+      healthCheckExprs: [cnpgClusterHealth],
+    },
+    {
+      name: 'platform-observability', path: layers.observability, dependsOn: ['platform-data'], timeout: t.observability,
+      purpose: 'Monitoring after the data layer, so its monitors and rules find what they watch; before the apps, whose canary analysis queries Prometheus.',
+    },
+  ];
+  const apps: FluxLayer[] = [];
+  let previous = platform[platform.length - 1].name;
+  for (const envName of environmentNames) {
+    const env = config.environments[envName];
+    apps.push({
+      name: `apps-${envName}`, path: layers.apps(envName), dependsOn: [previous], timeout: t.apps,
+      purpose: envName === 'staging'
+        ? 'Staging first: a release must be healthy there before production reconciles.'
+        : 'Production last, gated on a healthy staging at the same revision.',
+      healthCheckExprs: [rolloutHealth(env.canary.manualApproval)],
+    });
+    previous = `apps-${envName}`;
+  }
+  return [...platform, ...apps];
+}
+
+/** One Flux Kustomization per layer. */
+export class FluxLayerKustomizations extends Construct {
+  constructor(scope: Construct, id: string, config: Config) {
+    super(scope, id);
+    const f = config.cluster.platform.flux;
+    const bootstrap = config.cluster.bootstrap.flux;
+    if (bootstrap.path !== clusterPath) {
+      throw new Error(`cluster.bootstrap.flux.path is ${bootstrap.path}, but the Flux layers and the SOPS Secrets live under ${clusterPath}; bootstrap with --path=${clusterPath}`);
+    }
+    for (const layer of fluxLayers(config)) {
+      new Kustomization(this, layer.name, {
+        metadata: { name: layer.name, namespace: platformNs.flux, annotations: { 'lms.dev/purpose': layer.purpose } },
+        spec: {
+          path: `./${layer.path}`,
+          sourceRef: { kind: KustomizationSpecSourceRefKind.GIT_REPOSITORY, name: fluxSource.name },
+          dependsOn: layer.dependsOn.length ? layer.dependsOn.map((name) => ({ name })) : undefined,
+          interval: f.interval,
+          retryInterval: f.retryInterval,
+          timeout: layer.timeout,
+          prune: true,
+          // Health-check everything applied (Deployments, HelmReleases, ...) before dependents start.
+          wait: true,
+          healthCheckExprs: layer.healthCheckExprs,
+          decryption: layer.decrypt
+            // The age private key, loaded into flux-system by bootstrap.
+            ? { provider: KustomizationSpecDecryptionProvider.SOPS, secretRef: { name: bootstrap.sopsAgeSecret } }
+            : undefined,
+        },
+      });
+    }
+  }
+}
+
+export class FluxLayersChart extends LmsChart {
+  constructor(scope: Construct, id: string, config: Config) {
+    super(scope, id, { layer: layers.flux, component: 'flux' });
+    new FluxLayerKustomizations(this, 'layers', config);
+  }
+}

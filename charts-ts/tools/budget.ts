@@ -1,0 +1,44 @@
+/**
+ * `npm run budget`: the capacity budget of dist/ against the node (see charts-ts/lib/budget.ts for
+ * how each workload is counted). Prints the table; exits 1 when requests do not fit or an object
+ * makes pods without a declared footprint, 2 on bad input.
+ * Options: `--dist <dir>` (default dist/), `--values <file>` (config overrides, as for synth).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { computeBudget, formatBudget, type BudgetInput } from '../lib/budget.ts';
+import { repoRoot } from '../lib/crds.ts';
+
+function readDist(dir: string): BudgetInput[] {
+  const out: BudgetInput[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d).sort()) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (e.endsWith('.yaml') && e !== 'kustomization.yaml') {
+        for (const doc of parseAllDocuments(readFileSync(p, 'utf8'))) {
+          const object = doc.toJS();
+          if (object) out.push({ file: relative(dir, p), object });
+        }
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const distIndex = process.argv.indexOf('--dist');
+const dist = distIndex >= 0 ? resolve(process.argv[distIndex + 1]) : resolve(repoRoot, 'dist');
+
+try {
+  if (!existsSync(dist)) throw new Error(`${dist} does not exist; run \`npm run synth\` first`);
+  const config = loadConfig();
+  const budget = computeBudget(readDist(dist), config.cluster);
+  console.log(formatBudget(budget));
+  process.exit(budget.fits && !budget.errors.length ? 0 : 1);
+} catch (e) {
+  console.error(e instanceof ConfigError ? e.message : `budget: ${(e as Error).message}`);
+  process.exit(2);
+}

@@ -1,0 +1,258 @@
+/**
+ * `npm run lead-time [-- --markdown | --write-docs]`: the worst-case time from a merge to main until
+ * the production canary stops at its manual-approval pause, added up from the pipeline's own
+ * configuration, and a failure (exit 1) when it exceeds the epic's target (15 minutes).
+ *
+ * Sources, so the figure moves when the pipeline does:
+ * - GitHub Actions steps: config `delivery.timings` (observed, pessimistic) and the synth time
+ *   measured by `npm run bench:synth` (bench/results/synth.json);
+ * - Flux: Receiver latency or poll interval (`delivery.flux`), and the Kustomization dependency
+ *   chain down to each environment's apps layer, as rendered (each layer waits up to
+ *   --requeue-dependency for the one before it);
+ * - the canary: the Rollouts' rendered steps (migration job, setWeight, analysis, timed pauses, the
+ *   inserted approval pause), analysis timing from the rendered AnalysisTemplates plus the
+ *   controller allowance in config `apps.analysis`, new canary pods from `delivery.timings` and the
+ *   Rollout's minReadySeconds.
+ *
+ * The production approval itself is a human wait and is not counted (the GitHub deployment record
+ * measures it separately, see docs/delivery.md).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildApp } from '../app.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config, EnvironmentName } from '../config/schema.ts';
+import { repoRoot } from '../lib/crds.ts';
+import { names } from '../lib/names.ts';
+import { render } from '../lib/synth.ts';
+
+export interface LeadTimeStep {
+  readonly stage: 'staging' | 'production';
+  readonly step: string;
+  readonly seconds: number;
+  /** Where the number comes from. */
+  readonly source: string;
+}
+
+export interface LeadTime {
+  readonly steps: LeadTimeStep[];
+  readonly totalSeconds: number;
+  readonly budgetSeconds: number;
+  readonly withinBudget: boolean;
+}
+
+export interface BenchResult {
+  readonly command: string;
+  readonly runs: number;
+  readonly seconds: number[];
+  readonly median: number;
+  readonly max: number;
+  readonly measuredAt: string;
+  readonly machine: string;
+}
+
+export const benchResultPath = join(repoRoot, 'bench/results/synth.json');
+
+export function seconds(d: string | number | undefined): number {
+  if (d === undefined) return 0;
+  if (typeof d === 'number') return d;
+  const m = /^(\d+(ms|s|m|h))+$/.exec(d);
+  if (!m) throw new Error(`"${d}" is not a duration (use "30s", "5m", "1h30m")`);
+  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  for (const part of d.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(part[1]) * unit[part[2]];
+  return total;
+}
+
+export function readBench(path = benchResultPath): BenchResult {
+  let data: BenchResult;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`lead-time: cannot read the synth benchmark ${path} (${(e as Error).message}); run \`npm run bench:synth\` and commit the result`, { cause: e });
+  }
+  if (typeof data.max !== 'number' || !(data.max > 0)) throw new Error(`lead-time: ${path} has no positive "max"; re-run \`npm run bench:synth\``);
+  return data;
+}
+
+const intOrString = (v: unknown): number => (typeof v === 'number' ? v : seconds(String(v)));
+
+/** Longest dependsOn chain (number of Kustomizations) ending at `name`, itself included. */
+export function chainDepth(kustomizations: any[], name: string, seen: string[] = []): number {
+  const k = kustomizations.find((o) => o.metadata?.name === name);
+  if (!k) throw new Error(`lead-time: Kustomization ${name} is not rendered`);
+  if (seen.includes(name)) throw new Error(`lead-time: Kustomization dependency cycle: ${[...seen, name].join(' -> ')}`);
+  const deps: string[] = (k.spec?.dependsOn ?? []).map((d: { name: string }) => d.name);
+  return 1 + Math.max(0, ...deps.map((d) => chainDepth(kustomizations, d, [...seen, name])));
+}
+
+interface CanaryTime { seconds: number; detail: string; reachedPause: boolean }
+
+/**
+ * Time a Rollout takes through its canary steps: to the end (staging), or to the first indefinite
+ * pause (production's manual approval).
+ */
+export function canarySeconds(rollout: any, templates: any[], config: Config, env: EnvironmentName, stopAtPause: boolean): CanaryTime {
+  const t = config.cluster.delivery.timings;
+  const e = config.environments[env];
+  const controller = seconds(e.apps.analysis.controllerLatency);
+  const podsReady = seconds(t.canaryPodsReady) + (rollout.spec?.minReadySeconds ?? 0);
+  const workload = rollout.metadata.name === names.apps.web ? e.web : e.api;
+  const replicas = workload.hpa.min;
+  const steps: any[] = rollout.spec?.strategy?.canary?.steps ?? [];
+  let total = 0;
+  let canaryPods = 0;
+  const parts: string[] = [];
+  for (const [i, s] of steps.entries()) {
+    if ('setWeight' in s) {
+      // New canary pods only when the weight needs more of them than are already running.
+      const needed = Math.max(1, Math.ceil((s.setWeight * replicas) / 100));
+      if (needed > canaryPods) {
+        total += podsReady;
+        parts.push(`${s.setWeight}% (pods ${podsReady}s)`);
+        canaryPods = needed;
+      } else {
+        parts.push(`${s.setWeight}%`);
+      }
+    } else if ('pause' in s) {
+      if (s.pause?.duration === undefined) {
+        if (stopAtPause) return { seconds: total, detail: `${parts.join(', ')} -> approval pause`, reachedPause: true };
+        throw new Error(`lead-time: Rollout ${e.namespace}/${rollout.metadata.name} step ${i} is an indefinite pause; in ${env} it would wait for a human`);
+      }
+      const p = intOrString(s.pause.duration);
+      total += p;
+      parts.push(`pause ${p}s`);
+    } else if ('analysis' in s) {
+      let longest = 0;
+      let job = false;
+      for (const ref of s.analysis.templates ?? []) {
+        const tpl = templates.find((o) => o.metadata?.name === ref.templateName && (ref.clusterScope ? o.kind === 'ClusterAnalysisTemplate' : o.metadata?.namespace === e.namespace));
+        if (!tpl) throw new Error(`lead-time: AnalysisTemplate ${ref.templateName} used by ${e.namespace}/${rollout.metadata.name} is not rendered`);
+        for (const m of tpl.spec.metrics ?? []) {
+          // A job metric (the database migration) takes as long as its Job.
+          job ||= Boolean(m.provider?.job);
+          const d = m.provider?.job
+            ? seconds(t.migration)
+            : seconds(m.initialDelay) + (Math.max(1, intOrString(m.count ?? 1)) - 1) * seconds(m.interval);
+          longest = Math.max(longest, d);
+        }
+      }
+      total += longest + controller;
+      parts.push(`${job ? 'migration' : 'analysis'} ${longest + controller}s`);
+    }
+  }
+  if (stopAtPause) {
+    throw new Error(`lead-time: Rollout ${e.namespace}/${rollout.metadata.name} never pauses for approval; production needs canary.manualApproval`);
+  }
+  return { seconds: total, detail: parts.join(', '), reachedPause: false };
+}
+
+export function computeLeadTime(config: Config, objects: any[], bench: BenchResult): LeadTime {
+  const d = config.cluster.delivery;
+  const t = d.timings;
+  const kustomizations = objects.filter((o) => o.kind === 'Kustomization' && o.apiVersion?.startsWith('kustomize.toolkit.fluxcd.io/'));
+  const templates = objects.filter((o) => o.kind === 'AnalysisTemplate' || o.kind === 'ClusterAnalysisTemplate');
+  const steps: LeadTimeStep[] = [];
+  const add = (stage: LeadTimeStep['stage'], step: string, secs: number, source: string) => steps.push({ stage, step, seconds: Math.round(secs), source });
+
+  const notice = d.flux.trigger === 'receiver'
+    ? { s: seconds(d.flux.receiverLatency), source: 'delivery.flux.receiverLatency (GitHub webhook -> Receiver)' }
+    : { s: seconds(d.flux.pollInterval), source: 'delivery.flux.pollInterval (no webhook: worst case one full poll)' };
+
+  const appsLayer = (env: EnvironmentName) => {
+    const path = `./apps/${env}`;
+    const k = kustomizations.find((o) => o.spec?.path === path);
+    if (!k) throw new Error(`lead-time: no Flux Kustomization applies ${path}; the platform layers must reconcile it`);
+    return { name: k.metadata.name as string, depth: chainDepth(kustomizations, k.metadata.name) };
+  };
+  const flux = (stage: LeadTimeStep['stage'], env: EnvironmentName) => {
+    const { name, depth } = appsLayer(env);
+    add(stage, 'Flux notices the push', notice.s, notice.source);
+    add(stage, `Flux applies ${depth} layers down to ${name}`, depth * seconds(d.flux.layerApply) + (depth - 1) * seconds(d.flux.requeueDependency),
+      `${depth} x delivery.flux.layerApply + ${depth - 1} x delivery.flux.requeueDependency (rendered dependsOn chain)`);
+  };
+  const canary = (stage: LeadTimeStep['stage'], env: EnvironmentName, stopAtPause: boolean) => {
+    const ns = config.environments[env].namespace;
+    const rollouts = objects.filter((o) => o.kind === 'Rollout' && o.metadata?.namespace === ns);
+    if (!rollouts.length) throw new Error(`lead-time: no Argo Rollout is rendered in ${ns}; the canary time cannot be computed`);
+    const times = rollouts.map((r) => ({ name: r.metadata.name as string, ...canarySeconds(r, templates, config, env, stopAtPause) }));
+    const slowest = times.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+    add(stage, `${stopAtPause ? 'canary to the approval pause' : 'canary to Healthy'} (slowest: ${slowest.name})`, slowest.seconds,
+      `rendered Rollout steps: ${slowest.detail}`);
+  };
+
+  // Staging: the deploy workflow's first job.
+  add('staging', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
+  add('staging', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
+  add('staging', 'npm run synth', bench.max, `bench/results/synth.json (max of ${bench.runs} runs, ${bench.measuredAt.slice(0, 10)})`);
+  add('staging', 'kubectl + rollouts plugin', seconds(t.tools), 'delivery.timings.tools');
+  add('staging', 'publish platform + apps/staging', seconds(t.publish), 'delivery.timings.publish');
+  flux('staging', 'staging');
+  canary('staging', 'staging', false);
+  add('staging', 'k6 smoke test', seconds(t.smokeTest), 'delivery.timings.smokeTest');
+
+  // Production: after the approval (not counted).
+  add('production', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
+  add('production', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
+  add('production', 'kubectl + rollouts plugin', seconds(t.tools), 'delivery.timings.tools');
+  add('production', 'publish apps/production', seconds(t.publish), 'delivery.timings.publish');
+  flux('production', 'production');
+  canary('production', 'production', true);
+  add('production', 'Slack + deployment status', seconds(t.notify), 'delivery.timings.notify');
+
+  const totalSeconds = steps.reduce((n, s) => n + s.seconds, 0);
+  const budgetSeconds = seconds(d.leadTimeBudget);
+  return { steps, totalSeconds, budgetSeconds, withinBudget: totalSeconds <= budgetSeconds };
+}
+
+const mmss = (s: number): string => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+
+export function formatMarkdown(lt: LeadTime): string {
+  const rows = lt.steps.map((s) => `| ${s.stage} | ${s.step} | ${mmss(s.seconds)} | ${s.source} |`);
+  return [
+    '| stage | step | worst case (m:ss) | from |',
+    '|---|---|---|---|',
+    ...rows,
+    `| **total** | merge -> production canary pause | **${mmss(lt.totalSeconds)}** | budget ${mmss(lt.budgetSeconds)} (delivery.leadTimeBudget) |`,
+  ].join('\n');
+}
+
+export function formatText(lt: LeadTime): string {
+  const width = Math.max(...lt.steps.map((s) => s.step.length)) + 2;
+  const lines = lt.steps.map((s) => `${s.stage.padEnd(11)} ${s.step.padEnd(width)} ${mmss(s.seconds).padStart(6)}`);
+  const verdict = lt.withinBudget
+    ? `within the ${mmss(lt.budgetSeconds)} budget`
+    : `OVER the ${mmss(lt.budgetSeconds)} budget by ${mmss(lt.totalSeconds - lt.budgetSeconds)}: shorten the slowest steps above (canary steps, analysis timing, Flux layers) or raise delivery.leadTimeBudget with a reason`;
+  return [...lines, `${'total'.padEnd(11)} ${'merge -> production canary pause'.padEnd(width)} ${mmss(lt.totalSeconds).padStart(6)}  ${verdict}`].join('\n');
+}
+
+/** The lead-time table lives between these markers in docs/delivery.md. */
+export const docsMarkers = { begin: '<!-- lead-time:begin (npm run lead-time -- --write-docs) -->', end: '<!-- lead-time:end -->' };
+export const docsPath = join(repoRoot, 'docs/delivery.md');
+
+export function replaceDocsTable(doc: string, table: string): string {
+  const b = doc.indexOf(docsMarkers.begin);
+  const e = doc.indexOf(docsMarkers.end);
+  if (b < 0 || e < b) throw new Error(`lead-time: ${docsPath} has no ${docsMarkers.begin} ... ${docsMarkers.end} block`);
+  return `${doc.slice(0, b + docsMarkers.begin.length)}\n${table}\n${doc.slice(e)}`;
+}
+
+export function leadTimeFor(config: Config): LeadTime {
+  return computeLeadTime(config, render(buildApp(config)).flatMap((f) => f.objects), readBench());
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    const lt = leadTimeFor(loadConfig());
+    if (process.argv.includes('--write-docs')) {
+      writeFileSync(docsPath, replaceDocsTable(readFileSync(docsPath, 'utf8'), formatMarkdown(lt)));
+      console.log(`lead-time: wrote the table into ${docsPath}`);
+    }
+    console.log(process.argv.includes('--markdown') ? formatMarkdown(lt) : formatText(lt));
+    process.exit(lt.withinBudget ? 0 : 1);
+  } catch (e) {
+    console.error(e instanceof ConfigError ? e.message : (e as Error).message);
+    process.exit(1);
+  }
+}

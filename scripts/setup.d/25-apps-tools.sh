@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Tools for the app workload tests (test/apps):
+# - argo-eval (test/apps/argo-eval): Argo Rollouts' own condition evaluator (utils/evaluate, v1.9.1,
+#   Apache-2.0) as a command, so the AnalysisTemplates' success/failure conditions are checked with
+#   the real expression engine. Built into .cache/bin; rebuilt only when its sources change. The first
+#   build downloads the k8s.io modules the Rollout types need (about 3 minutes on 2 cores).
+# - redis-server and redis-cli (Debian), to run the generated redis.conf and the container's start
+#   command for real on loopback. Debian's policy-rc.d keeps the packaged service from starting.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+BIN="$PWD/.cache/bin"
+SRC="$PWD/test/apps/argo-eval"
+mkdir -p "$BIN"
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  # shellcheck disable=SC2086 # APT_OPTS is a list of options
+  apt-get install ${APT_OPTS:--y -q} --no-install-recommends redis-server redis-tools
+fi
+redis-server --version
+
+command -v go >/dev/null || { echo "setup: go is required to build argo-eval (Go >= 1.24)" >&2; exit 1; }
+stamp=$(cat "$SRC/main.go" "$SRC/go.mod" "$SRC/go.sum" | sha256sum | cut -d' ' -f1)
+if [ -x "$BIN/argo-eval" ] && [ "$(cat "$BIN/.argo-eval.version" 2>/dev/null)" = "$stamp" ]; then
+  echo "argo-eval up to date"
+else
+  (cd "$SRC" && go build -trimpath -o "$BIN/argo-eval" .)
+  echo "$stamp" > "$BIN/.argo-eval.version"
+fi
+echo '[{"successCondition":"len(result) > 0","failureCondition":"len(result) == 0","result":[1]}]' | "$BIN/argo-eval"

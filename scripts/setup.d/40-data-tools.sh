@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Data layer and DR drill tools (issue 5; test/data, drill/):
+#   postgresql-15        PostgreSQL server + client + pgbench from Debian bookworm. The clusters run
+#                        PostgreSQL 18 (CloudNativePG image); bookworm ships 15 and no other major is
+#                        reachable here, so the drill exercises the barman-cloud / pg_dump tooling and
+#                        procedures, not the server major (docs/runbooks/disaster-recovery.md).
+#   python3-venv         Debian's python3 for the barman venv: archive_command runs as the postgres
+#                        user, which cannot reach a python under /root.
+#   barman-cloud         PyPI barman[cloud,...] at the versions plugin-barman-cloud v0.14.0 bakes into
+#                        its sidecar image (containers/sidecar-requirements.txt of that tag).
+#   moto[server]         S3-compatible server on loopback (Apache-2.0; MinIO is AGPL and not allowed).
+#   age                  Go module filippo.io/age at the version of the dump image (config
+#                        cluster.data.logicalDump.images.age).
+#   rclone               Go module github.com/rclone/rclone at the version of the dump image
+#                        (cluster.data.logicalDump.images.rclone), MIT.
+set -euo pipefail
+APT_OPTS="${APT_OPTS:--y -q -o DPkg::Lock::Timeout=600}"
+export GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod
+TOOLS="$PWD/.cache/data-tools"
+mkdir -p "$GOBIN" "$TOOLS"
+
+# renovate: datasource=pypi depName=barman
+BARMAN_VERSION=3.19.1
+# renovate: datasource=pypi depName=moto
+MOTO_VERSION=5.2.5
+# renovate: datasource=go depName=filippo.io/age
+AGE_MODULE=v1.3.2
+# renovate: datasource=go depName=github.com/rclone/rclone
+RCLONE_MODULE=v1.75.1
+
+# ---- Debian packages
+missing=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+[ -x /usr/lib/postgresql/15/bin/pg_dump ] || missing+=(postgresql-client-15)
+python3_venv_ok() { /usr/bin/python3 -m venv --help >/dev/null 2>&1 && /usr/bin/python3 -c 'import ensurepip' 2>/dev/null; }
+python3_venv_ok || missing+=(python3-venv)
+# psycopg2 (barman) compiles against libpq, as in the sidecar image.
+command -v pg_config >/dev/null || missing+=(libpq-dev)
+[ -e /usr/include/python3.11/Python.h ] || missing+=(python3-dev)
+command -v gcc >/dev/null || missing+=(gcc)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -q >/dev/null; fi
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install $APT_OPTS --no-install-recommends "${missing[@]}"
+fi
+# The Debian package starts a default cluster; the drill runs its own servers on other ports.
+if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+  pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+id postgres >/dev/null
+
+# ---- barman-cloud (pinned to the sidecar's lock file; psycopg2 builds against libpq like there)
+venv="$TOOLS/barman-$BARMAN_VERSION"
+if [ ! -e "$venv/.complete" ]; then
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check \
+    "barman[cloud,snappy,zstandard,lz4]==$BARMAN_VERSION" \
+    boto3==1.43.56 botocore==1.43.56 s3transfer==0.19.2 \
+    python-snappy==0.7.3 cramjam==2.11.0 zstandard==0.25.0 lz4==4.4.5 \
+    psycopg2==2.9.12 python-dateutil==2.9.0.post0
+  touch "$venv/.complete"
+fi
+chmod -R a+rX "$TOOLS"
+# postgres runs archive_command and restore_command: it must reach the venv.
+runuser -u postgres -- "$venv/bin/barman-cloud-wal-archive" --version
+
+# ---- moto S3 server
+motoenv="$TOOLS/moto-$MOTO_VERSION"
+if [ ! -e "$motoenv/.complete" ]; then
+  rm -rf "$motoenv"
+  /usr/bin/python3 -m venv "$motoenv"
+  "$motoenv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  touch "$motoenv/.complete"
+fi
+"$motoenv/bin/python" -c 'import moto; print("moto", moto.__version__)'
+
+# ---- age and rclone from their Go modules
+stamp() { [ -x "$GOBIN/$1" ] && [ "$(cat "$GOBIN/.$1.version" 2>/dev/null)" = "$2" ]; }
+if ! stamp age "$AGE_MODULE" || ! stamp age-keygen "$AGE_MODULE"; then
+  go install "filippo.io/age/cmd/age@$AGE_MODULE" "filippo.io/age/cmd/age-keygen@$AGE_MODULE"
+  echo "$AGE_MODULE" > "$GOBIN/.age.version"
+  echo "$AGE_MODULE" > "$GOBIN/.age-keygen.version"
+fi
+if ! stamp rclone "$RCLONE_MODULE"; then
+  go install "github.com/rclone/rclone@$RCLONE_MODULE"
+  echo "$RCLONE_MODULE" > "$GOBIN/.rclone.version"
+fi
+"$GOBIN/age" --version
+"$GOBIN/rclone" version | head -1
+/usr/lib/postgresql/15/bin/postgres --version

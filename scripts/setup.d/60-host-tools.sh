@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Host bootstrap tests (bootstrap/**): the real tools that check what the bootstrap generates.
+#   openssh-server  `sshd -t -f` on the generated sshd_config
+#   fail2ban        `fail2ban-client -t` and `fail2ban-regex` on the generated jails/filters
+#   cloud-init      `cloud-init schema` on the generated user-data
+#   shellcheck      every generated shell snippet
+#   ufw, iptables, nftables, iproute2, socat
+#                   the firewall test: rules applied in a network namespace, probed from another
+# Debian packages (bookworm), versions pinned by the distribution release.
+set -euo pipefail
+APT_OPTS="${APT_OPTS:--y -q -o DPkg::Lock::Timeout=600}"
+pkgs=(openssh-server fail2ban cloud-init shellcheck ufw iptables nftables iproute2 socat)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "60-host-tools: need root to install ${missing[*]}" >&2; exit 1; }
+  # Package scripts must not start sshd/fail2ban on this machine: the tests run the binaries directly.
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install $APT_OPTS --no-install-recommends "${missing[@]}"
+fi
+/usr/sbin/sshd -V 2>&1 | head -1 || true
+fail2ban-client --version | head -1
+cloud-init --version
+shellcheck --version | sed -n 2p
+
+# moto's S3 server (PyPI), the real S3-compatible endpoint the bucket/lifecycle tests run against.
+# renovate: datasource=pypi depName=moto
+MOTO_VERSION=5.2.5
+VENV="$PWD/.cache/venvs/host-tools"
+if [ "$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+echo "moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)')"

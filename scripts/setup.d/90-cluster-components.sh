@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The real components `npm run test:cluster` runs (docs/testing.md), built from their Go modules into
+# .cache/bin. Each component is a wrapper module under test/cluster/components/<name>/: its go.mod pins
+# the version (renovate-annotated) and its go.sum the content. A binary is rebuilt only when its
+# version stamp (.cache/bin/.<binary>.version) differs from the pin, so re-runs take a second.
+#
+# With internet you can skip a build and use official release binaries instead: set any of
+# KUBE_APISERVER_BIN, KUBE_CONTROLLER_MANAGER_BIN, KUBE_SCHEDULER_BIN, KINE_BIN, KWOK_BIN,
+# ROLLOUTS_CONTROLLER_BIN, PROMETHEUS_BIN to an executable; a wrapper whose binaries are all given
+# that way is not built. The tests check the version of whatever binary they run.
+#
+# Build logs and times: .cache/logs/build-<name>.log. First build on 2 cores: see docs/testing.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export GOFLAGS=-mod=mod
+BIN="$PWD/.cache/bin"
+LOGS="$PWD/.cache/logs"
+COMPONENTS="$PWD/test/cluster/components"
+mkdir -p "$BIN" "$LOGS"
+
+command -v go >/dev/null || { echo "setup: go is required to build the cluster test components (Go >= 1.26.7)" >&2; exit 1; }
+
+# The pinned version of MODULE in wrapper NAME.
+pinned() { (cd "$COMPONENTS/$1" && go list -m -f '{{.Version}}' "$2"); }
+
+# The replace directives of a go.mod as sorted "old => new version" lines.
+replaces() {
+  # shellcheck disable=SC2016 # JavaScript template literal, not shell
+  go mod edit -json "$1" | node -e '
+    const mod = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const lines = (mod.Replace ?? []).map((r) => `${r.Old.Path} => ${r.New.Path} ${r.New.Version ?? ""}`.trim());
+    console.log(lines.sort().join("\n"));'
+}
+
+# k8s.io/kubernetes replaces every k8s.io/* staging module with ./staging/src/...; the wrapper must
+# replace each of them (minus the never-published sample-cli-plugin) with the matching v0.x.y release.
+check_kubernetes_replaces() {
+  local version="$1" staging="v0.${1#v1.}" upstream_dir
+  upstream_dir=$(go mod download -json "k8s.io/kubernetes@$version" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Dir)')
+  local want have
+  want=$(replaces "$upstream_dir/go.mod" | awk -v v="$staging" '$1 != "k8s.io/sample-cli-plugin" { print $1 " => " $1 " " v }')
+  have=$(replaces "$COMPONENTS/kubernetes/go.mod")
+  if [ "$want" != "$have" ]; then
+    echo "setup: test/cluster/components/kubernetes/go.mod: the replace block must map every staging module of k8s.io/kubernetes@$version to its $staging release; difference (< wanted, > present):" >&2
+    diff <(echo "$want") <(echo "$have") >&2 || true
+    exit 1
+  fi
+}
+
+# The Argo Rollouts wrapper carries upstream's replace block unchanged.
+check_rollouts_replaces() {
+  local upstream_dir
+  upstream_dir=$(go mod download -json "github.com/argoproj/argo-rollouts@$1" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Dir)')
+  if [ "$(replaces "$upstream_dir/go.mod")" != "$(replaces "$COMPONENTS/argo-rollouts/go.mod")" ]; then
+    echo "setup: test/cluster/components/argo-rollouts/go.mod: the replace directives must equal those of argo-rollouts $1's go.mod; difference (< upstream, > wrapper):" >&2
+    diff <(replaces "$upstream_dir/go.mod") <(replaces "$COMPONENTS/argo-rollouts/go.mod") >&2 || true
+    exit 1
+  fi
+}
+
+# No module under the AGPL may end up in a binary we build (project rule).
+check_licenses() {
+  local name="$1" dir
+  while read -r dir; do
+    [ -n "$dir" ] || continue
+    if grep -qs "GNU AFFERO GENERAL PUBLIC LICENSE" "$dir"/LICENSE* "$dir"/COPYING* 2>/dev/null; then
+      echo "setup: $name links $(basename "$dir"), which is AGPL-licensed; that is not allowed" >&2
+      exit 1
+    fi
+  done < <(cd "$COMPONENTS/$name" && go list -deps -f '{{with .Module}}{{.Dir}}{{end}}' tool | sort -u)
+}
+
+# build NAME MODULE "BINARY=ENV_VAR ..." [extra ldflags] [note shown while building]
+build() {
+  local name="$1" module="$2" binaries="$3" ldflags="-s -w ${4:-}" version pair bin var missing=0 given=0 count=0
+  version=$(pinned "$name" "$module")
+  for pair in $binaries; do
+    bin="${pair%%=*}" var="${pair#*=}"
+    count=$((count + 1))
+    if [ -n "${!var:-}" ]; then
+      [ -x "${!var}" ] || { echo "setup: $var=${!var} is not an executable file" >&2; exit 1; }
+      given=$((given + 1))
+    elif [ ! -x "$BIN/$bin" ] || [ "$(cat "$BIN/.$bin.version" 2>/dev/null)" != "$version" ]; then
+      missing=1
+    fi
+  done
+  if [ "$given" = "$count" ]; then echo "$name: using the binaries given in the environment"; return; fi
+  if [ "$missing" = 0 ]; then echo "$name $version: up to date"; return; fi
+  case "$name" in
+    kubernetes) check_kubernetes_replaces "$version" ;;
+    argo-rollouts) check_rollouts_replaces "$version" ;;
+  esac
+  echo "$name $version: building (log: .cache/logs/build-$name.log)${5:+; $5}"
+  local start=$SECONDS
+  if ! (cd "$COMPONENTS/$name" && go build -ldflags "$ldflags" -o "$BIN/" tool) >"$LOGS/build-$name.log" 2>&1; then
+    tail -40 "$LOGS/build-$name.log" >&2
+    echo "setup: building $name $version failed (full log: .cache/logs/build-$name.log)" >&2
+    exit 1
+  fi
+  check_licenses "$name"
+  for pair in $binaries; do echo "$version" > "$BIN/.${pair%%=*}.version"; done
+  echo "$name $version: built in $((SECONDS - start))s" | tee -a "$LOGS/build-times.log"
+}
+
+k8s_version=$(pinned kubernetes k8s.io/kubernetes)
+k8s_minor=${k8s_version#v1.}; k8s_minor=${k8s_minor%%.*}
+# The same version stamps the official release builds carry (hack/lib/version.sh), so the API
+# server reports v1.36.3 to clients and controllers.
+k8s_ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ldflags+=" -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$k8s_minor -X $pkg.gitTreeState=clean"
+done
+build kubernetes k8s.io/kubernetes \
+  "kube-apiserver=KUBE_APISERVER_BIN kube-controller-manager=KUBE_CONTROLLER_MANAGER_BIN kube-scheduler=KUBE_SCHEDULER_BIN" \
+  "$k8s_ldflags" "the first build takes 20-40 min on 2 cores"
+
+build kine github.com/k3s-io/kine "kine=KINE_BIN" \
+  "-X github.com/k3s-io/kine/pkg/version.Version=$(pinned kine github.com/k3s-io/kine)"
+
+build kwok sigs.k8s.io/kwok "kwok=KWOK_BIN"
+
+# Stamped like the release build (Makefile), so the controller reports exactly v1.9.1.
+rollouts_version=$(pinned argo-rollouts github.com/argoproj/argo-rollouts)
+rollouts_commit=$(go mod download -json "github.com/argoproj/argo-rollouts@$rollouts_version" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Origin?.Hash ?? "")')
+rollouts_ldflags=""
+for kv in "version=${rollouts_version#v}" "gitTag=$rollouts_version" "gitCommit=$rollouts_commit" "gitTreeState=clean"; do
+  rollouts_ldflags+=" -X github.com/argoproj/argo-rollouts/utils/version.$kv"
+done
+build argo-rollouts github.com/argoproj/argo-rollouts "rollouts-controller=ROLLOUTS_CONTROLLER_BIN" "$rollouts_ldflags"
+
+prometheus_module=$(pinned prometheus github.com/prometheus/prometheus)
+build prometheus github.com/prometheus/prometheus "prometheus=PROMETHEUS_BIN" \
+  "-X github.com/prometheus/common/version.Version=$(cat "$(go env GOMODCACHE)/github.com/prometheus/prometheus@$prometheus_module/VERSION" 2>/dev/null || echo "$prometheus_module")"
+
+# Files the harness reads from the pinned module downloads (checked against go.sum; never committed):
+# kwok's default node and pod stages (what kwokctl configures: node initialise + heartbeat with lease,
+# pod ready/complete/delete) and the helm.cattle.io CRDs k3s installs.
+module_dir() {
+  (cd "$COMPONENTS/$1" && go mod download -json "$2") | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Dir)'
+}
+assets="$PWD/.cache/cluster"
+mkdir -p "$assets/crds"
+kwok_stages="$(module_dir kwok sigs.k8s.io/kwok)/kustomize/stage"
+for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+  pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+  echo "---"; cat "$kwok_stages/$stage.yaml"
+done > "$assets/kwok-stages.yaml"
+cp "$(module_dir helm-controller github.com/k3s-io/helm-controller)"/pkg/crds/yaml/generated/helm.cattle.io_*.yaml "$assets/crds/"
+echo "cluster test assets: .cache/cluster/ (kwok stages, k3s helm.cattle.io CRDs)"

@@ -1,0 +1,359 @@
+/**
+ * The canary analysis, end to end with the real tools:
+ * 1. every query is taken from the rendered AnalysisTemplates (what Flux applies), written as a
+ *    recording rule, and `promtool test rules` evaluates it on synthetic Traefik series: healthy,
+ *    5xx-heavy, only-5xx, slow, exactly-at-threshold, no traffic, too little traffic, long-lived
+ *    WebSocket requests, and a stable side that is failing (which the canary query must ignore);
+ * 2. the values promtool confirmed go through Argo Rollouts' own condition evaluator (argo-eval)
+ *    with the templates' success/failure conditions: pass, fail, or inconclusive (not a pass);
+ * 3. a timeline: a bad canary's measurements, at the worst scrape alignment, fail within the
+ *    configured abort budget (docs/delivery.md "Abort arithmetic").
+ */
+import { describe, expect, it } from 'vitest';
+import { analysisTemplateNames } from '../../charts-ts/apps/analysis.ts';
+import { analysisRecordNames, canaryServiceNames, servicePort, traefikMetrics as T, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
+import { durationSeconds, worstCaseAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
+import type { Environment } from '../../charts-ts/config/schema.ts';
+import { names } from '../../charts-ts/lib/names.ts';
+import { argoPhases, environments, rendered, run, tempDir, writeYaml } from './support.ts';
+
+type MetricKey = 'successRate' | 'latencyP95';
+const metricNames: Record<MetricKey, string> = { successRate: 'success-rate', latencyP95: 'latency-p95' };
+
+interface Conditions { successCondition?: string; failureCondition?: string }
+interface Target {
+  readonly env: Environment;
+  readonly app: string;
+  /** Traefik service label of the canary (and of the stable side, for noise). */
+  readonly canary: string;
+  readonly stable: string;
+  readonly queries: Record<MetricKey, string>;
+  readonly gate: Record<MetricKey, Conditions>;
+  readonly guard: Record<MetricKey, Conditions>;
+}
+
+const r = rendered();
+
+/** Every canaried app of every environment, with its queries and conditions as rendered. */
+function targets(): Target[] {
+  return environments(r).flatMap((env) => [names.apps.api, names.apps.web].map((app) => {
+    const t = analysisTemplateNames(app);
+    const gate = r.get('AnalysisTemplate', t.gate, env.namespace);
+    const guard = r.get('AnalysisTemplate', t.guard, env.namespace);
+    const metric = (tpl: any, key: MetricKey) => tpl.spec.metrics.find((m: any) => m.name === metricNames[key]);
+    const conditions = (tpl: any, key: MetricKey): Conditions => ({ successCondition: metric(tpl, key).successCondition, failureCondition: metric(tpl, key).failureCondition });
+    const s = canaryServiceNames(app);
+    return {
+      env, app,
+      canary: traefikServiceLabel(env.namespace, s.canary, servicePort),
+      stable: traefikServiceLabel(env.namespace, s.stable, servicePort),
+      queries: { successRate: metric(gate, 'successRate').provider.prometheus.query, latencyP95: metric(gate, 'latencyP95').provider.prometheus.query },
+      gate: { successRate: conditions(gate, 'successRate'), latencyP95: conditions(gate, 'latencyP95') },
+      guard: { successRate: conditions(guard, 'successRate'), latencyP95: conditions(guard, 'latencyP95') },
+      guardQueries: { successRate: metric(guard, 'successRate').provider.prometheus.query, latencyP95: metric(guard, 'latencyP95').provider.prometheus.query },
+    } as Target & { guardQueries: Record<MetricKey, string> };
+  }));
+}
+
+const all = targets();
+const analysis = r.config.environments.production.apps.analysis;
+/** Traefik is scraped once for the cluster: one interval for every environment's synthetic series. */
+const scrape = durationSeconds(analysis.scrapeInterval);
+const recordLabels = (t: Target) => ({ env: t.env.name, app: t.app });
+
+/** The recording rules: each rendered query under one name, labelled with its environment and app. */
+function ruleFile(dir: string): string {
+  return writeYaml(dir, 'canary-analysis.rules.yaml', {
+    groups: [{
+      name: 'canary-analysis',
+      rules: all.flatMap((t) => (Object.keys(analysisRecordNames) as MetricKey[]).map((k) => ({
+        record: analysisRecordNames[k], expr: t.queries[k], labels: recordLabels(t),
+      }))),
+    }],
+  });
+}
+
+// ------------------------------------------------------------------ synthetic traffic
+
+/** Cumulative share of requests at or under each Traefik bucket bound (+Inf is always 1). */
+type Latency = Partial<Record<number, number>>;
+const fast: Latency = { 0.1: 1 };
+interface Stream { readonly code: string; readonly rps: number; readonly protocol?: string; readonly latency?: Latency }
+
+const le = (b: number) => String(b);
+const share = (lat: Latency, bound: number): number => {
+  let s = 0;
+  for (const b of T.latencyBuckets) if (b <= bound && lat[b] !== undefined) s = lat[b]!;
+  return s;
+};
+
+/** Input series for one Traefik service: requests counters and duration buckets, `samples` scrapes. */
+function seriesFor(service: string, streams: readonly Stream[], samples: number, startAt = 0) {
+  const out: { series: string; values: string }[] = [];
+  // Flat zeros before the traffic starts (the canary Service exists before it gets weight).
+  const values = (perScrape: number) => (startAt ? `0x${startAt - 1} ${perScrape}+${perScrape}x${samples}` : `0+${perScrape}x${samples}`);
+  for (const s of streams) {
+    const labels = (extra: Record<string, string> = {}) => `{${Object.entries({ service, code: s.code, method: 'GET', protocol: s.protocol ?? T.httpProtocol, ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+    const perScrape = s.rps * scrape;
+    out.push({ series: `${T.requestsTotal}${labels()}`, values: values(perScrape) });
+    const lat = s.latency ?? fast;
+    for (const b of T.latencyBuckets) out.push({ series: `${T.requestDurationBucket}${labels({ le: le(b) })}`, values: values(perScrape * share(lat, b)) });
+    out.push({ series: `${T.requestDurationBucket}${labels({ le: '+Inf' })}`, values: values(perScrape) });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ independent expectations
+
+type Settings = typeof analysis;
+
+/** Success rate of the canary's streams (non-5xx share); undefined below minRequests. */
+function expectedSuccessRate(streams: readonly Stream[], a: Settings): number | undefined {
+  const total = streams.reduce((sum, s) => sum + s.rps, 0);
+  if (total * durationSeconds(a.window) < a.minRequests) return undefined;
+  const errors = streams.filter((s) => /^5\d\d$/.test(s.code)).reduce((sum, s) => sum + s.rps, 0);
+  return 1 - errors / total;
+}
+
+/** p95 of the canary's plain-HTTP streams by linear interpolation inside the Traefik bucket (as histogram_quantile). */
+function expectedLatencyP95(streams: readonly Stream[], a: Settings): number | undefined {
+  const http = streams.filter((s) => (s.protocol ?? T.httpProtocol) === T.httpProtocol);
+  const total = http.reduce((sum, s) => sum + s.rps, 0);
+  if (total * durationSeconds(a.window) < a.minRequests) return undefined;
+  const cumulative = T.latencyBuckets.map((b) => http.reduce((sum, s) => sum + s.rps * share(s.latency ?? fast, b), 0));
+  const rank = 0.95 * total;
+  const i = cumulative.findIndex((c) => c >= rank);
+  if (i < 0) return Number.POSITIVE_INFINITY;
+  const lower = i === 0 ? 0 : T.latencyBuckets[i - 1];
+  const below = i === 0 ? 0 : cumulative[i - 1];
+  return lower + (T.latencyBuckets[i] - lower) * ((rank - below) / (cumulative[i] - below));
+}
+
+type Verdict = 'pass' | 'fail' | 'none';
+interface Scenario {
+  readonly name: string;
+  readonly canary: readonly Stream[];
+  /** The stable side's traffic: noise the canary queries must not see. */
+  readonly stable?: readonly Stream[];
+  readonly verdict: Record<MetricKey, Verdict>;
+}
+
+const failingStable: Stream[] = [
+  { code: '200', rps: 20, latency: { 5: 1 } },
+  { code: '500', rps: 20, latency: { 5: 1 } },
+];
+/** The lowest rate (rps) that reaches minRequests in some environment. */
+const min = Math.min(...environments(r).map((e) => e.apps.analysis.minRequests / durationSeconds(e.apps.analysis.window)));
+const threshold = analysis.successRateMin;
+
+const scenarios: Scenario[] = [
+  {
+    name: 'healthy canary (0.5 % errors, p95 ~210 ms) next to a failing stable side',
+    canary: [{ code: '200', rps: 40, latency: { 0.1: 0.9, 0.3: 0.99, 1.2: 1 } }, { code: '500', rps: 0.2 }],
+    stable: failingStable,
+    verdict: { successRate: 'pass', latencyP95: 'pass' },
+  },
+  {
+    name: '5xx-heavy canary (10 % errors)',
+    canary: [{ code: '200', rps: 36 }, { code: '503', rps: 4 }],
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+  {
+    name: 'canary answering only 5xx (no non-5xx series at all)',
+    canary: [{ code: '502', rps: 40 }],
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+  {
+    name: 'slow canary (p95 1.2 s)',
+    canary: [{ code: '200', rps: 40, latency: { 0.1: 0.3, 0.3: 0.6, 1.2: 0.95, 5: 1 } }],
+    verdict: { successRate: 'pass', latencyP95: 'fail' },
+  },
+  {
+    name: 'just inside both thresholds (0.9 % errors, 95.5 % within 300 ms)',
+    canary: [{ code: '200', rps: 39.64, latency: { 0.1: 0.5, 0.3: 0.955, 1.2: 1 } }, { code: '500', rps: 0.36, latency: { 0.1: 0.5, 0.3: 0.955, 1.2: 1 } }],
+    verdict: { successRate: 'pass', latencyP95: 'pass' },
+  },
+  {
+    name: 'just over the error threshold (1.1 % errors)',
+    canary: [{ code: '200', rps: 39.56 }, { code: '500', rps: 0.44 }],
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+  {
+    name: 'just over the latency threshold (94.9 % within 300 ms)',
+    canary: [{ code: '200', rps: 40, latency: { 0.1: 0.5, 0.3: 0.949, 1.2: 1 } }],
+    verdict: { successRate: 'pass', latencyP95: 'fail' },
+  },
+  {
+    name: 'no traffic yet (series exist, nothing counted)',
+    canary: [{ code: '200', rps: 0 }],
+    stable: failingStable,
+    verdict: { successRate: 'none', latencyP95: 'none' },
+  },
+  {
+    name: 'no series at all',
+    canary: [],
+    stable: failingStable,
+    verdict: { successRate: 'none', latencyP95: 'none' },
+  },
+  {
+    name: 'too little traffic to judge, although every request fails',
+    canary: [{ code: '500', rps: min * 0.9, latency: { 5: 1 } }],
+    verdict: { successRate: 'none', latencyP95: 'none' },
+  },
+  {
+    name: 'long-lived WebSocket and SSE requests do not count as latency',
+    canary: [
+      { code: '200', rps: 40, latency: { 0.1: 1 } },
+      { code: '101', rps: 10, protocol: 'websocket', latency: { 5: 0 } },
+      { code: '200', rps: 10, protocol: 'sse', latency: { 5: 0 } },
+    ],
+    verdict: { successRate: 'pass', latencyP95: 'pass' },
+  },
+];
+
+const evalAt = 300; // seconds; the traffic runs from 0 to 600 s
+const samples = 20;
+const expected = (s: Scenario, env: Environment): Record<MetricKey, number | undefined> => ({
+  successRate: expectedSuccessRate(s.canary, env.apps.analysis),
+  latencyP95: expectedLatencyP95(s.canary, env.apps.analysis),
+});
+
+/**
+ * A promtool check that `series` has the value `e` at `evalTime` (within 1e-9 relative: rate() and
+ * histogram_quantile() round differently from this file's arithmetic), or no value at all.
+ */
+function valueCheck(series: string, evalTime: string, e: number | undefined) {
+  if (e === undefined) return { expr: series, eval_time: evalTime, exp_samples: [] };
+  const labels = series.slice(series.indexOf('{'));
+  return {
+    expr: `abs(${series} - ${e}) <= bool ${Math.max(Math.abs(e), 1) * 1e-9}`,
+    eval_time: evalTime,
+    exp_samples: [{ labels, value: 1 }],
+  };
+}
+
+function scenarioTest(s: Scenario) {
+  return {
+    name: s.name,
+    interval: analysis.scrapeInterval,
+    input_series: all.flatMap((t) => [...seriesFor(t.canary, s.canary, samples), ...seriesFor(t.stable, s.stable ?? [], samples)]),
+    promql_expr_test: all.flatMap((t) => (Object.keys(analysisRecordNames) as MetricKey[]).map((k) => {
+      const e = expected(s, t.env)[k];
+      return valueCheck(`${analysisRecordNames[k]}{env="${t.env.name}",app="${t.app}"}`, `${evalAt}s`, e);
+    })),
+  };
+}
+
+describe('canary analysis queries (promtool test rules on the rendered AnalysisTemplates)', () => {
+  const dir = tempDir('analysis');
+  const rules = ruleFile(dir);
+
+  it('renders one query per metric, shared by the gate and the guard, reading only the canary service', () => {
+    expect(all).toHaveLength(2 * environments(r).length);
+    for (const env of environments(r)) expect(env.apps.analysis.scrapeInterval).toBe(analysis.scrapeInterval);
+    for (const t of all as (Target & { guardQueries: Record<MetricKey, string> })[]) {
+      expect(t.guardQueries).toEqual(t.queries);
+      for (const q of Object.values(t.queries)) {
+        expect(q).toContain(`service="${t.canary}"`);
+        expect(q).not.toContain(t.stable);
+        expect(q).toContain(`>= ${t.env.apps.analysis.minRequests}`);
+        expect(q).toContain(`[${t.env.apps.analysis.window}]`);
+      }
+    }
+    const check = run('promtool', ['check', 'rules', rules]);
+    expect(check.status, check.output).toBe(0);
+  });
+
+  it.each(scenarios.map((s) => [s.name, s] as const))('%s: promtool confirms the values', (_name, s) => {
+    const file = writeYaml(dir, `${s.name.replace(/[^a-z0-9]+/gi, '-')}.test.yaml`, {
+      rule_files: [rules],
+      evaluation_interval: analysis.scrapeInterval,
+      tests: [scenarioTest(s)],
+    });
+    const result = run('promtool', ['test', 'rules', file]);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it('Argo Rollouts turns the confirmed values into the expected verdicts (gate) and only aborts on failures (guard)', () => {
+    const cases: { t: Target; s: Scenario; k: MetricKey; mode: 'gate' | 'guard' }[] = [];
+    for (const s of scenarios) for (const t of all) for (const k of Object.keys(metricNames) as MetricKey[]) for (const mode of ['gate', 'guard'] as const) cases.push({ t, s, k, mode });
+    const phases = argoPhases(cases.map(({ t, s, k, mode }) => {
+      const v = expected(s, t.env)[k];
+      return { ...t[mode][k], result: v === undefined ? [] : [Number.isFinite(v) ? v : String(v)] };
+    }));
+    const want: Record<'gate' | 'guard', Record<Verdict, string>> = {
+      // Inconclusive: not a pass (the step does not complete) and not a failure (no abort).
+      gate: { pass: 'Successful', fail: 'Failed', none: 'Inconclusive' },
+      // The guard never advances a step; without data it has no evidence of failure.
+      guard: { pass: 'Successful', fail: 'Failed', none: 'Successful' },
+    };
+    const got = cases.map((c, i) => `${c.s.name} / ${c.t.env.name} ${c.t.app} ${c.k} ${c.mode}: ${phases[i].phase}${phases[i].error ? ` (${phases[i].error})` : ''}`);
+    const exp = cases.map((c) => `${c.s.name} / ${c.t.env.name} ${c.t.app} ${c.k} ${c.mode}: ${want[c.mode][c.s.verdict[c.k]]}`);
+    expect(got).toEqual(exp);
+  });
+
+  it('an empty result is neither a pass nor an error (a bare `result[0] >= x` would error, and errors abort)', () => {
+    const t = all[0];
+    const [ours, naive, nan] = argoPhases([
+      { ...t.gate.successRate, result: [] },
+      { successCondition: `result[0] >= ${threshold}`, result: [] },
+      { ...t.gate.successRate, result: ['NaN'] },
+    ]);
+    expect(ours.phase).toBe('Inconclusive');
+    expect(naive.phase).toBe('Error');
+    expect(nan.phase).toBe('Inconclusive');
+  });
+
+  it('a value exactly at a threshold passes; one just past it fails', () => {
+    const t = all[0];
+    const a = t.env.apps.analysis;
+    const phases = argoPhases([
+      { ...t.gate.successRate, result: [a.successRateMin] },
+      { ...t.gate.successRate, result: [a.successRateMin - 1e-9] },
+      { ...t.gate.latencyP95, result: [a.latencyP95MaxSeconds] },
+      { ...t.gate.latencyP95, result: [a.latencyP95MaxSeconds + 1e-9] },
+      { ...t.gate.latencyP95, result: ['+Inf'] }, // p95 beyond the last finite bucket
+    ]).map((p) => p.phase);
+    expect(phases).toEqual(['Successful', 'Failed', 'Successful', 'Failed', 'Failed']);
+  });
+
+  it('aborts a bad canary within the abort budget, at the worst scrape alignment', () => {
+    // Traffic (10 % errors) starts right after a scrape at t0; measurements come every interval
+    // from initialDelay on, each a second before a scrape would have landed (worst alignment).
+    const t0 = 10 * scrape;
+    const bad: Stream[] = [{ code: '200', rps: 36 }, { code: '503', rps: 4 }];
+    const interval = durationSeconds(analysis.interval);
+    const measurements = Array.from({ length: analysis.gate.count }, (_, i) => t0 + durationSeconds(analysis.initialDelay) + i * interval - 1);
+    const t = all.find((x) => x.env.name === 'production' && x.app === names.apps.api)!;
+    const successRate = expectedSuccessRate(bad, t.env.apps.analysis)!;
+    const seen = (at: number) => Math.floor((at - t0) / scrape) >= 1; // a scrape after t0 happened
+    const file = writeYaml(dir, 'timeline.test.yaml', {
+      rule_files: [rules],
+      evaluation_interval: '1s',
+      tests: [{
+        name: 'timeline',
+        interval: analysis.scrapeInterval,
+        input_series: seriesFor(t.canary, bad, samples, t0 / scrape + 1),
+        promql_expr_test: measurements.map((at) =>
+          valueCheck(`${analysisRecordNames.successRate}{env="${t.env.name}",app="${t.app}"}`, `${at}s`, seen(at) ? successRate : undefined)),
+      }],
+    });
+    const result = run('promtool', ['test', 'rules', file]);
+    expect(result.status, result.output).toBe(0);
+
+    // Argo Rollouts' phases for those measurements, then its rule: the metric fails once failed
+    // measurements exceed failureLimit (analysis/analysis.go assessMetricFailureInconclusiveOrError).
+    const phases = argoPhases(measurements.map((at) => ({ ...t.gate.successRate, result: seen(at) ? [successRate] : [] })));
+    let failed = 0;
+    let abortedAt: number | undefined;
+    phases.forEach((p, i) => {
+      if (p.phase === 'Failed') failed++;
+      if (abortedAt === undefined && failed > analysis.gate.failureLimit) abortedAt = measurements[i];
+    });
+    expect(phases[0].phase).toBe('Inconclusive'); // nothing scraped yet: not a verdict
+    expect(abortedAt).toBeDefined();
+    const controllers = durationSeconds(analysis.controllerLatency);
+    expect(abortedAt! - t0 + controllers).toBeLessThanOrEqual(worstCaseAbortSeconds(analysis, analysis.gate.failureLimit));
+    expect(abortedAt! - t0 + controllers).toBeLessThanOrEqual(durationSeconds(analysis.abortWithin));
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The AnalysisTemplates take their thresholds and timing from config, and the config refuses
+ * settings that would break the promises: abort within the budget, no verdict on a handful of
+ * requests, exact latency comparisons. (The queries themselves run in analysis-promtool.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { analysisTemplateNames, gateSeconds } from '../../charts-ts/apps/analysis.ts';
+import { durationSeconds, worstCaseAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
+import { names } from '../../charts-ts/lib/names.ts';
+import { renderAll } from '../support/render.ts';
+import { environments, rendered } from './support.ts';
+
+const r = rendered();
+
+describe('analysis templates', () => {
+  it('carry the configured thresholds, timing and limits', () => {
+    for (const env of environments(r)) {
+      const a = env.apps.analysis;
+      for (const app of [names.apps.api, names.apps.web]) {
+        const t = analysisTemplateNames(app);
+        const gate = r.get('AnalysisTemplate', t.gate, env.namespace).spec.metrics;
+        const guard = r.get('AnalysisTemplate', t.guard, env.namespace).spec.metrics;
+        expect(gate.map((m: any) => m.name)).toEqual(['success-rate', 'latency-p95']);
+        for (const m of [...gate, ...guard]) {
+          expect(m.interval).toBe(a.interval);
+          expect(m.initialDelay).toBe(a.initialDelay);
+          expect(m.consecutiveErrorLimit).toBe(a.consecutiveErrorLimit);
+          expect(m.provider.prometheus.address).toBe(names.monitoring.prometheusUrl);
+        }
+        for (const m of gate) {
+          expect([m.count, m.failureLimit, m.inconclusiveLimit]).toEqual([a.gate.count, a.gate.failureLimit, a.gate.inconclusiveLimit]);
+        }
+        for (const m of guard) {
+          // Runs for the whole rollout; can only fail it.
+          expect(m.count).toBeUndefined();
+          expect(m.successCondition).toBeUndefined();
+          expect(m.failureLimit).toBe(a.guard.failureLimit);
+        }
+        expect(gate[0].successCondition).toBe(`len(result) > 0 && result[0] >= ${a.successRateMin}`);
+        expect(gate[0].failureCondition).toBe(`len(result) > 0 && result[0] < ${a.successRateMin}`);
+        expect(gate[1].successCondition).toBe(`len(result) > 0 && result[0] <= ${a.latencyP95MaxSeconds}`);
+        expect(gate[1].failureCondition).toBe(`len(result) > 0 && result[0] > ${a.latencyP95MaxSeconds}`);
+      }
+    }
+  });
+
+  it('follow a change of thresholds and timing in config', () => {
+    const o = renderAll({ environments: { production: { apps: { analysis: { successRateMin: 0.995, latencyP95MaxSeconds: 0.1, minRequests: 200, window: '2m', interval: '20s' } } } } });
+    const [success, latency] = o.get('AnalysisTemplate', analysisTemplateNames(names.apps.api).gate, 'lms-production').spec.metrics;
+    expect(success.successCondition).toContain('>= 0.995');
+    expect(success.provider.prometheus.query).toContain('[2m]');
+    expect(success.provider.prometheus.query).toContain('>= 200)');
+    expect(latency.successCondition).toContain('<= 0.1');
+    expect(latency.interval).toBe('20s');
+  });
+
+  it('abort arithmetic: the configured timing aborts a bad canary within 3 minutes', () => {
+    for (const env of environments(r)) {
+      const a = env.apps.analysis;
+      expect(durationSeconds(a.abortWithin)).toBe(180);
+      // max(30 s delay, 30 s scrape) + 30 s + failureLimit x 30 s + 15 s controllers
+      expect(worstCaseAbortSeconds(a, a.gate.failureLimit)).toBe(105);
+      expect(worstCaseAbortSeconds(a, a.guard.failureLimit)).toBe(135);
+      // An analysis step takes 2 minutes when every measurement is conclusive.
+      expect(gateSeconds(a)).toBe(120);
+    }
+  });
+
+  it.each([
+    [{ gate: { count: 8, failureLimit: 4 } }, 'apps.analysis.gate.failureLimit: 4 lets a bad canary run 195s before the abort, more than abortWithin (3m)'],
+    [{ interval: '1m' }, 'apps.analysis.guard.failureLimit: 2 lets a bad canary run 225s before the abort, more than abortWithin (3m)'],
+    [{ minRequests: 50 }, 'apps.analysis.minRequests: 50 must be at least 100 for a 99 % target'],
+    [{ latencyP95MaxSeconds: 0.25 }, "apps.analysis.latencyP95MaxSeconds: 0.25 must be one of Traefik's histogram bucket bounds (0.1, 0.3, 1.2, 5)"],
+    [{ window: '45s' }, 'apps.analysis.window: "45s" must span at least two scrapes'],
+    [{ gate: { count: 2 } }, 'apps.analysis.gate.count: 2 must exceed failureLimit + inconclusiveLimit'],
+    [{ successRateMin: 1 }, 'apps.analysis.successRateMin: 1 must be between 0 and 1'],
+  ])('rejects %o with an error naming the field', (analysis, message) => {
+    expect(() => renderAll({ environments: { production: { apps: { analysis } } } })).toThrow(`config: environments.production.${message}`);
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * The production canary end to end, with the real Argo Rollouts controller (flags from its
+ * HelmRelease), kube-controller-manager, kube-scheduler and kwok for the pods, and a real Prometheus
+ * scraping a stand-in for Traefik's metrics whose error ratio and latency the test controls:
+ *
+ * v1 stable -> v2 with good metrics passes every step, stops at the manual approval until promoted
+ * through the API (as `kubectl argo rollouts promote` does) -> v3 with bad metrics is aborted by
+ * the analysis, and v2 keeps 100 % of the traffic. The time from the v3 update to the abort must
+ * fit the budget of docs/delivery.md (config `apps.analysis.abortWithin`).
+ *
+ * Time scale: the analysis timing (interval, initial delay, query window, scrape interval) and the
+ * pods' minReadySeconds run `timeScale` times faster than in production so the test takes about a
+ * minute; the controllers' own latency is not scaled. The unscaled arithmetic is checked as well.
+ */
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canaryServiceNames, servicePort, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
+import { durationSeconds, worstCaseAbortSeconds, type AnalysisSettings } from '../../charts-ts/config/sections/apps.ts';
+import { layers } from '../../charts-ts/lib/chart.ts';
+import { names } from '../../charts-ts/lib/names.ts';
+import { renderAll } from '../support/render.ts';
+import { applyLayer, formatProblems } from './support/apply.ts';
+import type { Kube, KubeObject } from './support/kube.ts';
+import { waitFor } from './support/processes.ts';
+import { startPrometheus, type Prometheus } from './support/prometheus.ts';
+import { config } from './support/probes.ts';
+import { promote } from './support/rollouts.ts';
+import { cluster, connect, ensureDistApplied } from './support/session.ts';
+import { TraefikExporter } from './support/traefik-exporter.ts';
+
+/** Production analysis timing runs this many times faster here. */
+const timeScale = 10;
+const env = config.environments.production;
+const ns = env.namespace;
+const app = names.apps.api;
+const services = canaryServiceNames(app);
+const label = {
+  stable: traefikServiceLabel(ns, services.stable, servicePort),
+  canary: traefikServiceLabel(ns, services.canary, servicePort),
+};
+const good = { errorRatio: 0.001, latencySeconds: 0.05 };
+const bad = { errorRatio: 0.2, latencySeconds: 2 };
+const av = 'argoproj.io/v1alpha1';
+
+/** A Go-style duration `timeScale` times shorter. */
+function scaled(d: string): string {
+  const ms = Math.round((durationSeconds(d) * 1000) / timeScale);
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+const production: AnalysisSettings = env.apps.analysis;
+const scaledAnalysis = {
+  interval: scaled(production.interval),
+  initialDelay: scaled(production.initialDelay),
+  window: scaled(production.window),
+  scrapeInterval: scaled(production.scrapeInterval),
+};
+const scaledMinReadySeconds = Math.max(1, Math.round(env.apps.lifecycle.minReadySeconds / timeScale));
+
+/** A release: the image the pipeline would pin (tag + digest). */
+const release = (tag: string) => ({ tag, digest: `sha256:${createHash('sha256').update(tag).digest('hex')}` });
+
+describe('production canary on a real control plane', () => {
+  let kube: Kube;
+  let prometheus: Prometheus;
+  const exporter = new TraefikExporter(2000);
+  let polling = true;
+  let poller: Promise<void> | undefined;
+  /** When the canary Service first got a weight > 0 after `trafficWatchFrom`. */
+  let trafficWatchFrom = Infinity;
+  let canaryTrafficAt: number | undefined;
+
+  /** The production app layer as rendered for `image`, analysis pointed at the local Prometheus. */
+  function renderProduction(image: { tag: string; digest: string }): KubeObject[] {
+    const r = renderAll({
+      environments: {
+        production: {
+          api: { image },
+          apps: { analysis: scaledAnalysis, lifecycle: { minReadySeconds: scaledMinReadySeconds } },
+        },
+      },
+    });
+    const objects = r.objects.filter((o) => o.file.startsWith(`${layers.apps('production')}/`)).map((o) => o.object as KubeObject);
+    for (const o of objects.filter((x) => x.kind === 'AnalysisTemplate')) {
+      for (const m of o.spec.metrics) {
+        if (m.provider?.prometheus) m.provider.prometheus.address = prometheus.url; // only the address changes
+      }
+    }
+    return objects;
+  }
+
+  async function deploy(image: { tag: string; digest: string }): Promise<void> {
+    const objects = renderProduction(image).map((object) => ({ file: `${layers.apps('production')}/(rendered ${image.tag})`, object }));
+    const { problems } = await applyLayer(kube, { name: `apps-production@${image.tag}`, path: layers.apps('production'), dependsOn: [], objects });
+    expect(formatProblems(problems)).toBe('');
+  }
+
+  const rollout = () => kube.get(av, 'Rollout', app, ns);
+  async function weights(): Promise<{ stable: number; canary: number }> {
+    const ts = await kube.get('traefik.io/v1alpha1', 'TraefikService', services.traefikService, ns);
+    const w = (name: string) => ts?.spec?.weighted?.services?.find((s: any) => s.name === name)?.weight ?? 0;
+    return { stable: w(services.stable), canary: w(services.canary) };
+  }
+  async function analysisRuns(): Promise<any[]> {
+    return (await kube.list(av, 'AnalysisRun', ns)).filter((r: any) => r.metadata.ownerReferences?.some((o: any) => o.kind === 'Rollout' && o.name === app));
+  }
+  const imageOf = (ro: any) => ro.spec.template.spec.containers[0].image as string;
+
+  beforeAll(async () => {
+    kube = await connect();
+    const controller = cluster().rolloutsController;
+    if (!controller.running) throw new Error(`the Argo Rollouts controller is not running: ${controller.reason}`);
+    await ensureDistApplied(kube);
+    exporter.set(label.stable, good);
+    exporter.set(label.canary, good);
+    await exporter.start();
+    prometheus = await startPrometheus(cluster().runDir, `127.0.0.1:${exporter.port}`, scaledAnalysis.scrapeInterval);
+    // Traffic follows the weights Argo Rollouts writes into the TraefikService, like Traefik does.
+    poller = (async () => {
+      while (polling) {
+        try {
+          const w = await weights();
+          exporter.setWeights(new Map([[label.stable, w.stable], [label.canary, w.canary]]));
+          if (w.canary > 0 && canaryTrafficAt === undefined && Date.now() >= trafficWatchFrom) canaryTrafficAt = Date.now();
+        } catch { /* the API server may be busy; next round */ }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+  });
+
+  afterAll(async () => {
+    polling = false;
+    await poller;
+    await prometheus?.proc.stop();
+    await exporter.stop();
+  });
+
+  it('keeps the abort promise with the production timing (unscaled arithmetic)', () => {
+    const budget = durationSeconds(production.abortWithin);
+    const guard = worstCaseAbortSeconds(production, production.guard.failureLimit);
+    const gate = worstCaseAbortSeconds(production, production.gate.failureLimit);
+    console.log(`abort budget (docs/delivery.md, apps.analysis.abortWithin): ${budget}s; worst case with production timing: guard ${guard}s, gate ${gate}s`);
+    expect(guard).toBeLessThanOrEqual(budget);
+    expect(gate).toBeLessThanOrEqual(budget);
+  });
+
+  it('v1: the Rollout is healthy and the stable Service has 100 % of the traffic', async () => {
+    const v1 = env.api.image;
+    await deploy({ tag: v1.tag, digest: v1.digest });
+    const ro = await waitFor('v1 Healthy', async () => {
+      const r = await rollout();
+      return r?.status?.phase === 'Healthy' && r.status.observedGeneration === String(r.metadata.generation) ? r : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1_000 });
+    expect(imageOf(ro)).toContain(`:${v1.tag}@`);
+    expect(ro.status.stableRS).toBe(ro.status.currentPodHash);
+    expect(await weights()).toEqual({ stable: 100, canary: 0 });
+  });
+
+  it('v2 with good metrics passes every analysis, waits for the manual approval until promoted, and becomes stable', async () => {
+    const before = await rollout();
+    const runsBefore = new Set((await analysisRuns()).map((r) => r.metadata.name));
+    exporter.set(label.canary, good);
+    await deploy(release('1.1.0'));
+    const steps: any[] = before.spec.strategy.canary.steps;
+    const approvalIndex = steps.findIndex((s) => s.pause && s.pause.duration === undefined);
+    expect(approvalIndex, 'production must stop for a manual approval (canary.manualApproval)').toBeGreaterThan(0);
+
+    // Runs every step up to the approval pause, then waits there.
+    await waitFor('v2 paused for the manual approval', async () => {
+      const r = await rollout();
+      if (r?.status?.abort) throw new Error(`v2 was aborted: ${r.status.message}`);
+      return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p: any) => p.reason === 'CanaryPauseStep') ? r : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 500 });
+    const gateRuns = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
+    expect(gateRuns.some((r) => r.status?.phase === 'Successful'), 'the analysis before the approval passed').toBe(true);
+    // It stays there: an indefinite pause does not time out.
+    await new Promise((r) => setTimeout(r, 3 * durationSeconds(scaledAnalysis.interval) * 1000));
+    const still = await rollout();
+    expect(still.status.currentStepIndex).toBe(approvalIndex);
+    expect(still.status.stableRS).toBe(before.status.stableRS);
+    expect((await weights()).canary).toBeGreaterThan(0);
+
+    await promote(kube, ns, app);
+    const done = await waitFor('v2 fully promoted', async () => {
+      const r = await rollout();
+      if (r?.status?.abort) throw new Error(`v2 was aborted after the approval: ${r.status.message}`);
+      return r?.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash && r.status.stableRS !== before.status.stableRS ? r : undefined;
+    }, { timeoutMs: 240_000, intervalMs: 500 });
+    expect(done.status.currentStepIndex).toBe(steps.length);
+    expect(imageOf(done)).toContain(':1.1.0@');
+    const runs = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
+    const failed = runs.filter((r) => !['Successful', 'Running'].includes(r.status?.phase));
+    expect(failed.map((r) => `${r.metadata.name}: ${r.status?.phase} ${r.status?.message ?? ''}`)).toEqual([]);
+    const gates = steps.filter((s) => s.analysis).length;
+    expect(runs.filter((r) => r.status?.phase === 'Successful').length).toBeGreaterThanOrEqual(gates);
+    await waitFor('stable 100 % after promotion', async () => {
+      const w = await weights();
+      return w.stable === 100 && w.canary === 0;
+    }, { timeoutMs: 30_000 });
+  });
+
+  it('v3 with bad metrics is aborted by the analysis within the budget, and v2 keeps 100 % of the traffic', async () => {
+    const before = await rollout();
+    exporter.set(label.canary, bad);
+    trafficWatchFrom = Date.now();
+    canaryTrafficAt = undefined;
+    const updatedAt = Date.now();
+    await deploy(release('1.2.0'));
+    const aborted = await waitFor('v3 aborted', async () => {
+      const r = await rollout();
+      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new Error('v3 was promoted despite bad metrics');
+      return r?.status?.abort === true ? r : undefined;
+    }, { timeoutMs: 240_000, intervalMs: 250 });
+    const abortedAt = Date.now();
+    // The abort is complete when the ingress sends nothing to the canary any more.
+    await waitFor('stable back to 100 %', async () => {
+      const w = await weights();
+      return w.stable === 100 && w.canary === 0;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const restoredAt = Date.now();
+
+    const runs = await analysisRuns();
+    const failedRun = runs.find((r) => r.status?.phase === 'Failed' || r.status?.phase === 'Error');
+    expect(failedRun, 'an AnalysisRun failed').toBeDefined();
+    expect(aborted.status.phase).toBe('Degraded');
+    expect(aborted.status.stableRS).toBe(before.status.stableRS);
+    expect(imageOf(await rollout())).toContain(':1.2.0@'); // the spec keeps v3; the stable pods stay v2
+
+    expect(canaryTrafficAt, 'the canary got traffic before the abort').toBeDefined();
+    const fromUpdate = (restoredAt - updatedAt) / 1000;
+    const fromTraffic = (restoredAt - canaryTrafficAt!) / 1000;
+    const scaledSettings = { ...production, ...scaledAnalysis }; // controllerLatency stays real time
+    const failureLimit = Math.max(production.guard.failureLimit, production.gate.failureLimit);
+    const scaledBudget = worstCaseAbortSeconds(scaledSettings, failureLimit);
+    console.log([
+      `v3 update -> abort with 100 % back on v2: ${fromUpdate.toFixed(1)} s (migration job, canary pods, first traffic, analysis; abort flagged after ${((abortedAt - updatedAt) / 1000).toFixed(1)} s)`,
+      `  canary traffic -> abort with 100 % back on v2: ${fromTraffic.toFixed(1)} s`,
+      `  analysis timing scaled 1/${timeScale}: worst case ${scaledBudget.toFixed(1)} s here; production: ${worstCaseAbortSeconds(production, failureLimit)} s, budget ${production.abortWithin}`,
+      `  failed analysis: ${failedRun?.metadata.name}: ${failedRun?.status?.message ?? failedRun?.status?.phase}`,
+    ].join('\n'));
+    expect(fromTraffic).toBeLessThanOrEqual(scaledBudget);
+  });
+});

@@ -1,0 +1,100 @@
+/**
+ * The binaries the cluster tests run, where they come from, and the version each must report.
+ *
+ * Each binary is built by scripts/setup.d/90-cluster-components.sh from a wrapper module under
+ * test/cluster/components/<wrapper>/ into .cache/bin; the version pinned in that go.mod is the one
+ * the binary must report. With internet you may instead point an environment variable (`env`) at an
+ * official release binary of the same version. A missing binary is a setup failure, never a skip.
+ */
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
+export const cacheBin = join(repoRoot, '.cache', 'bin');
+/** Files setup extracts from pinned module downloads (kwok stages, k3s CRDs). */
+export const clusterAssets = join(repoRoot, '.cache', 'cluster');
+
+// Tools are found through PATH with .cache/bin first, also when the tests are run directly.
+if (!(process.env.PATH ?? '').split(':').includes(cacheBin)) process.env.PATH = `${cacheBin}:${process.env.PATH ?? ''}`;
+
+export class SetupError extends Error {
+  constructor(message: string) {
+    super(`${message}\nRun \`npm run setup\` (builds every cluster component into .cache/bin; see docs/testing.md).`);
+    this.name = 'SetupError';
+  }
+}
+
+interface Component {
+  /** Environment variable that may name an official release binary instead. */
+  readonly env: string;
+  readonly wrapper: string;
+  readonly module: string;
+  /** Arguments that print the version, and the text the output must contain for version `v`. */
+  readonly versionArgs: string[];
+  readonly expect: (v: string) => string;
+}
+
+export const components = {
+  'kube-apiserver': { env: 'KUBE_APISERVER_BIN', wrapper: 'kubernetes', module: 'k8s.io/kubernetes', versionArgs: ['--version'], expect: (v: string) => `Kubernetes ${v}` },
+  'kube-controller-manager': { env: 'KUBE_CONTROLLER_MANAGER_BIN', wrapper: 'kubernetes', module: 'k8s.io/kubernetes', versionArgs: ['--version'], expect: (v: string) => `Kubernetes ${v}` },
+  'kube-scheduler': { env: 'KUBE_SCHEDULER_BIN', wrapper: 'kubernetes', module: 'k8s.io/kubernetes', versionArgs: ['--version'], expect: (v: string) => `Kubernetes ${v}` },
+  kine: { env: 'KINE_BIN', wrapper: 'kine', module: 'github.com/k3s-io/kine', versionArgs: ['--version'], expect: (v: string) => `version ${v}` },
+  kwok: { env: 'KWOK_BIN', wrapper: 'kwok', module: 'sigs.k8s.io/kwok', versionArgs: ['--version'], expect: (v: string) => `version ${v}` },
+  'rollouts-controller': { env: 'ROLLOUTS_CONTROLLER_BIN', wrapper: 'argo-rollouts', module: 'github.com/argoproj/argo-rollouts', versionArgs: ['--version'], expect: (v: string) => v },
+  prometheus: { env: 'PROMETHEUS_BIN', wrapper: 'prometheus', module: 'github.com/prometheus/prometheus', versionArgs: ['--version'], expect: (v: string) => `version ${prometheusRelease(v)}` },
+} satisfies Record<string, Component>;
+
+export type ComponentName = keyof typeof components;
+
+/** The version a wrapper's go.mod pins for `module`. */
+export function pinnedVersion(wrapper: string, module: string): string {
+  const goMod = readFileSync(join(repoRoot, 'test', 'cluster', 'components', wrapper, 'go.mod'), 'utf8');
+  const escaped = module.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const m = new RegExp(`^(?:require\\s+|\\s+)${escaped}\\s+(v\\S+)`, 'm').exec(goMod);
+  if (!m) throw new Error(`test/cluster/components/${wrapper}/go.mod does not require ${module}`);
+  return m[1];
+}
+
+/** Prometheus' Go module v0.X.Y is release 3.(X-300).Y (v0.316.0 = 3.16.0). */
+function prometheusRelease(moduleVersion: string): string {
+  const m = /^v0\.3(\d\d)\.(\d+)$/.exec(moduleVersion);
+  return m ? `3.${Number(m[1])}.${m[2]}` : moduleVersion;
+}
+
+const checked = new Map<ComponentName, string>();
+
+/** Absolute path of a component binary of the pinned version, or a SetupError saying what to do. */
+export function binary(name: ComponentName): string {
+  const known = checked.get(name);
+  if (known) return known;
+  const c: Component = components[name];
+  const version = pinnedVersion(c.wrapper, c.module);
+  const fromEnv = process.env[c.env];
+  const path = fromEnv || join(cacheBin, name);
+  if (!existsSync(path)) {
+    throw new SetupError(fromEnv
+      ? `${c.env}=${fromEnv}: no such file (it must name the ${name} ${version} binary)`
+      : `${name} ${version} is missing: .cache/bin/${name} was not built (or set ${c.env} to an official ${version} binary).`);
+  }
+  try { accessSync(path, constants.X_OK); } catch { throw new SetupError(`${path} is not executable`); }
+  let out: string;
+  try {
+    out = execFileSync(path, c.versionArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (e: any) {
+    out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
+  }
+  const want = c.expect(version);
+  if (!out.includes(want)) {
+    throw new SetupError(`${path} reports "${out.trim().split('\n')[0]}", expected "${want}" (pinned in test/cluster/components/${c.wrapper}/go.mod)`);
+  }
+  checked.set(name, path);
+  return path;
+}
+
+/** A file setup extracted into .cache/cluster. */
+export function asset(relPath: string): string {
+  const path = join(clusterAssets, relPath);
+  if (!existsSync(path)) throw new SetupError(`${path} is missing (extracted by scripts/setup.d/90-cluster-components.sh).`);
+  return path;
+}

@@ -1,0 +1,52 @@
+/**
+ * Why workloads are not ready yet: the controller-manager's FailedCreate events (Pod Security,
+ * quota, LimitRange, admission policies reject the pods), the scheduler's Unschedulable conditions
+ * (the node is too small, selectors/tolerations do not match), or simply not yet available.
+ */
+import type { Kube, KubeObject } from './kube.ts';
+
+function available(kind: string, live: any): boolean {
+  const s = live.status ?? {};
+  switch (kind) {
+    case 'Deployment':
+      return (s.observedGeneration ?? 0) >= live.metadata.generation && (s.availableReplicas ?? 0) >= (live.spec.replicas ?? 1)
+        && (s.updatedReplicas ?? 0) >= (live.spec.replicas ?? 1);
+    case 'StatefulSet':
+      return (s.observedGeneration ?? 0) >= live.metadata.generation && (s.readyReplicas ?? 0) >= (live.spec.replicas ?? 1);
+    case 'DaemonSet':
+      return (s.desiredNumberScheduled ?? 0) > 0 && s.numberReady === s.desiredNumberScheduled;
+    case 'Rollout':
+      return s.phase === 'Healthy';
+    default:
+      return true;
+  }
+}
+
+/** Recent warning events in a namespace about objects whose name starts with `prefix`. */
+async function warningEvents(kube: Kube, namespace: string, prefix: string): Promise<string[]> {
+  const events = await kube.list('v1', 'Event', namespace);
+  return events
+    .filter((e: any) => e.type === 'Warning' && String(e.involvedObject?.name ?? '').startsWith(prefix))
+    .map((e: any) => `${e.involvedObject.kind} ${e.involvedObject.name}: ${e.reason}: ${e.message}`);
+}
+
+export async function workloadProblems(kube: Kube, workloads: KubeObject[]): Promise<string> {
+  const out: string[] = [];
+  for (const w of workloads) {
+    const ns = w.metadata.namespace!;
+    const live = await kube.get(w.apiVersion, w.kind, w.metadata.name, ns);
+    if (!live) { out.push(`${w.kind} ${ns}/${w.metadata.name}: missing`); continue; }
+    if (available(w.kind, live)) continue;
+    const details = new Set(await warningEvents(kube, ns, w.metadata.name));
+    const selector = Object.entries(live.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    if (selector) {
+      for (const pod of await kube.list('v1', 'Pod', ns, selector)) {
+        for (const c of pod.status?.conditions ?? []) {
+          if (c.status !== 'True' && c.message) details.add(`Pod ${pod.metadata.name}: ${c.type}=${c.status} ${c.reason ?? ''}: ${c.message}`);
+        }
+      }
+    }
+    out.push(`${w.kind} ${ns}/${w.metadata.name} not ready (status ${JSON.stringify(live.status ?? {})})${[...details].map((d) => `\n    ${d}`).join('')}`);
+  }
+  return out.join('\n');
+}

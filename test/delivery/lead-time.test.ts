@@ -1,0 +1,145 @@
+/**
+ * `npm run lead-time`: the worst case from merge to the production canary pause, from the pipeline
+ * configuration, the rendered Flux layers and Rollouts, and the measured synth time.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gateSeconds } from '../../charts-ts/apps/analysis.ts';
+import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
+import { names } from '../../charts-ts/lib/names.ts';
+import {
+  benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, replaceDocsTable,
+  type BenchResult,
+} from '../../charts-ts/tools/lead-time.ts';
+import { renderAll } from '../support/render.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+const base = renderAll();
+const bench = readBench();
+const leadTime = (r = base, b: BenchResult = bench) => computeLeadTime(r.config, r.objects.map((o) => o.object), b);
+const step = (lt: ReturnType<typeof leadTime>, stage: string, prefix: string) => lt.steps.find((s) => s.stage === stage && s.step.startsWith(prefix))!;
+
+describe('lead time from the real configuration', () => {
+  const lt = leadTime();
+
+  it('adds up every stage from merge to the production canary pause', () => {
+    expect(lt.totalSeconds).toBe(lt.steps.reduce((n, s) => n + s.seconds, 0));
+    expect(lt.budgetSeconds).toBe(15 * 60);
+    expect(lt.withinBudget).toBe(lt.totalSeconds <= lt.budgetSeconds);
+    expect(lt.steps.map((s) => `${s.stage}: ${s.step.replace(/ \(.*| \d+ layers.*/, '')}`)).toEqual([
+      'staging: job start', 'staging: checkout, npm ci', 'staging: npm run synth', 'staging: kubectl + rollouts plugin',
+      'staging: publish platform + apps/staging', 'staging: Flux notices the push', 'staging: Flux applies',
+      'staging: canary to Healthy', 'staging: k6 smoke test',
+      'production: job start', 'production: checkout, npm ci', 'production: kubectl + rollouts plugin',
+      'production: publish apps/production', 'production: Flux notices the push', 'production: Flux applies',
+      'production: canary to the approval pause', 'production: Slack + deployment status',
+    ]);
+  });
+
+  it('uses the measured synth time', () => {
+    expect(step(lt, 'staging', 'npm run synth').seconds).toBe(Math.round(bench.max));
+    expect(bench.seconds).toHaveLength(bench.runs);
+    expect(bench.max).toBe(Math.max(...bench.seconds));
+  });
+
+  it('walks the rendered Flux dependency chain (every layer re-applies at the new revision)', () => {
+    const ks = base.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'));
+    const staging = ks.find((k) => k.spec.path === './apps/staging')!;
+    let depth = 0;
+    for (let k: any = staging; k; k = ks.find((o) => o.metadata.name === k.spec.dependsOn?.[0]?.name)) depth++;
+    const f = base.config.cluster.delivery.flux;
+    expect(step(lt, 'staging', 'Flux applies').seconds).toBe(depth * durationSeconds(f.layerApply) + (depth - 1) * durationSeconds(f.requeueDependency));
+    expect(step(lt, 'production', 'Flux applies').step).toMatch(new RegExp(`^Flux applies ${depth + 1} layers down to apps-production$`));
+  });
+
+  it('times the canaries from the rendered steps and the analysis timing of the apps config', () => {
+    const env = base.config.environments.production;
+    const t = base.config.cluster.delivery.timings;
+    const gate = gateSeconds(env.apps.analysis) + durationSeconds(env.apps.analysis.controllerLatency);
+    const pods = durationSeconds(t.canaryPodsReady) + env.apps.lifecycle.minReadySeconds;
+    const migration = durationSeconds(t.migration) + durationSeconds(env.apps.analysis.controllerLatency);
+    // Production's API: migration, 10 % (new pods), gate, then the approval pause.
+    expect(step(lt, 'production', 'canary').seconds).toBe(migration + pods + gate);
+    expect(step(lt, 'production', 'canary').step).toContain(names.apps.api);
+  });
+
+  it('`npm run lead-time` prints the same total and exits 0 only within the budget', () => {
+    const r = spawnSync(join(repoRoot, 'node_modules/.bin/tsx'), ['charts-ts/tools/lead-time.ts'], { cwd: repoRoot, encoding: 'utf8' });
+    const mmss = `${Math.floor(lt.totalSeconds / 60)}:${String(lt.totalSeconds % 60).padStart(2, '0')}`;
+    expect(r.stdout).toMatch(new RegExp(`^total +merge -> production canary pause +${mmss} `, 'm'));
+    expect(r.status).toBe(lt.withinBudget ? 0 : 1);
+    if (!lt.withinBudget) expect(r.stdout).toMatch(/OVER the 15:00 budget by \d+:\d\d: shorten the slowest steps/);
+  }, 120_000);
+
+  it('docs/delivery.md shows this table (refresh with `npm run lead-time -- --write-docs`)', () => {
+    const doc = readFileSync(join(repoRoot, 'docs/delivery.md'), 'utf8');
+    expect(doc.indexOf('## Pipeline')).toBeGreaterThan(0);
+    expect(doc.indexOf(docsMarkers.begin)).toBeGreaterThan(doc.indexOf('## Pipeline'));
+    expect(replaceDocsTable(doc, formatMarkdown(lt)), 'the lead-time table in docs/delivery.md is stale: run `npm run lead-time -- --write-docs`').toBe(doc);
+  });
+});
+
+describe('lead time reacts to the pipeline configuration', () => {
+  it('losing the webhook (poll only) costs the poll interval twice', () => {
+    const poll = renderAll({ cluster: { delivery: { flux: { trigger: 'poll', pollInterval: '5m' } } } });
+    const a = leadTime();
+    const b = leadTime(poll);
+    expect(step(b, 'staging', 'Flux notices').seconds).toBe(300);
+    expect(b.totalSeconds - a.totalSeconds).toBe(2 * (300 - durationSeconds(base.config.cluster.delivery.flux.receiverLatency)));
+  });
+
+  it('fails above the budget and passes under it', () => {
+    const lt = leadTime();
+    const tight = renderAll({ cluster: { delivery: { leadTimeBudget: `${lt.totalSeconds - 1}s` } } });
+    expect(leadTime(tight).withinBudget).toBe(false);
+    const loose = renderAll({ cluster: { delivery: { leadTimeBudget: `${lt.totalSeconds}s` } } });
+    expect(leadTime(loose).withinBudget).toBe(true);
+  });
+
+  it('a longer staging canary (an extra timed pause) adds exactly its duration', () => {
+    const steps = [...base.config.environments.staging.canary.steps, { pause: { duration: '2m' } }];
+    const longer = renderAll({ environments: { staging: { canary: { steps } } } });
+    expect(leadTime(longer).totalSeconds - leadTime().totalSeconds).toBe(120);
+  });
+});
+
+describe('canary and chain arithmetic', () => {
+  const config = base.config;
+  const tpl = (name: string, metrics: any[]) => ({ kind: 'AnalysisTemplate', metadata: { name, namespace: config.environments.production.namespace }, spec: { metrics } });
+  const rollout = (steps: any[]) => ({ kind: 'Rollout', metadata: { name: names.apps.web, namespace: config.environments.production.namespace }, spec: { minReadySeconds: 10, strategy: { canary: { steps } } } });
+  const templates = [tpl('gate', [{ name: 'a', interval: '30s', count: 4, initialDelay: '30s' }, { name: 'b', interval: '1m', count: 2 }])];
+  const t = config.cluster.delivery.timings;
+  const controller = durationSeconds(config.environments.production.apps.analysis.controllerLatency);
+  const pods = durationSeconds(t.canaryPodsReady) + 10;
+
+  it('pods only when the weight needs more of them, the slowest metric per analysis, timed pauses', () => {
+    // production web: hpa min 2 -> 10 % and 50 % need 1 canary pod, 100 % needs 2.
+    const r = rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'gate' }] } }, { setWeight: 50 }, { pause: { duration: '90s' } }, { setWeight: 100 }]);
+    const c = canarySeconds(r, templates, config, 'production', false);
+    expect(config.environments.production.web.hpa.min).toBe(2);
+    expect(c.seconds).toBe(pods + (120 + controller) + 90 + pods);
+  });
+
+  it('production stops at the first indefinite pause; staging must never have one', () => {
+    const r = rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'gate' }] } }, { pause: {} }, { setWeight: 100 }]);
+    expect(canarySeconds(r, templates, config, 'production', true)).toMatchObject({ seconds: pods + 120 + controller, reachedPause: true });
+    expect(() => canarySeconds(r, templates, config, 'staging', false)).toThrow(/step 2 is an indefinite pause; in staging it would wait for a human/);
+    expect(() => canarySeconds(rollout([{ setWeight: 100 }]), templates, config, 'production', true)).toThrow(/never pauses for approval/);
+    expect(() => canarySeconds(rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'missing' }] } }]), templates, config, 'production', false))
+      .toThrow(/AnalysisTemplate missing used by lms-production\/lms-web is not rendered/);
+  });
+
+  it('chain depth follows the longest dependsOn path and refuses cycles', () => {
+    const k = (name: string, deps: string[] = []) => ({ metadata: { name }, spec: { dependsOn: deps.map((d) => ({ name: d })) } });
+    expect(chainDepth([k('a'), k('b', ['a']), k('c', ['a', 'b'])], 'c')).toBe(3);
+    expect(() => chainDepth([k('a', ['b']), k('b', ['a'])], 'a')).toThrow(/dependency cycle: a -> b -> a/);
+    expect(() => chainDepth([k('a', ['x'])], 'a')).toThrow(/Kustomization x is not rendered/);
+  });
+
+  it('names the missing benchmark and how to make it', () => {
+    expect(() => readBench(join(repoRoot, 'bench/results/missing.json'))).toThrow(/run `npm run bench:synth` and commit the result/);
+    expect(benchResultPath).toBe(join(repoRoot, 'bench/results/synth.json'));
+  });
+});

@@ -1,0 +1,322 @@
+/**
+ * The GitHub Actions workflows: actionlint (the rhysd/actionlint Go module, built by
+ * scripts/setup.d/70-delivery-tools.sh, running shellcheck on every `run:` script) on every
+ * workflow, shellcheck on the helper scripts, every action pinned by commit, and the deploy
+ * pipeline's paths, names and versions checked against the typed config and the rendered output.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layers } from '../../charts-ts/lib/chart.ts';
+import { names } from '../../charts-ts/lib/names.ts';
+import { kubernetesVersion } from '../../charts-ts/config/schema.ts';
+import { renderAll, type Rendered } from '../support/render.ts';
+
+const execFileAsync = promisify(execFile);
+const repoRoot = resolve(import.meta.dirname, '../..');
+process.env.PATH = `${repoRoot}/.cache/bin:${process.env.PATH}`;
+const workflowsDir = join(repoRoot, '.github/workflows');
+const scriptsDir = join(repoRoot, '.github/scripts');
+const workflowFiles = readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const workflow = (name: string): any => parse(readFileSync(join(workflowsDir, name), 'utf8'));
+const runs = (job: any): string => (job.steps ?? []).map((s: any) => s.run ?? '').join('\n');
+/** The wait-for-flux.sh calls of a job: mode and Kustomization names. */
+const fluxWaits = (job: any): { mode: string; kustomizations: string[] }[] =>
+  (job.steps ?? []).flatMap((s: any) => (s.run ?? '').replace(/\\\n/g, ' ').split('\n')
+    .filter((l: string) => l.includes('wait-for-flux.sh'))
+    .map((l: string) => { const w = l.trim().split(/\s+/); return { mode: w[2], kustomizations: w.slice(5) }; }));
+const uses = (job: any): string[] => (job.steps ?? []).map((s: any) => s.uses).filter(Boolean);
+
+const tool = (name: string): string => {
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${name} is not installed: run \`npm run setup\` (scripts/setup.d/70-delivery-tools.sh)`);
+  return r.stdout.trim();
+};
+
+/** Every `uses:` in a workflow text that is not pinned to a full commit with a version comment. */
+export function unpinnedUses(text: string): string[] {
+  const problems: string[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
+    const m = /^\s*(?:-\s*)?uses:\s*["']?([^\s"'#]+)["']?\s*(#.*)?$/.exec(line);
+    if (!m) continue;
+    const [, ref, comment] = m;
+    if (ref.startsWith('./')) continue; // an action in this repository
+    if (ref.startsWith('docker://')) {
+      if (!/@sha256:[a-f0-9]{64}$/.test(ref)) problems.push(`line ${i + 1}: ${ref} is not pinned by digest`);
+      continue;
+    }
+    if (!/^[^@\s]+@[0-9a-f]{40}$/.test(ref)) problems.push(`line ${i + 1}: ${ref} is not pinned to a 40-hex commit`);
+    else if (!/^#\s*v\d+\.\d+\.\d+\b/.test(comment ?? '')) problems.push(`line ${i + 1}: ${ref} has no "# vX.Y.Z" comment naming the release`);
+  }
+  return problems;
+}
+
+describe('actionlint', () => {
+  it('passes every workflow, with shellcheck checking the run scripts', () => {
+    expect(workflowFiles).toEqual(expect.arrayContaining(['ci.yml', 'deploy.yml', 'images.yml', 'load-test.yml', 'dr-drill.yml']));
+    tool('shellcheck');
+    const r = spawnSync(tool('actionlint'), ['-color=false', ...workflowFiles.map((f) => join(workflowsDir, f))], { cwd: repoRoot, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('fails a broken workflow, including a shellcheck finding in a run script (the check can fail)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'actionlint-'));
+    try {
+      mkdirSync(join(dir, '.github/workflows'), { recursive: true });
+      writeFileSync(join(dir, '.github/workflows/bad.yml'), [
+        'on: push',
+        'jobs:',
+        '  a:',
+        '    runs-on: ubuntu-24.04',
+        '    steps:',
+        '      - run: echo ${{ github.event.head_commit.message }}', // script injection
+        '      - run: rm -rf $DIR/*', // SC2115/SC2086
+        '      - run: echo ${{ steps.nope.outputs.x }}',
+        '',
+      ].join('\n'));
+      const r = spawnSync(tool('actionlint'), ['-color=false', '.github/workflows/bad.yml'], { cwd: dir, encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout).toMatch(/potentially untrusted/);
+      expect(r.stdout).toMatch(/shellcheck reported issue/);
+      expect(r.stdout).toMatch(/property "nope" is not defined/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shellcheck passes the helper scripts the workflows run', () => {
+    const scripts = readdirSync(scriptsDir).filter((f) => f.endsWith('.sh')).map((f) => join(scriptsDir, f));
+    expect(scripts.length).toBeGreaterThan(0);
+    const r = spawnSync(tool('shellcheck'), ['--severity=style', ...scripts], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('pinned actions', () => {
+  it.each(workflowFiles)('%s: every action is pinned to a commit SHA with its version in a comment', (file) => {
+    expect(unpinnedUses(readFileSync(join(workflowsDir, file), 'utf8'))).toEqual([]);
+  });
+
+  it('the pin check catches tags, short SHAs, branches and a missing version comment', () => {
+    expect(unpinnedUses([
+      '      - uses: actions/checkout@v4',
+      '      - uses: actions/checkout@11bd719',
+      '      - uses: actions/setup-node@main',
+      '      - uses: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae',
+      '      - uses: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae # v5.0.5',
+      '      - uses: ./.github/actions/local',
+      '      - uses: docker://alpine:3.20',
+    ].join('\n'))).toEqual([
+      'line 1: actions/checkout@v4 is not pinned to a 40-hex commit',
+      'line 2: actions/checkout@11bd719 is not pinned to a 40-hex commit',
+      'line 3: actions/setup-node@main is not pinned to a 40-hex commit',
+      'line 4: actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae has no "# vX.Y.Z" comment naming the release',
+      'line 7: docker://alpine:3.20 is not pinned by digest',
+    ]);
+  });
+
+  it('container images of jobs are pinned by digest', () => {
+    for (const file of workflowFiles) {
+      for (const [id, job] of Object.entries<any>(workflow(file).jobs ?? {})) {
+        const image = typeof job.container === 'string' ? job.container : job.container?.image;
+        if (image) expect(image, `${file} job ${id}`).toMatch(/@sha256:[a-f0-9]{64}$/);
+      }
+    }
+  });
+});
+
+describe('workflows against the config', () => {
+  let r: Rendered;
+  beforeAll(() => { r = renderAll(); }, 300_000);
+  const deploy = workflow('deploy.yml');
+
+  it('ci.yml: on pull requests, runs install, type-check, lint, synth, the dist/ check, README\'s tests and the diff comment', () => {
+    const ci = workflow('ci.yml');
+    expect(Object.keys(ci.on)).toEqual(['pull_request']);
+    const script = runs(ci.jobs.checks);
+    const order = ['npm ci', 'npm run typecheck', 'npm run lint', 'import-crds.ts --download', 'npm run synth', 'git diff --exit-code --stat -- dist', 'npm run setup', 'npm test', 'npm run test:cluster'];
+    const at = order.map((s) => script.indexOf(s));
+    expect(at.every((i) => i >= 0), `missing: ${order.filter((_, i) => at[i] < 0)}`).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // README's test command is what CI runs.
+    expect(readFileSync(join(repoRoot, 'README.md'), 'utf8')).toContain('npm run setup && npm test && npm run test:cluster');
+    expect(ci.jobs['dist-diff'].permissions['pull-requests']).toBe('write');
+    expect(runs(ci.jobs['dist-diff'])).toContain('.github/scripts/pr-comment.sh');
+  });
+
+  it('deploy.yml: push to main; production waits for staging and runs in the `production` environment', () => {
+    expect(deploy.on.push.branches).toEqual(['main']);
+    expect(deploy.concurrency).toMatchObject({ group: 'deploy', 'cancel-in-progress': false });
+    expect(deploy.jobs.production.needs).toBe('staging');
+    expect(deploy.jobs.production.environment.name).toBe('production');
+    expect(deploy.jobs.production.permissions.deployments).toBe('write');
+  });
+
+  it('deploy.yml publishes exactly the configured paths, and together they cover every dist/ layer', () => {
+    const p = r.config.cluster.delivery.publish;
+    const publishCommand = (job: any) => {
+      const step = job.steps.find((s: any) => s.id === 'publish');
+      const words = step.run.replace(/\\\n/g, ' ').split('\n').find((l: string) => l.includes('npm run publish')).trim().split(/\s+/).slice(4);
+      const repo: string[] = [];
+      const dist: string[] = [];
+      for (let i = 0; i < words.length; i++) {
+        if (words[i] === '--repo-path') repo.push(words[++i]);
+        else dist.push(words[i]);
+      }
+      return { dist, repo };
+    };
+    expect(publishCommand(deploy.jobs.staging)).toEqual({ dist: [...p.platform.dist, ...p.staging.dist], repo: [...p.platform.repo, ...p.staging.repo] });
+    expect(publishCommand(deploy.jobs.production)).toEqual(p.production);
+    const published = [...p.platform.dist, ...p.staging.dist, ...p.production.dist];
+    const allLayers = [layers.namespaces, layers.controllers, layers.configs, layers.data, layers.observability, layers.flux, layers.apps('staging'), layers.apps('production')];
+    expect([...published].sort()).toEqual([...allLayers].sort());
+    // What synth writes is all published (nothing in dist/ is left behind).
+    const dirs = [...new Set(r.files.map((f) => f.path.split('/').slice(0, -1).join('/')))];
+    for (const d of dirs) expect(published.some((pp) => d === pp || d.startsWith(`${pp}/`)), `dist/${d} is not published by any stage`).toBe(true);
+    for (const path of [...p.platform.repo, ...p.staging.repo, ...p.production.repo]) {
+      expect(existsSync(join(repoRoot, path)), `--repo-path ${path} does not exist in the repository`).toBe(true);
+    }
+  });
+
+  it('every Flux layer reads a path some stage publishes, and the deploy waits for each of them by name', () => {
+    const p = r.config.cluster.delivery.publish;
+    const all = [...p.platform.dist, ...p.platform.repo, ...p.staging.dist, ...p.production.dist];
+    const ks = r.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'));
+    expect(ks.length).toBeGreaterThan(0);
+    for (const k of ks) {
+      const path = k.spec.path.replace(/^\.\//, '');
+      expect(all.some((pp) => path === pp || path.startsWith(`${pp}/`)), `Kustomization ${k.metadata.name} reads ${path}, which no stage publishes`).toBe(true);
+    }
+    const byPath = (path: string) => ks.find((k) => k.spec.path === `./${path}`)!.metadata.name;
+    const platform = ks.filter((k) => !k.spec.path.startsWith('./apps/')).map((k) => k.metadata.name).sort();
+    expect(fluxWaits(deploy.jobs.staging)).toEqual([
+      { mode: 'applied', kustomizations: expect.any(Array) },
+      { mode: 'attempted', kustomizations: [byPath(layers.apps('staging'))] },
+    ]);
+    expect([...fluxWaits(deploy.jobs.staging)[0].kustomizations].sort()).toEqual(platform);
+    expect(fluxWaits(deploy.jobs.production)).toEqual([{ mode: 'attempted', kustomizations: [byPath(layers.apps('production'))] }]);
+  });
+
+  it('deploy.yml names the namespaces, Rollouts and hosts of the config', () => {
+    for (const env of ['staging', 'production'] as const) {
+      const e = r.config.environments[env];
+      const job = deploy.jobs[env];
+      expect(job.env.NAMESPACE).toBe(e.namespace);
+      expect(job.env.ROLLOUTS.split(' ')).toEqual([names.apps.api, names.apps.web]);
+      expect(job.environment.url).toBe(`https://${e.hostnames.web}`);
+      const rendered = r.find('Rollout', { namespace: e.namespace }).map((o) => o.metadata.name).sort();
+      expect(rendered).toEqual([names.apps.api, names.apps.web].sort());
+    }
+    expect(deploy.jobs.staging.env).toMatchObject({
+      WEB_URL: `https://${r.config.environments.staging.hostnames.web}`,
+      API_URL: `https://${r.config.environments.staging.hostnames.api}`,
+    });
+    expect(runs(deploy.jobs.staging)).toMatch(/kubectl argo rollouts status "\$rollout" -n "\$NAMESPACE" --timeout \d+m/);
+    expect(runs(deploy.jobs.staging)).toContain('k6 run --quiet --env SCENARIO=smoke');
+    expect(deploy.env.CLUSTERS_BRANCH).toBe(r.config.cluster.delivery.clustersBranch);
+  });
+
+  it('deploy.yml pins kubectl to the cluster\'s Kubernetes version and the plugin to the controller\'s', () => {
+    expect(deploy.env.KUBECTL_VERSION).toBe(`v${kubernetesVersion(r.config.cluster)}`);
+    expect(deploy.env.ARGO_ROLLOUTS_VERSION).toBe(r.config.cluster.platform.controllers.argoRollouts.image.tag);
+    expect(deploy.env.ARGO_ROLLOUTS_COMMIT).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('images.yml is a reusable workflow: hadolint, Trivy (config and image), Dockle, SBOM, GHCR push, digest pull request', () => {
+    const images = workflow('images.yml');
+    expect(Object.keys(images.on)).toEqual(['workflow_call']);
+    const actions = uses(images.jobs.build).map((u) => u.split('@')[0]);
+    expect(actions).toEqual(expect.arrayContaining([
+      'hadolint/hadolint-action', 'aquasecurity/trivy-action', 'goodwithtech/dockle-action',
+      'docker/build-push-action', 'docker/login-action', 'anchore/sbom-action',
+    ]));
+    const trivy = images.jobs.build.steps.filter((s: any) => s.uses?.startsWith('aquasecurity/trivy-action'));
+    expect(trivy.map((s: any) => s.with['scan-type'] ?? 'image').sort()).toEqual(['config', 'image']);
+    for (const s of trivy) expect(s.with['exit-code']).toBe('1');
+    // Scans run on the local build, before the push.
+    const names_ = images.jobs.build.steps.map((s: any) => s.name ?? s.uses);
+    const pushAt = images.jobs.build.steps.findIndex((s: any) => s.id === 'push');
+    const dockleAt = names_.findIndex((n: string) => /dockle/i.test(n));
+    expect(dockleAt).toBeGreaterThan(0);
+    expect(dockleAt).toBeLessThan(pushAt);
+    expect(images.jobs.build.steps[pushAt].with).toMatchObject({ push: true, sbom: true });
+    expect(runs(images.jobs['pin-digest'])).toContain('npm run bump-image');
+    expect(uses(images.jobs['pin-digest']).some((u) => u.startsWith('peter-evans/create-pull-request@'))).toBe(true);
+  });
+
+  it('load-test.yml runs the k6 load scenario against staging', () => {
+    const lt = workflow('load-test.yml');
+    expect(lt.on.workflow_dispatch.inputs.scenario.default).toBe('load');
+    expect(lt.jobs.k6.env).toMatchObject({
+      WEB_URL: `https://${r.config.environments.staging.hostnames.web}`,
+      API_URL: `https://${r.config.environments.staging.hostnames.api}`,
+    });
+    expect(runs(lt.jobs.k6)).toMatch(/k6 run .*--env SCENARIO="\$SCENARIO".* load\/lms\.ts/s);
+  });
+
+  it('dr-drill.yml runs npm run drill quarterly and on demand', () => {
+    const dr = workflow('dr-drill.yml');
+    expect(dr.on.schedule).toEqual([{ cron: '0 6 8 1,4,7,10 *' }]);
+    expect(dr.on).toHaveProperty('workflow_dispatch');
+    const script = runs(dr.jobs.drill);
+    expect(script.indexOf('npm run setup')).toBeGreaterThan(-1);
+    expect(script.indexOf('npm run drill')).toBeGreaterThan(script.indexOf('npm run setup'));
+    expect(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts.drill).toBeDefined();
+  });
+});
+
+describe('Slack approval message (notify-slack.sh against a local stand-in for the webhook)', () => {
+  let server: ReturnType<typeof createServer>;
+  let url = '';
+  const received: any[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        received.push({ contentType: req.headers['content-type'], json: JSON.parse(body) });
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}/services/T000/B000/XXXX`;
+  });
+  afterAll(() => new Promise<void>((done) => server.close(() => done())));
+
+  const github = { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'lms-platform/lms-gitops', GITHUB_RUN_ID: '42', GITHUB_SHA: 'a'.repeat(40) };
+
+  it('posts the exact promote (and abort) command for each paused production Rollout', async () => {
+    const job = workflow('deploy.yml').jobs.production;
+    tool('jq');
+    // Asynchronously: the stand-in webhook answers from this process's event loop.
+    await execFileAsync('bash', [join(scriptsDir, 'notify-slack.sh'), job.env.NAMESPACE, ...job.env.ROLLOUTS.split(' ')], {
+      env: { ...process.env, ...github, SLACK_WEBHOOK_URL: url }, encoding: 'utf8',
+    });
+    const { contentType, json } = received.at(-1);
+    expect(contentType).toBe('application/json');
+    const ns = 'lms-production';
+    expect(json.text).toContain(`kubectl argo rollouts promote ${names.apps.api} -n ${ns}\n`);
+    expect(json.text).toContain(`kubectl argo rollouts promote ${names.apps.web} -n ${ns}\n`);
+    expect(json.text).toContain(`kubectl argo rollouts abort ${names.apps.api} -n ${ns}\n`);
+    expect(json.text).toContain(`https://github.com/lms-platform/lms-gitops/actions/runs/42`);
+  });
+
+  it('says so when nothing waits for approval', async () => {
+    await execFileAsync('bash', [join(scriptsDir, 'notify-slack.sh'), 'lms-production'], { env: { ...process.env, ...github, SLACK_WEBHOOK_URL: url } });
+    expect(received.at(-1).json.text).toMatch(/nothing new to approve/);
+    expect(received.at(-1).json.text).not.toContain('promote');
+  });
+
+  it('fails without the webhook secret, naming it', () => {
+    const r = spawnSync('bash', [join(scriptsDir, 'notify-slack.sh'), 'lms-production', 'lms-api'], { env: { ...process.env, ...github, SLACK_WEBHOOK_URL: '' }, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/SLACK_WEBHOOK_URL/);
+  });
+});

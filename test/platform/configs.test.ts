@@ -1,0 +1,130 @@
+/**
+ * Cluster configs: Let's Encrypt issuers, the k3s upgrade Plan, the Traefik HelmChartConfig, the Flux
+ * notifications and webhook route.
+ */
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
+import { names } from '../../charts-ts/lib/names.ts';
+import { k3sUpgradeTag } from '../../charts-ts/platform/upgrade-plans.ts';
+import { secretInventory } from '../../charts-ts/platform/secrets.ts';
+import { renderAll } from '../support/render.ts';
+
+const r = renderAll();
+const inventory = secretInventory(r.config);
+const inInventory = (namespace: string, name: string, key: string) =>
+  inventory.some((s) => s.namespace === namespace && s.name === name && s.keys.some((k) => k.name === key));
+
+describe('ClusterIssuers', () => {
+  it('Let\'s Encrypt staging and production, named as the apps expect, DNS-01 through Cloudflare', () => {
+    const servers = { staging: 'https://acme-staging-v02.api.letsencrypt.org/directory', production: 'https://acme-v02.api.letsencrypt.org/directory' };
+    for (const env of ['staging', 'production'] as const) {
+      const issuer = r.get('ClusterIssuer', names.issuers[env]);
+      expect(issuer.spec.acme.server).toBe(servers[env]);
+      expect(issuer.spec.acme.email).toBe(r.config.cluster.letsEncryptEmail);
+      expect(issuer.spec.acme.privateKeySecretRef.name).toBe(`${names.issuers[env]}-account-key`);
+      const [solver] = issuer.spec.acme.solvers;
+      expect(solver.selector).toEqual({ dnsZones: [r.config.cluster.domain] });
+      const ref = solver.dns01.cloudflare.apiTokenSecretRef;
+      expect(ref).toEqual(r.config.cluster.platform.certificates.cloudflareApiToken);
+      // The token Secret is an encrypted file in cert-manager's namespace (its cluster resource namespace).
+      expect(inInventory('cert-manager', ref.name, ref.key)).toBe(true);
+    }
+  });
+  it('every Certificate in the output uses one of them', () => {
+    for (const cert of r.find('Certificate')) {
+      expect(cert.spec.issuerRef, cert.metadata.name).toMatchObject({ kind: 'ClusterIssuer' });
+      expect(Object.values(names.issuers)).toContain(cert.spec.issuerRef.name);
+    }
+  });
+});
+
+describe('k3s upgrade Plan', () => {
+  it('moves the node to the pinned k3s version, cordoning but never draining the only node', () => {
+    const plan = r.get('Plan', 'k3s-server', 'system-upgrade');
+    expect(plan.spec.version).toBe(r.config.cluster.k3s.version);
+    expect(plan.spec).toMatchObject({ concurrency: 1, cordon: true, serviceAccountName: 'system-upgrade', upgrade: { image: 'docker.io/rancher/k3s-upgrade' } });
+    expect(plan.spec.drain).toBeUndefined();
+    expect(plan.spec.nodeSelector.matchExpressions).toEqual([{ key: 'node-role.kubernetes.io/control-plane', operator: 'In', values: ['true'] }]);
+    expect(plan.spec.window).toEqual(r.config.cluster.platform.upgrades.window);
+    expect(k3sUpgradeTag('v1.36.3+k3s1')).toBe('v1.36.3-k3s1');
+  });
+  it('follows the config pin', () => {
+    const next = renderAll({ cluster: { k3s: { version: 'v1.37.1+k3s2' } } });
+    expect(next.get('Plan', 'k3s-server', 'system-upgrade').spec.version).toBe('v1.37.1+k3s2');
+  });
+});
+
+describe('Traefik HelmChartConfig', () => {
+  const hcc = r.get('HelmChartConfig', 'traefik', 'kube-system');
+  const values = parse(hcc.spec.valuesContent);
+  const t = r.config.cluster.platform.traefik;
+
+  it('targets the k3s-bundled chart and keeps its pod labels', () => {
+    expect(hcc.apiVersion).toBe('helm.cattle.io/v1');
+    expect(values.podLabels).toBeUndefined();
+    expect(values.deployment?.podLabels).toBeUndefined();
+    expect(names.ingress.podLabels).toEqual({ 'app.kubernetes.io/name': 'traefik' });
+  });
+  it('trusts forwarded headers only from Cloudflare, without PROXY protocol', () => {
+    const cf = [...r.config.cluster.cloudflare.ipv4, ...r.config.cluster.cloudflare.ipv6];
+    for (const ep of ['web', 'websecure']) {
+      expect(values.ports[ep].forwardedHeaders).toEqual({ trustedIPs: cf, insecure: false });
+      expect(values.ports[ep].proxyProtocol).toBeUndefined();
+    }
+    // The client address must survive to Traefik for the trust decision.
+    expect(values.service.spec.externalTrafficPolicy).toBe('Local');
+    expect(hcc.spec.valuesContent).not.toMatch(/[&*]a\d/); // no YAML aliases
+  });
+  it('logs JSON access logs, redirects HTTP to HTTPS and exposes Prometheus metrics', () => {
+    expect(values.additionalArguments).toEqual(expect.arrayContaining([
+      '--log.format=json', '--accesslog=true', '--accesslog.format=json',
+      '--entryPoints.web.http.redirections.entryPoint.to=:443',
+      '--entryPoints.web.http.redirections.entryPoint.scheme=https',
+      '--entryPoints.web.http.redirections.entryPoint.permanent=true',
+    ]));
+    expect(values.metrics.prometheus).toMatchObject({ entryPoint: 'metrics', addServicesLabels: true });
+    const monitor = r.get('PodMonitor', 'traefik', 'kube-system');
+    expect(monitor.spec.selector.matchLabels).toEqual(names.ingress.podLabels);
+    expect(monitor.spec.podMetricsEndpoints[0].port).toBe('metrics');
+  });
+  it('sets resources and declares them as its capacity footprint', () => {
+    expect(values.resources).toEqual(t.resources);
+    expect(JSON.parse(hcc.metadata.annotations[footprintAnnotation])).toEqual([{ name: 'traefik (k3s bundled)', replicas: 1, ...t.resources }]);
+  });
+});
+
+describe('Flux notifications and webhook', () => {
+  it('sends reconciliation errors of every layer, release and source to Slack', () => {
+    const provider = r.get('Provider', 'slack', 'flux-system');
+    expect(provider.spec).toEqual({ type: 'slack', channel: r.config.cluster.alerting.slackChannel, secretRef: { name: r.config.cluster.platform.flux.notifications.slackSecret } });
+    expect(inInventory('flux-system', provider.spec.secretRef.name, 'address')).toBe(true);
+    const alert = r.get('Alert', 'reconciliation-errors', 'flux-system');
+    expect(alert.spec.eventSeverity).toBe('error');
+    const sources = alert.spec.eventSources.map((s: any) => `${s.kind}/${s.namespace}/${s.name}`);
+    expect(sources).toContain('Kustomization/flux-system/*');
+    expect(sources).toContain('GitRepository/flux-system/*');
+    // Every HelmRelease and chart source in the output is covered.
+    for (const o of [...r.find('HelmRelease'), ...r.find('HelmRepository'), ...r.find('OCIRepository')]) {
+      expect(sources, `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).toContain(`${o.kind}/${o.metadata.namespace}/*`);
+    }
+  });
+
+  it('reconciles at once on a push to the clusters branch, and only then', () => {
+    const receiver = r.get('Receiver', 'github-clusters-branch', 'flux-system');
+    expect(receiver.spec).toMatchObject({ type: 'github', events: ['ping', 'push'], resourceFilter: "req.ref == 'refs/heads/clusters'" });
+    expect(receiver.spec.resources).toEqual([{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' }]);
+    expect(inInventory('flux-system', receiver.spec.secretRef.name, 'token')).toBe(true);
+  });
+
+  it('exposes the receiver over TLS on the configured host, /hook/ only, rate limited', () => {
+    const host = r.config.cluster.platform.flux.receiver.hostname;
+    const route = r.get('IngressRoute', 'flux-webhook', 'flux-system');
+    expect(route.spec.entryPoints).toEqual(['websecure']);
+    expect(route.spec.routes[0].match).toBe(`Host(\`${host}\`) && PathPrefix(\`/hook/\`)`);
+    expect(route.spec.routes[0].services).toEqual([{ name: 'webhook-receiver', namespace: 'flux-system', port: 80 }]);
+    expect(route.spec.routes[0].middlewares).toEqual([{ name: 'flux-webhook-rate-limit', namespace: 'flux-system' }]);
+    const cert = r.get('Certificate', 'flux-webhook', 'flux-system');
+    expect(cert.spec).toMatchObject({ dnsNames: [host], secretName: route.spec.tls.secretName, issuerRef: { name: names.issuers.production } });
+  });
+});
