@@ -4,6 +4,7 @@ import { addAppCharts } from './apps/index.ts';
 import type { Config } from './config/schema.ts';
 import { addDataCharts } from './data/index.ts';
 import { addObservabilityCharts } from './observability/index.ts';
+import { WeeklyReportChart } from './observability/weekly-report.ts';
 import { addPlatformCharts } from './platform/index.ts';
 
 export function buildApp(config: Config): App {
@@ -11,6 +12,7 @@ export function buildApp(config: Config): App {
   addPlatformCharts(app, config);
   addDataCharts(app, config);
   addObservabilityCharts(app, config);
+  new WeeklyReportChart(app, 'weekly-report', config);
   for (const env of Object.values(config.environments)) addAppCharts(app, config, env);
   return app;
 }

@@ -18,8 +18,8 @@ try {
   const objects = files.reduce((n, f) => n + f.objects.length, 0);
   console.log(`synth: wrote ${objects} objects in ${files.length} files to ${out}`);
 } catch (e) {
+  // A config error is one line per bad field; nothing was written, so the output dir is as it was.
   if (e instanceof ConfigError) console.error(e.message);
-  else console.error(`synth failed: ${(e as Error).stack ?? e}`);
-  console.error('dist/ was left unchanged.');
+  else console.error(`synth failed (${out} left unchanged): ${(e as Error).stack ?? e}`);
   process.exit(1);
 }

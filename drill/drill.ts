@@ -22,7 +22,7 @@ import type { Config, Environment, EnvironmentName } from '../charts-ts/config/s
 import { values } from '../charts-ts/config/values.ts';
 import { logicalDumpSteps, type DumpStep } from '../charts-ts/data/logical-dump.ts';
 import { backupLayout, barmanCommands, credentialKeys, objectStoreSpec } from '../charts-ts/data/object-store.ts';
-import { nextServerName } from '../charts-ts/data/recovery.ts';
+import { nextServerName, postgresTargetTime } from '../charts-ts/data/recovery.ts';
 import { names } from '../charts-ts/lib/names.ts';
 import { PgServer, shellArg } from './postgres.ts';
 import { freePort, startS3, type S3Server } from './s3.ts';
@@ -288,7 +288,7 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   pg.configure({
     ...settings(restoredCmds.walArchive),
     restore_command: `'${[bar('barman-cloud-wal-restore'), ...cmds.walRestore, '%f', '%p'].map(shellArg).join(' ').replace(/'/g, "''")}'`,
-    recovery_target_time: `'${targetTime}'`,
+    recovery_target_time: `'${postgresTargetTime(targetTime)}'`,
     recovery_target_action: "'promote'",
   });
   const signal = join(pg.dataDir, 'recovery.signal');

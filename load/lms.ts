@@ -2,7 +2,7 @@
  * k6 load and smoke tests for the LMS, run by GitHub Actions (k6 runs TypeScript natively):
  *
  *   k6 run --env SCENARIO=smoke --env WEB_URL=https://staging.lms.example.com \
- *          --env API_URL=https://api.staging.lms.example.com load/lms.ts
+ *          --env API_URL=https://staging-api.lms.example.com load/lms.ts
  *
  * - `canary` (deploy.yml, in the background while staging rolls out): steady synthetic traffic so
  *   the canary analysis has requests to judge (staging has no users; without traffic its analysis

@@ -10,12 +10,14 @@ limit="${DIFF_LIMIT:-50000}"
 marker='<!-- lms:dist-diff -->'
 {
   echo "$marker"
-  echo "### Cluster changes (\`dist/\` against the \`$branch\` branch)"
-  echo
-  if ! git fetch --no-tags --quiet --depth=1 origin "+refs/heads/$branch:refs/remotes/origin/$branch"; then
+  if ! git fetch --no-tags --quiet --depth=1 origin "+refs/heads/$branch:refs/remotes/origin/$branch" 2>/dev/null; then
+    echo "### Cluster diff"
+    echo
     echo "The \`$branch\` branch does not exist yet: everything in \`dist/\` is new."
     exit 0
   fi
+  echo "_What merging changes on the \`$branch\` branch, which Flux applies:_"
+  echo
   npm run --silent diff -- --base "origin/$branch" --markdown
   echo
   mapfile -t tops < <(git ls-tree -d --name-only HEAD:dist)

@@ -48,7 +48,7 @@ async function portOpen(port: number): Promise<boolean> {
 }
 
 async function openTunnel(ctx: StepContext, t: SshTarget): Promise<ChildProcess> {
-  const child = spawn('ssh', [...sshOptions(t), '-o', 'ExitOnForwardFailure=yes', '-N', '-L', `127.0.0.1:${TUNNEL_PORT}:127.0.0.1:6443`, sshDestination(t)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('ssh', [...sshOptions(t, { multiplex: false }), '-o', 'ExitOnForwardFailure=yes', '-N', '-L', `127.0.0.1:${TUNNEL_PORT}:127.0.0.1:6443`, sshDestination(t)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => { err += d; });
   await waitFor(ctx, {

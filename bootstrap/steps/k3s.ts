@@ -58,8 +58,8 @@ export const k3s: Step = {
     if (!/status: done/.test(ci)) throw new BootstrapError(`cloud-init did not finish cleanly on ${ipv4}: ${ci.trim()}`, 'ssh in and read /var/log/cloud-init-output.log');
     ctx.out.info('✓ cloud-init done');
 
-    const out = await sshRun(ctx, t, 'sudo bash -s', k3sInstallScript(ctx.config));
-    for (const line of out.trim().split('\n')) ctx.out.info(`  ${line}`);
+    // Streamed: the k3s download and first start take minutes.
+    await sshRun(ctx, t, 'sudo bash -s', k3sInstallScript(ctx.config), { stream: true });
 
     await waitFor(ctx, {
       what: `node ${node} to be Ready`,

@@ -11,7 +11,7 @@ afterEach(async () => { await fake.stop(); });
 
 const ctxFor = (p: { env?: Record<string, string>; config?: ReturnType<typeof testConfig> } = {}) =>
   testContext({ config: p.config, env: { ...fake.env(), LMS_HOST: '203.0.113.10', LMS_HOST_IPV6: '2001:db8::10', ...p.env } });
-const hosts = ['api.lms.example.com', 'api.staging.lms.example.com', 'lms.example.com', 'staging.lms.example.com'];
+const hosts = ['api.lms.example.com', 'lms.example.com', 'staging-api.lms.example.com', 'staging.lms.example.com'];
 
 describe('cloudflare step', () => {
   it('creates proxied A/AAAA records, SSL Full (strict), managed WAF and rate limits on a fresh zone', async () => {
@@ -26,9 +26,9 @@ describe('cloudflare step', () => {
     expect(managed.map((r) => r.action_parameters.id)).toEqual(['efb7b8c949ac4650a09736fc376e9aee', '4814384a9e5d4991b9815dcfc25d2f1f']);
     const rl = fake.entrypoints.http_ratelimit!.rules;
     expect(rl.map((r) => r.ref)).toEqual(['lms-login', 'lms-api']);
-    expect(rl[0].expression).toBe('(http.host in {"api.staging.lms.example.com" "api.lms.example.com"}) and (starts_with(http.request.uri.path, "/auth/login") or starts_with(http.request.uri.path, "/auth/password-reset"))');
+    expect(rl[0].expression).toBe('(http.host in {"staging-api.lms.example.com" "api.lms.example.com"}) and (starts_with(http.request.uri.path, "/auth/login") or starts_with(http.request.uri.path, "/auth/password-reset"))');
     expect(rl[0].ratelimit).toEqual({ characteristics: ['cf.colo.id', 'ip.src'], period: 60, requests_per_period: 10, mitigation_timeout: 600 });
-    expect(rl[1].expression).toBe('(http.host in {"api.staging.lms.example.com" "api.lms.example.com"})');
+    expect(rl[1].expression).toBe('(http.host in {"staging-api.lms.example.com" "api.lms.example.com"})');
   });
 
   it('is idempotent: a second run only reads', async () => {
@@ -95,7 +95,10 @@ describe('cloudflare step', () => {
   });
 
   it('refuses hostnames Universal SSL would not cover unless an Advanced certificate is configured', async () => {
-    const config = testConfig({ cluster: { bootstrap: { cloudflare: { edgeCertificate: 'universal' } } } });
+    const config = testConfig({
+      cluster: { bootstrap: { cloudflare: { edgeCertificate: 'universal' } } },
+      environments: { staging: { hostnames: { api: 'api.staging.lms.example.com' } } },
+    });
     const err = await cloudflare.run(ctxFor({ config })).catch((e) => e);
     expect(err.message).toContain('api.staging.lms.example.com is 2 labels below lms.example.com');
     expect(fake.requests).toHaveLength(0);

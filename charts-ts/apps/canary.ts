@@ -126,8 +126,8 @@ export class CanaryWorkload {
             dynamicStableScale: true,
             maxSurge: '25%',
             maxUnavailable: 0,
-            // Old stable pods linger this long after promotion while Traefik moves off them.
-            scaleDownDelaySeconds: 30,
+            // No scaleDownDelaySeconds: Argo Rollouts rejects it with dynamicStableScale. The stable
+            // set only shrinks as its traffic weight does, and preStop covers endpoint propagation.
             stableMetadata: { labels: { [trackLabel]: 'stable' } },
             canaryMetadata: { labels: { [trackLabel]: 'canary' } },
             analysis: {

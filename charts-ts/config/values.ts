@@ -61,13 +61,14 @@ export const values: ConfigInput = {
     staging: {
       name: 'staging',
       namespace: 'lms-staging',
-      hostnames: { web: 'staging.lms.example.com', api: 'api.staging.lms.example.com' },
+      hostnames: { web: 'staging.lms.example.com', api: 'staging-api.lms.example.com' },
       api: {
         // Image pins are updated by the images workflow's pull request (tag for humans, digest deployed).
         image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
         port: 3000,
         hpa: { min: 1, max: 2 },
-        resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
+        // Requests sized to a NestJS process's working set (~150-200 MiB); limits leave room for spikes.
+        resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
       },
       web: {
         image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
@@ -96,7 +97,7 @@ export const values: ConfigInput = {
         image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
         port: 3000,
         hpa: { min: 2, max: 6 },
-        resources: { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+        resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       },
       web: {
         image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },

@@ -13,7 +13,7 @@ import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
 import { platformNs } from '../lib/namespaces.ts';
 import { checkedConnectionBudget, type ConnectionBudget } from './connection-budget.ts';
-import { LogicalDumpCronJob } from './logical-dump.ts';
+import { LogicalDumpCronJob, logicalDumpName } from './logical-dump.ts';
 import { barmanPluginName, BarmanObjectStore } from './object-store.ts';
 import { PgBouncerPooler } from './pooler.ts';
 import { PostgresCluster } from './postgres-cluster.ts';
@@ -92,52 +92,98 @@ export class DatabaseChart extends LmsChart {
     this.addNetworkPolicies(env);
   }
 
-  /** Only this namespace reaches PostgreSQL; the operator its status port; Prometheus the exporters. */
+  /**
+   * The app namespace denies all traffic by default (charts-ts/apps/network-policies.ts): these
+   * admit the database's clients and the CloudNativePG flows. Ingress: PostgreSQL from this
+   * namespace only, the instance manager's status port from the operator and between instances,
+   * the exporters from Prometheus. Egress: the Kubernetes API (instance manager, Barman sidecar,
+   * bootstrap and recovery Jobs), other instances (replication), Object Storage over HTTPS.
+   */
   private addNetworkPolicies(env: Environment): void {
-    const tcp = (port: number) => ({ protocol: 'TCP', port });
-    const fromNamespace = (ns: string, podLabels?: Record<string, string>) => ({
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-      ...(podLabels ? { podSelector: { matchLabels: podLabels } } : {}),
-    });
+    const cnpgPods = { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] };
     const prometheus = fromNamespace(names.monitoring.namespace, names.monitoring.prometheusPodLabels);
-    new ApiObject(this, 'PostgresIngress', {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: { name: `${names.database.cluster}-ingress`, namespace: env.namespace },
-      spec: {
-        // Every CloudNativePG cluster of the namespace (the live one and a recovery cluster).
-        podSelector: { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] },
-        policyTypes: ['Ingress'],
-        ingress: [
-          // API, migrations, the dump Job, the pooler, replication between instances.
-          { from: [{ podSelector: {} }], ports: [tcp(5432)] },
-          // Instance manager status (operator), and between instances of a cluster.
-          { from: [fromNamespace(platformNs.cnpg), { podSelector: { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] } }], ports: [tcp(8000)] },
-          { from: [prometheus], ports: [tcp(9187)] },
-        ],
-      },
+    networkPolicy(this, 'PostgresIngress', env, `${names.database.cluster}-ingress`, {
+      // Every CloudNativePG pod of the namespace: instances, their bootstrap/recovery Jobs, a recovery cluster.
+      podSelector: cnpgPods,
+      policyTypes: ['Ingress'],
+      ingress: [
+        // API, migrations, the dump Job, the pooler, replication between instances.
+        { from: [{ podSelector: {} }], ports: [tcp(5432)] },
+        { from: [fromNamespace(platformNs.cnpg), { podSelector: cnpgPods }], ports: [tcp(8000)] },
+        { from: [prometheus], ports: [tcp(9187)] },
+      ],
+    });
+    networkPolicy(this, 'PostgresEgress', env, `${names.database.cluster}-egress`, {
+      podSelector: cnpgPods,
+      policyTypes: ['Egress'],
+      egress: [
+        ...kubernetesApiEgress,
+        { to: [{ podSelector: cnpgPods }], ports: [tcp(5432), tcp(8000)] },
+        objectStorageEgress,
+      ],
     });
     if (this.budget.pooler) {
-      new ApiObject(this, 'PoolerIngress', {
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        metadata: { name: `${names.database.poolerService}-ingress`, namespace: env.namespace },
-        spec: {
-          podSelector: { matchLabels: { 'cnpg.io/poolerName': names.database.poolerService } },
-          policyTypes: ['Ingress'],
-          ingress: [
-            { from: [{ podSelector: {} }], ports: [tcp(5432)] },
-            { from: [prometheus], ports: [tcp(9127)] },
-          ],
-        },
+      const poolerPods = { matchLabels: { 'cnpg.io/poolerName': names.database.poolerService } };
+      networkPolicy(this, 'PoolerTraffic', env, names.database.poolerService, {
+        podSelector: poolerPods,
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          { from: [{ podSelector: {} }], ports: [tcp(5432)] },
+          { from: [prometheus], ports: [tcp(9127)] },
+        ],
+        // PgBouncer's instance manager reads its Secrets from the API; PgBouncer reaches PostgreSQL.
+        egress: [...kubernetesApiEgress, { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] }],
       });
     }
   }
+}
+
+const tcp = (port: number) => ({ protocol: 'TCP', port });
+const fromNamespace = (ns: string, podLabels?: Record<string, string>) => ({
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
+  ...(podLabels ? { podSelector: { matchLabels: podLabels } } : {}),
+});
+
+/** RFC 1918, link-local and CGNAT ranges: the public-internet rule never reaches the cluster or the host's networks. */
+const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'];
+
+/** Contabo Object Storage: HTTPS to public addresses (its endpoint's addresses are not ours to pin). */
+export const objectStorageEgress = {
+  to: [{ ipBlock: { cidr: '0.0.0.0/0', except: privateRanges } }],
+  ports: [tcp(443)],
+};
+
+/**
+ * The Kubernetes API: the `kubernetes` Service (k3s's service CIDR 10.43.0.0/16, first address) and,
+ * because kube-router sees the connection after the Service is translated, the API server's own
+ * port 6443 on the node.
+ */
+export const kubernetesApiEgress = [
+  { to: [{ ipBlock: { cidr: '10.43.0.1/32' } }], ports: [tcp(443)] },
+  { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [tcp(6443)] },
+];
+
+function networkPolicy(scope: Construct, id: string, env: Environment, name: string, spec: Record<string, unknown>): ApiObject {
+  return new ApiObject(scope, id, {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: env.namespace },
+    spec,
+  });
 }
 
 export class LogicalDumpChart extends LmsChart {
   constructor(scope: Construct, id: string, props: DatabaseChartProps) {
     super(scope, id, { layer: layers.data, component: 'database-backup', namespace: props.env.namespace });
     new LogicalDumpCronJob(this, 'LogicalDump', props);
+    // The dump pod reaches PostgreSQL and Object Storage, nothing else (it has no API token).
+    networkPolicy(this, 'Egress', props.env, `${logicalDumpName}-egress`, {
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': logicalDumpName } },
+      policyTypes: ['Egress'],
+      egress: [
+        { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] },
+        objectStorageEgress,
+      ],
+    });
   }
 }

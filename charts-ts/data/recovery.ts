@@ -73,3 +73,14 @@ export function nextServerName(current: string): string {
   const m = /^(.*)-r(\d+)$/.exec(current);
   return m ? `${m[1]}-r${Number(m[2]) + 1}` : `${current}-r1`;
 }
+
+/**
+ * The recovery_target_time CloudNativePG writes for an RFC 3339 `targetTime`
+ * (machinery pkg/postgres/time ConvertToPostgresFormat): "2026-09-01 10:15:00.000000+00:00".
+ */
+export function postgresTargetTime(rfc3339: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(rfc3339);
+  if (!m) throw new Error(`"${rfc3339}" is not an RFC 3339 time with a zone`);
+  const micros = (m[3] ?? '').padEnd(6, '0').slice(0, 6);
+  return `${m[1]} ${m[2]}.${micros}${m[4] === 'Z' ? '+00:00' : m[4]}`;
+}

@@ -73,8 +73,9 @@ export class FluxNotificationsChart extends LmsChart {
       spec: {
         type: ReceiverSpecType.GITHUB,
         events: ['ping', 'push'],
-        // GitHub sends one webhook for every branch; only the clusters branch matters here.
-        resourceFilter: `req.ref == 'refs/heads/${config.cluster.bootstrap.flux.branch}'`,
+        // GitHub sends one webhook for every branch; only the clusters branch matters here (a `ping`
+        // has no ref and triggers nothing).
+        resourceFilter: `has(req.ref) && req.ref == 'refs/heads/${config.cluster.bootstrap.flux.branch}'`,
         // Key `token`: the webhook secret GitHub signs payloads with (HMAC, X-Hub-Signature-256).
         secretRef: { name: f.receiver.tokenSecret },
         resources: [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: ReceiverSpecResourcesKind.GIT_REPOSITORY, name: fluxSource.name, namespace: fluxSource.namespace }],

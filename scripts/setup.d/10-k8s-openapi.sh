@@ -13,8 +13,8 @@
 # Output: .cache/k8s-openapi/v<version>/*.json plus .source (module@version and hash); then the
 # pinned CRDs are parsed into .cache/crd-json/ (test/harness/schema.ts), which also proves they load.
 set -euo pipefail
+# Keyed by the version derived from the k3s pin (renovate bumps k3s, not this table).
 declare -A MODULE_SUMS=(
-  # renovate: datasource=go depName=k8s.io/kubernetes
   [v1.36.3]='h1:qDQdoMiluAE2Eab6Fa52YV+WjiGz9mZFFoagEA6cI+o='
 )
 

@@ -9,7 +9,8 @@ export GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod
 # renovate: datasource=go depName=github.com/getsops/sops/v3
 SOPS_MODULE=v3.13.3
 if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
-  apt-get install ${APT_OPTS:--y -q} age >/dev/null
+  # shellcheck disable=SC2086 # APT_OPTS is a list of options
+  DEBIAN_FRONTEND=noninteractive apt-get install ${APT_OPTS:--y -q} age >/dev/null
 fi
 if ! { [ -x "$GOBIN/sops" ] && [ "$(cat "$GOBIN/.sops.version" 2>/dev/null)" = "$SOPS_MODULE" ]; }; then
   go install "github.com/getsops/sops/v3/cmd/sops@$SOPS_MODULE"

@@ -43,10 +43,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install $APT_OPTS --no-install-recommends "${missing[@]}"
 fi
-# The Debian package starts a default cluster; the drill runs its own servers on other ports.
-if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
-  pg_ctlcluster 15 main stop 2>/dev/null || true
-fi
+# The drill runs its own servers (own data directories, Unix sockets only) as this user.
 id postgres >/dev/null
 
 # ---- barman-cloud (pinned to the sidecar's lock file; psycopg2 builds against libpq like there)

@@ -3,7 +3,7 @@
 #   openssh-server  `sshd -t -f` on the generated sshd_config
 #   fail2ban        `fail2ban-client -t` and `fail2ban-regex` on the generated jails/filters
 #   cloud-init      `cloud-init schema` on the generated user-data
-#   shellcheck      every generated shell snippet
+#   ShellCheck      every generated shell snippet
 #   ufw, iptables, nftables, iproute2, socat
 #                   the firewall test: rules applied in a network namespace, probed from another
 # Debian packages (bookworm), versions pinned by the distribution release.

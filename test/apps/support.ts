@@ -43,3 +43,10 @@ export function argoPhases(cases: { successCondition?: string; failureCondition?
   if (r.status !== 0) throw new Error(`argo-eval failed:\n${r.output}`);
   return JSON.parse(r.stdout);
 }
+
+/** Argo Rollouts' own validation of each Rollout with its AnalysisTemplates and Services (argo-eval validate). */
+export function argoValidate(cases: { rollout: any; analysisTemplates: any[]; services: any[] }[]): string[][] {
+  const r = run('argo-eval', ['validate'], JSON.stringify(cases));
+  if (r.status !== 0) throw new Error(`argo-eval validate failed:\n${r.output}`);
+  return JSON.parse(r.stdout);
+}

@@ -9,7 +9,7 @@ import { applyDist, fluxFieldManager, fluxSkips, formatProblems, type ApplyProbl
 import { allDistFiles, shown, type Layer } from './support/dist.ts';
 import type { Kube } from './support/kube.ts';
 import { waitFor } from './support/processes.ts';
-import { connect, markDistApplied } from './support/session.ts';
+import { cluster, connect, markDistApplied, rolloutsControllerProblems } from './support/session.ts';
 import { workloadProblems } from './support/workloads.ts';
 
 describe('dist/ on a real API server', () => {
@@ -57,14 +57,17 @@ describe('dist/ on a real API server', () => {
     expect(drift.join('\n')).toBe('');
   });
 
-  it('runs the workloads: pods are created (Pod Security enforced), scheduled on the node and become ready', async () => {
-    const workloads = layers.flatMap((l) => l.objects).filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.object.kind));
-    if (workloads.length === 0) return; // nothing that makes pods directly in dist/ yet
+  it('runs the workloads: the Argo Rollouts controller accepts every Rollout; pods are created (Pod Security enforced), scheduled on the node and become ready', async () => {
+    const kinds = ['Deployment', 'StatefulSet', 'DaemonSet', 'Rollout'];
+    const workloads = layers.flatMap((l) => l.objects).filter((o) => kinds.includes(o.object.kind));
+    expect(workloads.some((w) => w.object.kind === 'Rollout'), 'dist/ has no Rollout (charts-ts/apps)').toBe(true);
+    const controller = cluster().rolloutsController;
+    expect(controller.running, controller.running ? '' : controller.reason).toBe(true);
     let last = '';
-    await waitFor('every Deployment/StatefulSet/DaemonSet from dist/ ready', async () => {
+    await waitFor('every Deployment/StatefulSet/DaemonSet/Rollout from dist/ ready', async () => {
       last = await workloadProblems(kube, workloads.map((w) => w.object));
       return last === '';
     }, { timeoutMs: 120_000, intervalMs: 2_000 }).catch(() => undefined);
-    expect(last).toBe('');
+    expect(last, rolloutsControllerProblems()).toBe('');
   });
 });

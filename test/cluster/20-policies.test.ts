@@ -52,7 +52,7 @@ const cases: Case[] = [
   },
   {
     policy: 'lms-app-pod-hardening', violates: 'privileged containers are not allowed',
-    object: deployment(spec((s) => { s.containers[0].securityContext.privileged = true; })),
+    object: deployment(spec((s) => { s.containers[0].securityContext = { privileged: true }; })),
     denial: 'container(s) app are privileged',
   },
   {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fluxLayers } from './support/dist.ts';
 import type { Kube, KubeObject } from './support/kube.ts';
 import { waitFor } from './support/processes.ts';
-import { cluster, connect, ensureDistApplied } from './support/session.ts';
+import { cluster, connect, ensureDistApplied, rolloutsControllerProblems } from './support/session.ts';
 
 const condition = (hpa: any, type: string) => (hpa?.status?.conditions ?? []).find((c: any) => c.type === type);
 
@@ -41,7 +41,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
       const scale = await waitFor(`${ref.kind} ${h.metadata.namespace}/${ref.name} scale with selector`, async () => {
         const res = await kube.request('GET', `${path}/scale`);
         return res.status === 200 && res.body.status?.selector ? res.body : undefined;
-      }, { timeoutMs: 60_000 });
+      }, { timeoutMs: 60_000, diagnose: rolloutsControllerProblems });
       expect(scale.kind).toBe('Scale');
     }
   });
@@ -52,7 +52,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
       const live = await waitFor(`HPA ${h.metadata.namespace}/${h.metadata.name} AbleToScale`, async () => {
         const hpa = await kube.get('autoscaling/v2', 'HorizontalPodAutoscaler', h.metadata.name, h.metadata.namespace);
         return condition(hpa, 'AbleToScale') ? hpa : undefined;
-      }, { timeoutMs: 90_000, intervalMs: 1_000 });
+      }, { timeoutMs: 90_000, intervalMs: 1_000, diagnose: rolloutsControllerProblems });
       const able = condition(live, 'AbleToScale');
       expect(`${able.status} ${able.reason}: ${able.message}`).toMatch(/^True SucceededGetScale/);
       // The only thing missing is CPU metrics (no metrics-server here), not the target or its selector.

@@ -25,7 +25,7 @@ import { waitFor } from './support/processes.ts';
 import { startPrometheus, type Prometheus } from './support/prometheus.ts';
 import { config } from './support/probes.ts';
 import { promote } from './support/rollouts.ts';
-import { cluster, connect, ensureDistApplied } from './support/session.ts';
+import { cluster, connect, ensureDistApplied, rolloutsControllerProblems } from './support/session.ts';
 import { TraefikExporter } from './support/traefik-exporter.ts';
 
 /** Production analysis timing runs this many times faster here. */
@@ -150,7 +150,7 @@ describe('production canary on a real control plane', () => {
     const ro = await waitFor('v1 Healthy', async () => {
       const r = await rollout();
       return r?.status?.phase === 'Healthy' && r.status.observedGeneration === String(r.metadata.generation) ? r : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 1_000 });
+    }, { timeoutMs: 120_000, intervalMs: 1_000, diagnose: rolloutsControllerProblems });
     expect(imageOf(ro)).toContain(`:${v1.tag}@`);
     expect(ro.status.stableRS).toBe(ro.status.currentPodHash);
     expect(await weights()).toEqual({ stable: 100, canary: 0 });
@@ -170,7 +170,7 @@ describe('production canary on a real control plane', () => {
       const r = await rollout();
       if (r?.status?.abort) throw new Error(`v2 was aborted: ${r.status.message}`);
       return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p: any) => p.reason === 'CanaryPauseStep') ? r : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 500 });
+    }, { timeoutMs: 180_000, intervalMs: 500, diagnose: rolloutsControllerProblems });
     const gateRuns = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
     expect(gateRuns.some((r) => r.status?.phase === 'Successful'), 'the analysis before the approval passed').toBe(true);
     // It stays there: an indefinite pause does not time out.
@@ -185,7 +185,7 @@ describe('production canary on a real control plane', () => {
       const r = await rollout();
       if (r?.status?.abort) throw new Error(`v2 was aborted after the approval: ${r.status.message}`);
       return r?.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash && r.status.stableRS !== before.status.stableRS ? r : undefined;
-    }, { timeoutMs: 240_000, intervalMs: 500 });
+    }, { timeoutMs: 240_000, intervalMs: 500, diagnose: rolloutsControllerProblems });
     expect(done.status.currentStepIndex).toBe(steps.length);
     expect(imageOf(done)).toContain(':1.1.0@');
     const runs = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
@@ -210,7 +210,7 @@ describe('production canary on a real control plane', () => {
       const r = await rollout();
       if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new Error('v3 was promoted despite bad metrics');
       return r?.status?.abort === true ? r : undefined;
-    }, { timeoutMs: 240_000, intervalMs: 250 });
+    }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutsControllerProblems });
     const abortedAt = Date.now();
     // The abort is complete when the ingress sends nothing to the canary any more.
     await waitFor('stable back to 100 %', async () => {

@@ -1,11 +1,13 @@
 /**
  * Starts one control plane for the whole `npm run test:cluster` run (the test files use it in turn),
- * installs the pinned CRDs and starts the Argo Rollouts controller with the arguments of the
- * cluster's HelmRelease; stops every process at the end, also when tests failed.
+ * installs the pinned CRDs and what k3s and `flux bootstrap` create before our layers, and starts
+ * the Argo Rollouts controller with the arguments of the cluster's HelmRelease; stops every process
+ * at the end, also when tests failed.
  */
 import type { TestProject } from 'vitest/node';
 import { installCrds } from './support/apply.ts';
 import { startControlPlane, type ControlPlane } from './support/control-plane.ts';
+import { installPreexisting, LocalPathProvisioner } from './support/k3s.ts';
 import { Kube } from './support/kube.ts';
 import { rolloutsControllerArgs, rolloutsHelmRelease, startRolloutsController } from './support/rollouts.ts';
 
@@ -28,9 +30,13 @@ export default async function setup(project: TestProject) {
   const started = Date.now();
   let plane: ControlPlane | undefined = await startControlPlane();
   let rolloutsController: ClusterContext['rolloutsController'];
+  let provisioner: LocalPathProvisioner | undefined;
   try {
     const kube = await Kube.fromKubeconfig(plane.kubeconfig);
     const crds = await installCrds(kube);
+    await installPreexisting(kube);
+    provisioner = new LocalPathProvisioner(kube);
+    provisioner.start();
     const release = rolloutsHelmRelease();
     if (release) {
       plane.procs.push(await startRolloutsController(plane, kube, release));
@@ -40,10 +46,14 @@ export default async function setup(project: TestProject) {
     }
     console.log(`cluster: control plane on ${plane.server}, ${crds.length} CRDs, up in ${((Date.now() - started) / 1000).toFixed(1)} s (run dir ${plane.runDir})`);
   } catch (e) {
+    await provisioner?.stop();
     await plane.stop(true);
     plane = undefined;
     throw e;
   }
   project.provide('cluster', { kubeconfig: plane.kubeconfig, runDir: plane.runDir, server: plane.server, nodeName: plane.nodeName, rolloutsController });
-  return async () => { await plane?.stop(); };
+  return async () => {
+    await provisioner?.stop();
+    await plane?.stop();
+  };
 }

@@ -84,6 +84,11 @@ describe('CloudNativePG Cluster', () => {
     expect(two.get('Cluster', names.database.cluster, 'lms-staging').spec.primaryUpdateMethod).toBe('switchover');
   });
 
+  it('refuses an expected data size that does not fit the volume (the RTO projection reads it)', () => {
+    expect(() => renderAll({ environments: { production: { database: { expectedDataSize: '40Gi' } } } }))
+      .toThrow(/environments\.production\.database\.expectedDataSize: "40Gi" must fit the volume \(storageSize 30Gi\)/);
+  });
+
   it('refuses more instances than the single node makes sense of', () => {
     expect(() => renderAll({ environments: { production: { database: { instances: 3 } } } }))
       .toThrow(/environments\.production\.database\.instances: 3 must be 1 or 2/);
@@ -97,6 +102,20 @@ describe('CloudNativePG Cluster', () => {
       expect(byPort[5432]).toEqual([{ podSelector: {} }]);
       expect(byPort[8000][0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe('cnpg-system');
       expect(byPort[9187][0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe(names.monitoring.namespace);
+    }
+  });
+
+  it('lets the database pods out to exactly the API server, each other and Object Storage over HTTPS (the namespace denies by default)', () => {
+    for (const env of envs) {
+      const np = r.get('NetworkPolicy', `${names.database.cluster}-egress`, env.namespace);
+      expect(np.spec.policyTypes).toEqual(['Egress']);
+      const ports = np.spec.egress.flatMap((e: any) => e.ports.map((p: any) => p.port)).sort((a: number, b: number) => a - b);
+      expect(ports).toEqual([443, 443, 5432, 6443, 8000]);
+      const https = np.spec.egress.find((e: any) => e.to[0].ipBlock?.cidr === '0.0.0.0/0' && e.ports[0].port === 443);
+      expect(https.to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '192.168.0.0/16']));
+      const dump = r.get('NetworkPolicy', 'lms-db-dump-egress', env.namespace);
+      expect(dump.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'lms-db-dump' });
+      expect(dump.spec.egress.map((e: any) => e.ports[0].port)).toEqual([5432, 443]);
     }
   });
 });
@@ -117,7 +136,7 @@ describe('PostgreSQL parameters sized to the memory limit', () => {
   it('fails with the fix when the connections cannot fit the memory', () => {
     expect(() => planMemory('512Mi', 200)).toThrow(MemoryBudgetError);
     expect(() => renderAll({ environments: { staging: { database: { maxConnections: 400 } } } }))
-      .toThrow(/environments\.staging\.database\.maxConnections: 400 connections do not fit a 768Mi memory limit.*lower maxConnections \(use the pooler\) or raise resources\.limits\.memory/);
+      .toThrow(/environments\.staging\.database\.maxConnections: 400 connections do not fit a 512Mi memory limit.*lower maxConnections \(use the pooler\) or raise resources\.limits\.memory/);
   });
 
   it('is accepted by a real PostgreSQL server (every name and value parsed)', async () => {
@@ -141,7 +160,8 @@ describe('PostgreSQL parameters sized to the memory limit', () => {
         const out = await $({ quiet: true, nothrow: true })`${tools.asPostgres} ${join(tools.pgBin, 'postgres')} -D ${data} ${flags} -C work_mem`;
         expect(out.stderr).toBe('');
         expect(out.exitCode).toBe(0);
-        expect(out.stdout.trim()).toBe(params.work_mem);
+        // -C prints memory settings in kB.
+        expect(Number(out.stdout.trim())).toBe(parseInt(params.work_mem, 10) * 1024);
       }
       const bad = await $({ quiet: true, nothrow: true })`${tools.asPostgres} ${join(tools.pgBin, 'postgres')} -D ${data} -c work_mem=lots -C work_mem`;
       expect(bad.exitCode).not.toBe(0);

@@ -59,7 +59,9 @@ describe('connection budget', () => {
     expect(pod).toMatchObject({ replicas: staging.database.pooler.instances, ...staging.database.pooler.resources });
     expect(r.get('PodMonitor', names.database.poolerService, staging.namespace).spec.selector.matchLabels)
       .toEqual({ 'cnpg.io/poolerName': names.database.poolerService });
-    expect(r.get('NetworkPolicy', `${names.database.poolerService}-ingress`, staging.namespace)).toBeTruthy();
+    const np = r.get('NetworkPolicy', names.database.poolerService, staging.namespace);
+    expect(np.spec.ingress[0]).toEqual({ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 5432 }] });
+    expect(np.spec.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
     expect(apiDatabaseHost(staging)).toBe(names.database.poolerService);
   });
 

@@ -11,7 +11,7 @@ import { runDrill, type DrillResult } from '../../drill/drill.ts';
 import { figures, reportMarkdown } from '../../drill/report.ts';
 
 let result: DrillResult | undefined;
-const drill = async () => (result ??= await runDrill({ scale: 2 }));
+const drill = async () => (result ??= await runDrill({ scale: 1 }));
 
 describe('DR drill (small)', () => {
   it('point-in-time recovery brings back every row committed before the target and none after', async () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { barmanPluginName, objectStoreName } from '../../charts-ts/data/object-store.ts';
 import { recoverySourceName } from '../../charts-ts/data/postgres-cluster.ts';
-import { nextServerName, recoveryClusterName } from '../../charts-ts/data/recovery.ts';
+import { nextServerName, postgresTargetTime, recoveryClusterName } from '../../charts-ts/data/recovery.ts';
 import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
@@ -72,6 +72,11 @@ describe('restore as code', () => {
     expect(() => renderAll(recovery('staging', {
       recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'x-1', targetTime: '2026-09-01 10:15:00' },
     }))).toThrow(/recovery\.targetTime: "2026-09-01 10:15:00" is not an RFC 3339 time with a zone/);
+  });
+
+  it('turns the target into the recovery_target_time CloudNativePG writes', () => {
+    expect(postgresTargetTime('2026-09-01T10:15:00Z')).toBe('2026-09-01 10:15:00.000000+00:00');
+    expect(postgresTargetTime('2026-09-01T10:15:00.123456789+03:00')).toBe('2026-09-01 10:15:00.123456+03:00');
   });
 
   it('numbers server-name generations', () => {

@@ -47,8 +47,9 @@ describe('lead time from the real configuration', () => {
   it('walks the rendered Flux dependency chain (every layer re-applies at the new revision)', () => {
     const ks = base.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'));
     const staging = ks.find((k) => k.spec.path === './apps/staging')!;
-    let depth = 0;
-    for (let k: any = staging; k; k = ks.find((o) => o.metadata.name === k.spec.dependsOn?.[0]?.name)) depth++;
+    const longest = (k: any): number => 1 + Math.max(0, ...(k.spec.dependsOn ?? []).map((d: any) => longest(ks.find((o) => o.metadata.name === d.name))));
+    const depth = longest(staging);
+    expect(depth).toBeGreaterThanOrEqual(2);
     const f = base.config.cluster.delivery.flux;
     expect(step(lt, 'staging', 'Flux applies').seconds).toBe(depth * durationSeconds(f.layerApply) + (depth - 1) * durationSeconds(f.requeueDependency));
     expect(step(lt, 'production', 'Flux applies').step).toMatch(new RegExp(`^Flux applies ${depth + 1} layers down to apps-production$`));
@@ -109,7 +110,8 @@ describe('canary and chain arithmetic', () => {
   const config = base.config;
   const tpl = (name: string, metrics: any[]) => ({ kind: 'AnalysisTemplate', metadata: { name, namespace: config.environments.production.namespace }, spec: { metrics } });
   const rollout = (steps: any[]) => ({ kind: 'Rollout', metadata: { name: names.apps.web, namespace: config.environments.production.namespace }, spec: { minReadySeconds: 10, strategy: { canary: { steps } } } });
-  const templates = [tpl('gate', [{ name: 'a', interval: '30s', count: 4, initialDelay: '30s' }, { name: 'b', interval: '1m', count: 2 }])];
+  const gateMetrics = [{ name: 'a', interval: '30s', count: 4, initialDelay: '30s' }, { name: 'b', interval: '1m', count: 2 }];
+  const templates = [tpl('gate', gateMetrics), { ...tpl('gate', gateMetrics), metadata: { name: 'gate', namespace: config.environments.staging.namespace } }];
   const t = config.cluster.delivery.timings;
   const controller = durationSeconds(config.environments.production.apps.analysis.controllerLatency);
   const pods = durationSeconds(t.canaryPodsReady) + 10;

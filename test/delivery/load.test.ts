@@ -76,16 +76,16 @@ describe('k6 script', () => {
   });
 
   it('requests the web index and the API paths, tagged by name, and checks for 200', async () => {
-    const script = await loadScript({ WEB_URL: 'https://staging.lms.example.com', API_URL: 'https://api.staging.lms.example.com', API_PATHS: '/healthz, /v1/courses' });
+    const script = await loadScript({ WEB_URL: 'https://staging.lms.example.com', API_URL: 'https://staging-api.lms.example.com', API_PATHS: '/healthz, /v1/courses' });
     for (let i = 0; i < 60; i++) script.visit();
     const urls = new Set(get.mock.calls.map((c: any[]) => c[0]));
-    expect(urls).toEqual(new Set(['https://staging.lms.example.com/', 'https://api.staging.lms.example.com/healthz', 'https://api.staging.lms.example.com/v1/courses']));
+    expect(urls).toEqual(new Set(['https://staging.lms.example.com/', 'https://staging-api.lms.example.com/healthz', 'https://staging-api.lms.example.com/v1/courses']));
     expect(get.mock.calls[0][1]).toMatchObject({ tags: { name: expect.any(String) } });
     expect(check).toHaveBeenCalledTimes(60);
   });
 
   it('refuses to run without target URLs, naming the variable', async () => {
-    const script = await loadScript({ API_URL: 'https://api.staging.lms.example.com' });
+    const script = await loadScript({ API_URL: 'https://staging-api.lms.example.com' });
     expect(() => script.visit()).toThrow(/WEB_URL must be the site's origin/);
   });
 });

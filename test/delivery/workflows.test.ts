@@ -223,6 +223,21 @@ describe('workflows against the config', () => {
     expect(deploy.env.CLUSTERS_BRANCH).toBe(r.config.cluster.delivery.clustersBranch);
   });
 
+  it('deploy.yml: freeze check first; synthetic canary traffic from before the publish until staging is Healthy, then the smoke test', () => {
+    for (const job of ['staging', 'production']) expect(deploy.jobs[job].steps[0].env.FREEZE).toBe('${{ vars.DEPLOY_FREEZE }}');
+    const steps: any[] = deploy.jobs.staging.steps;
+    const at = (re: RegExp) => steps.findIndex((s) => re.test(s.run ?? ''));
+    const traffic = at(/k6 run .*--env SCENARIO=canary/);
+    expect(traffic).toBeGreaterThan(0);
+    expect(steps[traffic].run).toMatch(/&\n/); // in the background
+    expect(traffic).toBeLessThan(at(/npm run publish/));
+    const status = at(/kubectl argo rollouts status/);
+    const stop = at(/kill -INT "\$K6_CANARY_PID"/);
+    expect(stop).toBeGreaterThan(status);
+    expect(steps[stop].if).toContain('always()');
+    expect(at(/--env SCENARIO=smoke/)).toBeGreaterThan(stop);
+  });
+
   it('deploy.yml pins kubectl to the cluster\'s Kubernetes version and the plugin to the controller\'s', () => {
     expect(deploy.env.KUBECTL_VERSION).toBe(`v${kubernetesVersion(r.config.cluster)}`);
     expect(deploy.env.ARGO_ROLLOUTS_VERSION).toBe(r.config.cluster.platform.controllers.argoRollouts.image.tag);

@@ -8,7 +8,9 @@ import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { k3sUpgradeTag } from '../../charts-ts/platform/upgrade-plans.ts';
 import { secretInventory } from '../../charts-ts/platform/secrets.ts';
+import { run } from '@bufbuild/cel';
 import { renderAll } from '../support/render.ts';
+import { toCel } from './support/admission.ts';
 
 const r = renderAll();
 const inventory = secretInventory(r.config);
@@ -112,7 +114,12 @@ describe('Flux notifications and webhook', () => {
 
   it('reconciles at once on a push to the clusters branch, and only then', () => {
     const receiver = r.get('Receiver', 'github-clusters-branch', 'flux-system');
-    expect(receiver.spec).toMatchObject({ type: 'github', events: ['ping', 'push'], resourceFilter: "req.ref == 'refs/heads/clusters'" });
+    expect(receiver.spec).toMatchObject({ type: 'github', events: ['ping', 'push'] });
+    // The filter, evaluated with a real CEL implementation on GitHub payloads.
+    const filter = (body: unknown) => run(receiver.spec.resourceFilter, { req: toCel(body), res: toCel({}) });
+    expect(filter({ ref: 'refs/heads/clusters', after: 'abc' })).toBe(true);
+    expect(filter({ ref: 'refs/heads/main' })).toBe(false);
+    expect(filter({ zen: 'Keep it logically awesome.', hook_id: 1 })).toBe(false); // ping
     expect(receiver.spec.resources).toEqual([{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', name: 'flux-system', namespace: 'flux-system' }]);
     expect(inInventory('flux-system', receiver.spec.secretRef.name, 'token')).toBe(true);
   });

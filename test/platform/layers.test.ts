@@ -180,6 +180,8 @@ describe('the cluster\'s layers', () => {
     const b = r.config.cluster.bootstrap.flux;
     expect([b.branch, b.path]).toEqual(['clusters', clusterPath]);
     expect(b.sopsAgeSecret).toBe('sops-age');
+    expect(() => renderAll({ cluster: { bootstrap: { flux: { path: 'clusters/prod' } } } }))
+      .toThrow('cluster.bootstrap.flux.path is clusters/prod, but the Flux layers and the SOPS Secrets live under clusters/production; bootstrap with --path=clusters/production');
   });
 
   it('are reached from flux bootstrap through a minimal hand-written entry', () => {

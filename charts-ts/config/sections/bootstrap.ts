@@ -256,8 +256,9 @@ export const bootstrapValues: z.input<typeof BootstrapSettings> = {
   cloudflare: {
     zone: 'lms.example.com',
     plan: 'pro',
-    // api.staging.lms.example.com is two labels below the zone: Universal SSL does not cover it.
-    edgeCertificate: 'advanced',
+    // Every hostname is one label below the zone (staging-api, not api.staging), so the free
+    // Universal SSL certificate covers them all; Pro is needed for the WAF managed rules.
+    edgeCertificate: 'universal',
     minTlsVersion: '1.2',
     // Source: https://developers.cloudflare.com/waf/managed-rules/reference/ (ids are global constants)
     managedRulesets: [

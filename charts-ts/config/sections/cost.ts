@@ -3,6 +3,7 @@
  * active-users metric the API exposes, for the cost-per-active-user KPI (target <= 0.10 USD/month).
  */
 import { z } from 'zod';
+import { image } from '../fields.ts';
 
 const usd = z.number().min(0, 'must be a price in USD >= 0');
 
@@ -22,12 +23,30 @@ export const CostSettings = z.object({
   activeUsersMetric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'is not a Prometheus metric name'),
   /** Target from the epic, applied after the first three months. */
   targetPerActiveUserUsd: usd,
+  /** The weekly KPI and cost report posted to Slack (CronJob in monitoring). */
+  weeklyReport: z.object({
+    schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'is not a cron schedule; use five fields like "0 8 * * 1"'),
+    timeZone: z.string().regex(/^[A-Za-z]+\/[A-Za-z_]+$/, 'is not an IANA time zone; use e.g. "Europe/Sofia"'),
+    image,
+  }).strict(),
 }).strict();
 
 export const costValues: z.input<typeof CostSettings> = {
   vpsMonthlyUsd: 8.49,
   objectStorage: { blockGiB: 250, blockMonthlyUsd: 2.99, expectedGiB: 120 },
-  otherMonthlyUsd: { domain: 1.25, 'pagerduty-free': 0, 'slack-free': 0, 'cloudflare-free': 0, 'github-free': 0 },
+  // Cloudflare Pro (monthly billing): WAF managed rules and rate-limit rules per host need it.
+  otherMonthlyUsd: { domain: 1.25, 'cloudflare-pro': 25, 'pagerduty-free': 0, 'slack-free': 0, 'github-free': 0 },
   activeUsersMetric: 'lms_active_users_30d',
   targetPerActiveUserUsd: 0.1,
+  weeklyReport: {
+    schedule: '0 8 * * 1',
+    timeZone: 'Europe/Sofia',
+    // Python standard library only; digest of python:3.13-slim (linux/amd64 index) as of 2026-09.
+    // renovate: datasource=docker depName=docker.io/library/python
+    image: {
+      repository: 'docker.io/library/python',
+      tag: '3.13-slim',
+      digest: 'sha256:7c61056e61ac89e852de05f3dc6fa51a6dd2181797bceed46aa725dd7cb2cd3b',
+    },
+  },
 };

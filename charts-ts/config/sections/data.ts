@@ -7,23 +7,10 @@
  * (`config: environments.production.database...: <value> <what to change>`).
  */
 import { z } from 'zod';
-import { cpuPattern, memoryPattern } from '../../lib/quantity.ts';
+import { memoryBytes } from '../../lib/quantity.ts';
+import { image, resources, storageSize } from '../fields.ts';
 import type { EnvironmentName } from '../schema.ts';
 
-// Field types are repeated here (not imported from ../schema.ts): schema.ts imports this file, and a
-// value import back would be a circular module evaluation.
-const cpu = z.string().regex(cpuPattern, 'is not a CPU quantity; use millicores like "250m" or cores like "2"');
-const memory = z.string().regex(memoryPattern, 'is not a memory quantity; use binary units like "512Mi" or "2Gi"');
-const storageSize = z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'is not a storage size; use "20Gi" or "500Mi"');
-const resources = z.object({
-  requests: z.object({ cpu, memory }).strict(),
-  limits: z.object({ cpu, memory }).strict(),
-}).strict();
-const image = z.object({
-  repository: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'is not an image repository; use registry/path like ghcr.io/cloudnative-pg/postgresql'),
-  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'is not an image tag').refine((t) => t !== 'latest', 'must not be "latest"; pin a release tag'),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'is not an image digest; use sha256:<64 hex characters> from the registry'),
-}).strict();
 const days = (what: string) => z.number().int().min(1, `must be at least 1 day of ${what}`).max(3650, 'must be at most 3650 days');
 /** Kubernetes CronJob schedule: five fields. */
 const cron5 = z.string().regex(/^(\S+\s+){4}\S+$/, 'is not a five-field cron schedule; use "minute hour day month weekday" like "30 3 * * *"');
@@ -145,7 +132,8 @@ export const dataValues: z.input<typeof DataSettings> = {
     archiveTimeout: '5min',
     schedule: '0 0 2 * * *',
     sidecar: {
-      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+      // Idle between WAL segments; the limit covers a base backup's compression and upload buffers.
+      resources: { requests: { cpu: '25m', memory: '64Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       logLevel: 'info',
     },
   },
@@ -159,9 +147,9 @@ export const dataValues: z.input<typeof DataSettings> = {
     activeDeadlineSeconds: 2 * 3600,
     scratchSize: '20Gi',
     images: {
-      // Built by the images workflow (images/age) from the Go module filippo.io/age v1.3.2; the
-      // workflow's pull request updates the digest, like the app images.
-      // renovate: datasource=go depName=filippo.io/age
+      // Built by the images workflow (images/age) from the Go module filippo.io/age v1.3.2 (the
+      // version scripts/setup.d/40-data-tools.sh pins for the drill); the workflow's pull request
+      // updates the digest, like the app images.
       age: {
         repository: 'ghcr.io/lms-platform/age',
         tag: 'v1.3.2',
@@ -248,8 +236,7 @@ export const DatabaseEnvironment = z.object({
     serverName: serverName.optional(),
   }).strict().optional(),
 }).strict().superRefine((d, ctx) => {
-  const bytes = (q: string) => Number(q.replace(/\D+$/, '')) * { Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 }[q.replace(/^\d+/, '') as 'Mi' | 'Gi' | 'Ti'];
-  if (bytes(d.expectedDataSize) > bytes(d.storageSize)) {
+  if (memoryBytes(d.expectedDataSize) > memoryBytes(d.storageSize)) {
     ctx.addIssue({ code: 'custom', path: ['expectedDataSize'], input: d.expectedDataSize, message: `must fit the volume (storageSize ${d.storageSize}); raise storageSize first` });
   }
 });
@@ -261,8 +248,8 @@ export const databaseValues: Record<EnvironmentName, z.input<typeof DatabaseEnvi
     storageSize: '5Gi',
     expectedDataSize: '1Gi',
     expectedWalPerDay: '256Mi',
-    resources: { requests: { cpu: '100m', memory: '768Mi' }, limits: { cpu: '1', memory: '768Mi' } },
-    maxConnections: 50,
+    resources: { requests: { cpu: '50m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    maxConnections: 40,
     pooler: {
       mode: 'auto',
       instances: 1,
@@ -277,14 +264,14 @@ export const databaseValues: Record<EnvironmentName, z.input<typeof DatabaseEnvi
     expectedDataSize: '20Gi',
     expectedWalPerDay: '2Gi',
     // Memory requests = limits: the database is never the pod the kernel picks to reclaim from.
-    resources: { requests: { cpu: '500m', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } },
+    resources: { requests: { cpu: '300m', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } },
     maxConnections: 100,
     pooler: {
       mode: 'auto',
       // Two, so a PgBouncer restart or upgrade never cuts the API off the database.
       instances: 2,
       defaultPoolSize: 20,
-      resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
+      resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '500m', memory: '128Mi' } },
     },
     backup: { serverName: 'lms-db' },
   },

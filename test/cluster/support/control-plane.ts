@@ -130,6 +130,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
       `--kubeconfig=${kubeconfig}`, `--config=${stages}`,
       '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       '--node-ip=10.0.0.10', `--node-name=${nodeRes.name}`, '--cidr=10.42.0.0/24',
+      // Renew the node's Lease like a kubelet (kwokctl's default); without it the node goes NotReady.
+      '--node-lease-duration-seconds=40',
       `--server-address=127.0.0.1:${await freePort()}`,
     ], runDir));
 

@@ -120,12 +120,12 @@ export class Kube {
     return info;
   }
 
-  /** Collection path, or the object path when `name` is given. */
+  /** Collection path (across namespaces without `namespace`), or the object path when `name` is given. */
   async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
     const r = await this.resource(apiVersion, kind);
     const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    if (r.namespaced && !namespace) throw new Error(`${kind} ${name ?? ''} is namespaced but has no namespace`);
-    const ns = r.namespaced ? `/namespaces/${encodeURIComponent(namespace!)}` : '';
+    if (r.namespaced && !namespace && name) throw new Error(`${kind} ${name} is namespaced but has no namespace`);
+    const ns = r.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     return `${base}${ns}/${r.plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
   }
 
@@ -159,9 +159,9 @@ export class Kube {
     return res.body;
   }
 
+  /** Objects of a kind, in one namespace or (without `namespace`) in all. */
   async list<T = any>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
-    const r = await this.resource(apiVersion, kind);
-    const path = await this.path(apiVersion, kind, r.namespaced ? namespace : undefined);
+    const path = await this.path(apiVersion, kind, namespace);
     const res = await this.ok('GET', `${path}${labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : ''}`);
     return res.body.items ?? [];
   }

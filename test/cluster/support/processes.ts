@@ -103,7 +103,7 @@ export async function freePort(): Promise<number> {
  * `what` and, when given, the log tail of a process that died meanwhile.
  */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs?: number; intervalMs?: number; procs?: Proc[] } = {}): Promise<T> {
+  opts: { timeoutMs?: number; intervalMs?: number; procs?: Proc[]; diagnose?: () => Promise<string> | string } = {}): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   let lastError: unknown;
   for (;;) {
@@ -117,7 +117,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) {
       const detail = lastError ? ` (last error: ${(lastError as Error).message ?? lastError})` : '';
       const logs = (opts.procs ?? []).map((p) => `--- ${p.name} (${p.logFile}):\n${p.logTail(15)}`).join('\n');
-      throw new Error(`timed out after ${opts.timeoutMs ?? 60_000} ms waiting for ${what}${detail}${logs ? `\n${logs}` : ''}`);
+      const diagnosis = opts.diagnose ? await Promise.resolve(opts.diagnose()).catch((e) => `(diagnosis failed: ${e})`) : '';
+      throw new Error(`timed out after ${opts.timeoutMs ?? 60_000} ms waiting for ${what}${detail}${logs ? `\n${logs}` : ''}${diagnosis ? `\n${diagnosis}` : ''}`);
     }
     await sleep(opts.intervalMs ?? 250);
   }

@@ -3,6 +3,8 @@
  * "dist/ is applied" state: the first file applies and checks it; later files re-apply only if
  * they run on their own.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { inject } from 'vitest';
 import { applyDist } from './apply.ts';
 import { Kube } from './kube.ts';
@@ -26,4 +28,12 @@ export async function ensureDistApplied(kube: Kube): Promise<void> {
   if (await kube.get('v1', 'ConfigMap', marker.metadata.name, 'default')) return;
   await applyDist(kube);
   await markDistApplied(kube);
+}
+
+/** The Argo Rollouts controller's recent errors and warnings (its log is in the run dir), for failure messages. */
+export function rolloutsControllerProblems(lines = 15): string {
+  let log = '';
+  try { log = readFileSync(join(cluster().runDir, 'rollouts-controller.log'), 'utf8'); } catch { return '(no Argo Rollouts controller log)'; }
+  const bad = log.split('\n').filter((l) => /level=(error|warning)|"level":"(error|warning)"/.test(l)).slice(-lines);
+  return bad.length ? `Argo Rollouts controller errors/warnings (last ${bad.length}):\n${bad.join('\n')}` : 'Argo Rollouts controller logged no errors or warnings';
 }

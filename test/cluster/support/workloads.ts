@@ -46,7 +46,8 @@ export async function workloadProblems(kube: Kube, workloads: KubeObject[]): Pro
         }
       }
     }
-    out.push(`${w.kind} ${ns}/${w.metadata.name} not ready (status ${JSON.stringify(live.status ?? {})})${[...details].map((d) => `\n    ${d}`).join('')}`);
+    const summary = w.kind === 'Rollout' && live.status?.message ? `${live.status.phase}: ${live.status.message}` : `status ${JSON.stringify(live.status ?? {})}`;
+    out.push(`${w.kind} ${ns}/${w.metadata.name} not ready (${summary})${[...details].map((d) => `\n    ${d}`).join('')}`);
   }
   return out.join('\n');
 }

@@ -1,0 +1,118 @@
+/**
+ * The weekly report's queries parse and compute the right figures (real promtool on synthetic
+ * series), and the report script turns the figures into the Slack message with target marks.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { servicePort, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
+import { repoRoot } from '../../charts-ts/lib/crds.ts';
+import { weeklyQueries } from '../../charts-ts/observability/weekly-report.ts';
+import { renderAll } from '../support/render.ts';
+
+process.env.PATH = `${repoRoot}/.cache/bin:${process.env.PATH}`;
+const r = renderAll();
+const env = r.config.environments.production;
+const queries = weeklyQueries(r.config, env);
+const ns = env.namespace;
+const steps = 2016; // 7 days of 5-minute samples
+const flat = (v: number) => `${v}+0x${steps}`;
+
+const series = [
+  // 7-day availability: 95 % good for the API, 100 % for the web.
+  { series: `slo:sli_total:rate5m{slo="api-availability", namespace="${ns}"}`, values: flat(10) },
+  { series: `slo:sli_good:rate5m{slo="api-availability", namespace="${ns}"}`, values: flat(9.5) },
+  { series: `slo:sli_total:rate5m{slo="web-availability", namespace="${ns}"}`, values: flat(4) },
+  { series: `slo:sli_good:rate5m{slo="web-availability", namespace="${ns}"}`, values: flat(4) },
+  { series: `slo:error_budget_remaining:ratio{slo="api-availability", namespace="${ns}"}`, values: flat(0.5) },
+  { series: `lms:deployments:success_ratio30d{namespace="${ns}"}`, values: flat(0.98) },
+  { series: `lms:deployments_completed:increase30d{namespace="${ns}"}`, values: flat(49) },
+  { series: `lms:deployments_aborted:increase30d{namespace="${ns}"}`, values: flat(1) },
+  { series: `lms:incident:mttr_seconds30d{namespace="${ns}"}`, values: flat(300) },
+  // Ingress histogram of the API's stable service: per 5 minutes 50 requests <= 100 ms, 95 <= 300 ms, all <= 1.2 s.
+  ...([['0.1', 50], ['0.3', 95], ['1.2', 100], ['5.0', 100], ['+Inf', 100]] as const).map(([le, n]) => ({
+    series: `traefik_service_request_duration_seconds_bucket{service="${traefikServiceLabel(ns, 'lms-api-stable', servicePort)}", protocol="http", le="${le}"}`,
+    values: `0+${n}x${steps}`,
+  })),
+  // Request rates: API steady at 100/s, web 20/s with a one-hour spike to 200/s.
+  { series: `lms:requests:rate5m{namespace="${ns}", service="lms-api"}`, values: flat(100) },
+  { series: `lms:requests:rate5m{namespace="${ns}", service="lms-web"}`, values: `20+0x1000 200+0x11 20+0x${steps - 1012}` },
+  { series: `lms:cost_per_active_user:usd_month{namespace="${ns}"}`, values: flat(0.05) },
+];
+
+const expected: Record<string, number> = {
+  api_availability: 95,
+  web_availability: 100,
+  api_budget_remaining: 50,
+  deploy_success: 98,
+  deploys: 50,
+  mttr: 300,
+  api_p95: 0.3,
+  peak_rps: 300,
+  cost_per_user: 0.05,
+};
+
+function promtoolTest(want: Record<string, number>) {
+  const dir = mkdtempSync(join(tmpdir(), 'weekly-'));
+  writeFileSync(join(dir, 'rules.yaml'), stringify({ groups: [{ name: 'weekly', rules: queries.map((q) => ({ record: `weekly:${q.key}`, expr: q.expr })) }] }));
+  writeFileSync(join(dir, 'test.yaml'), stringify({
+    rule_files: ['rules.yaml'],
+    evaluation_interval: '5m',
+    tests: [{
+      interval: '5m',
+      input_series: series,
+      // sum(): each query must yield one series; a second series would change the figure.
+      promql_expr_test: Object.entries(want).map(([key, value]) => ({ expr: `sum(weekly:${key})`, eval_time: '7d', exp_samples: [{ labels: '{}', value }] })),
+    }],
+  }));
+  return spawnSync('promtool', ['test', 'rules', 'test.yaml'], { cwd: dir, encoding: 'utf8' });
+}
+
+describe('weekly report', () => {
+  it('has a query for every KPI the report promises', () => {
+    expect(queries.map((q) => q.key).sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  it('queries compute the right figures on synthetic series (promtool)', () => {
+    const res = promtoolTest(expected);
+    expect(res.status, res.stdout + res.stderr).toBe(0);
+  });
+
+  it('the promtool check bites: a wrong expected figure fails', () => {
+    const res = promtoolTest({ ...expected, peak_rps: 120 });
+    expect(res.status).not.toBe(0);
+    expect(res.stdout + res.stderr).toMatch(/weekly:peak_rps/);
+  });
+
+  it('is a weekly CronJob that reads Prometheus and the Slack webhook Secret by name', () => {
+    const job = r.get('CronJob', 'weekly-report', 'monitoring');
+    expect(job.spec.schedule).toBe(r.config.cluster.cost.weeklyReport.schedule);
+    expect(job.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = job.spec.jobTemplate.spec.template.spec;
+    expect(pod.volumes.find((v: any) => v.secret)?.secret.secretName).toBe(r.config.cluster.alerting.slackWebhook.name);
+    expect(pod.containers[0].image).toMatch(/@sha256:[a-f0-9]{64}$/);
+    const cm = r.get('ConfigMap', 'weekly-report', 'monitoring');
+    expect(JSON.parse(cm.data['queries.json']).queries.map((q: any) => q.key)).toContain('cost_per_user');
+  });
+
+  it('the script formats the figures and marks targets met or missed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weekly-'));
+    const cm = r.get('ConfigMap', 'weekly-report', 'monitoring');
+    writeFileSync(join(dir, 'report.py'), cm.data['report.py']);
+    writeFileSync(join(dir, 'queries.json'), cm.data['queries.json']);
+    writeFileSync(join(dir, 'values.json'), JSON.stringify({ ...expected, deploy_success: 97.5, mttr: null }));
+    const out = execFileSync('python3', [join(dir, 'report.py'), '--queries', join(dir, 'queries.json'), '--input', join(dir, 'values.json'), '--print'], { encoding: 'utf8' });
+    expect(out).toContain('*Weekly LMS report (production)*');
+    expect(out).toMatch(/API availability \(7d\): 95\.000 % \(target >= 99\.9\) :warning:/);
+    expect(out).toMatch(/Deploy success rate \(30d\): 97\.500 % \(target >= 98\) :warning:/);
+    expect(out).toMatch(/API p95 latency \(7d\): 300 ms \(target <= 0\.3\) :white_check_mark:/);
+    expect(out).toMatch(/MTTR \(30d\): no data/);
+    expect(out).toMatch(/Cost per active user \(month\): 0\.0500 USD \(target <= 0\.1\) :white_check_mark:/);
+    const bad = spawnSync('python3', [join(dir, 'report.py'), '--queries', join(dir, 'queries.json')], { encoding: 'utf8', env: { ...process.env, PROMETHEUS_URL: '' } });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/PROMETHEUS_URL/);
+  });
+});
