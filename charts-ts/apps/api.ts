@@ -155,7 +155,8 @@ export class ApiChart extends LmsChart {
               name: 'migrate',
               // The release's image, passed by the Rollout step (changes with the pod template).
               image: '{{args.image}}',
-              command: m.command,
+              // The image's entrypoint is node (images/api/Dockerfile); only the script differs.
+              args: m.args,
               envFrom: [{ configMapRef: { name: `${name}-config` } }],
               env: [
                 // Always the primary, never PgBouncer: migrations need a session (advisory locks, DDL).

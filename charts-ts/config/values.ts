@@ -77,7 +77,8 @@ export const values: ConfigInput = {
         resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
       },
       canary: {
-        steps: [{ setWeight: 25 }, { analysis: true }, { setWeight: 50 }, { analysis: true }, { setWeight: 100 }],
+        // One analysed step: staging proves the release under synthetic load; production goes slower.
+        steps: [{ setWeight: 50 }, { analysis: true }, { setWeight: 100 }],
         manualApproval: false,
       },
       quota: {

@@ -41,6 +41,9 @@ export class ArgoRolloutsChart extends LmsChart {
           // whose CRD does not exist yet when this layer is installed.
           metrics: { enabled: false },
           logging: { format: 'json' },
+          // v1.9.1 still defaults to Traefik's retired traefik.containo.us group; k3s's Traefik v3
+          // serves TraefikServices only as traefik.io (utils/defaults/defaults.go).
+          extraArgs: ['--traefik-api-group=traefik.io', '--traefik-api-version=traefik.io/v1alpha1'],
         },
         dashboard: { enabled: false },
         notifications: { secret: { create: false } },
@@ -51,6 +54,8 @@ export class ArgoRolloutsChart extends LmsChart {
             istio: false, smi: false, ambassador: false, awsLoadBalancerController: false, awsAppMesh: false,
             traefik: true, apisix: false, contour: false, glooPlatform: false, gatewayAPI: false,
           },
+          // The chart's Traefik rule covers only the old traefik.containo.us group.
+          additionalRules: [{ apiGroups: ['traefik.io'], resources: ['traefikservices'], verbs: ['get', 'list', 'watch', 'update', 'patch'] }],
         },
       },
     });

@@ -28,6 +28,8 @@ interface Target {
   readonly canary: string;
   readonly stable: string;
   readonly queries: Record<MetricKey, string>;
+  /** The guard template's queries (must equal the gate's). */
+  readonly guardQueries: Record<MetricKey, string>;
   readonly gate: Record<MetricKey, Conditions>;
   readonly guard: Record<MetricKey, Conditions>;
 }
@@ -51,7 +53,7 @@ function targets(): Target[] {
       gate: { successRate: conditions(gate, 'successRate'), latencyP95: conditions(gate, 'latencyP95') },
       guard: { successRate: conditions(guard, 'successRate'), latencyP95: conditions(guard, 'latencyP95') },
       guardQueries: { successRate: metric(guard, 'successRate').provider.prometheus.query, latencyP95: metric(guard, 'latencyP95').provider.prometheus.query },
-    } as Target & { guardQueries: Record<MetricKey, string> };
+    };
   }));
 }
 
@@ -251,7 +253,7 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
   it('renders one query per metric, shared by the gate and the guard, reading only the canary service', () => {
     expect(all).toHaveLength(2 * environments(r).length);
     for (const env of environments(r)) expect(env.apps.analysis.scrapeInterval).toBe(analysis.scrapeInterval);
-    for (const t of all as (Target & { guardQueries: Record<MetricKey, string> })[]) {
+    for (const t of all) {
       expect(t.guardQueries).toEqual(t.queries);
       for (const q of Object.values(t.queries)) {
         expect(q).toContain(`service="${t.canary}"`);

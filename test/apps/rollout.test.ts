@@ -103,7 +103,8 @@ describe('database migration step', () => {
       const c = job.spec.template.spec.containers[0];
       expect(job.spec.template.spec.restartPolicy).toBe('Never');
       expect(c.image).toBe('{{args.image}}');
-      expect(c.command).toEqual(env.apps.migration.command);
+      expect(c.command).toBeUndefined(); // the image's node entrypoint runs the script
+      expect(c.args).toEqual(env.apps.migration.args);
       expect(c.env).toContainEqual({ name: 'DATABASE_HOST', value: names.database.rwService });
       expect(c.env).toContainEqual({ name: 'DATABASE_PASSWORD', valueFrom: { secretKeyRef: { name: names.database.appSecret, key: 'password' } } });
       expect(c.resources).toEqual(env.apps.migration.resources);

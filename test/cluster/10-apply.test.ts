@@ -12,6 +12,23 @@ import { waitFor } from './support/processes.ts';
 import { cluster, connect, markDistApplied, rolloutsControllerProblems } from './support/session.ts';
 import { workloadProblems } from './support/workloads.ts';
 
+/** Paths whose values differ between two versions of an object (status and bookkeeping ignored). */
+function changedPaths(a: any, b: any, path = ''): string[] {
+  if (['.metadata.generation', '.metadata.resourceVersion', '.metadata.managedFields', '.status'].includes(path)) return [];
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) {
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${path || '.'}: ${JSON.stringify(a) ?? '(absent)'} -> ${JSON.stringify(b) ?? '(absent)'}`];
+  }
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].flatMap((k) => changedPaths(a[k], b[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`));
+}
+
+/** Paths of empty arrays and objects in an object. */
+function emptyCollections(o: any, path = ''): string[] {
+  if (typeof o !== 'object' || o === null) return [];
+  if (Object.keys(o).length === 0) return [path || '.'];
+  return Object.entries(o).flatMap(([k, v]) => emptyCollections(v, Array.isArray(o) ? `${path}[${k}]` : `${path}.${k}`));
+}
+
 describe('dist/ on a real API server', () => {
   let kube: Kube;
   let layers: Layer[];
@@ -50,7 +67,11 @@ describe('dist/ on a real API server', () => {
         if (await fluxSkips(kube, object)) continue; // Flux does not re-apply it either
         const again = await kube.apply(object, { fieldManager: fluxFieldManager, dryRun: true });
         if (again.body.metadata.generation !== live.metadata.generation) {
-          drift.push(`${shown(file)} ${object.kind} ${object.metadata.name}: a second apply would change it (generation ${live.metadata.generation} -> ${again.body.metadata.generation})`);
+          const changed = changedPaths(live, again.body);
+          const empty = emptyCollections(object);
+          drift.push(`${shown(file)} ${object.kind} ${object.metadata.name}: a second apply would change it (generation ${live.metadata.generation} -> ${again.body.metadata.generation})`
+            + (changed.length ? `; changes ${changed.join(', ')}` : '')
+            + (empty.length ? `; it sets empty lists/maps the API server or a controller drops: ${empty.join(', ')}` : ''));
         }
       }
     }

@@ -14,6 +14,7 @@ import { waitFor } from './support/processes.ts';
 import { connect, ensureDistApplied } from './support/session.ts';
 
 const appNamespace = config.environments.production.namespace;
+const relaxedAppNamespace = 'lms-policy-probe';
 const prefix = config.cluster.platform.allowedImagePrefixes[0];
 
 /** A pod spec with one change. */
@@ -130,7 +131,12 @@ describe('admission policies on a real API server', () => {
     expect(got).toContain(c.denial);
   });
 
-  it('catches every pod-bearing kind each pod policy names (Pods, workloads, Rollouts)', async () => {
+  it('catches every pod-bearing kind each pod policy names (Pods, workloads, Rollouts), also where Pod Security is relaxed', async () => {
+    // An app namespace whose Pod Security label someone relaxed: Pod Security would otherwise deny
+    // a bad Pod before the policies see it, and the policies must hold on their own.
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: relaxedAppNamespace, labels: {
+      'lms.dev/tier': 'apps', 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'privileged', 'pod-security.kubernetes.io/audit': 'privileged',
+    } } });
     const escaped: string[] = [];
     for (const p of policies) {
       const kinds = (p.spec.matchConstraints.resourceRules as { resources: string[] }[])
@@ -138,7 +144,7 @@ describe('admission policies on a real API server', () => {
       if (!kinds.length) continue;
       const c = cases.find((x) => x.policy === p.metadata.name && x.object.kind === 'Deployment')!;
       for (const kind of kinds) {
-        const object = podBearing(kind, appNamespace, `probe-${kind.toLowerCase()}`, c.object.spec.template.spec);
+        const object = podBearing(kind, relaxedAppNamespace, `probe-${kind.toLowerCase()}`, c.object.spec.template.spec);
         const got = await denial(kube, object);
         if (!got?.includes(c.denial)) escaped.push(`${p.metadata.name} admitted a ${kind} that breaks "${c.violates}"${got ? ` (denied for another reason: ${got})` : ''}`);
       }

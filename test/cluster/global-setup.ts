@@ -28,12 +28,15 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const started = Date.now();
+  const since = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   let plane: ControlPlane | undefined = await startControlPlane();
+  const planeUp = since();
   let rolloutsController: ClusterContext['rolloutsController'];
   let provisioner: LocalPathProvisioner | undefined;
   try {
     const kube = await Kube.fromKubeconfig(plane.kubeconfig);
     const crds = await installCrds(kube);
+    const crdsIn = since();
     await installPreexisting(kube);
     provisioner = new LocalPathProvisioner(kube);
     provisioner.start();
@@ -44,7 +47,7 @@ export default async function setup(project: TestProject) {
     } else {
       rolloutsController = { running: false, reason: 'dist/ has no argo-rollouts HelmRelease (charts-ts/platform/argo-rollouts.ts), so the controller flags are unknown' };
     }
-    console.log(`cluster: control plane on ${plane.server}, ${crds.length} CRDs, up in ${((Date.now() - started) / 1000).toFixed(1)} s (run dir ${plane.runDir})`);
+    console.log(`cluster: control plane on ${plane.server} up after ${planeUp}, ${crds.length} CRDs established after ${crdsIn}, ready after ${since()} (run dir ${plane.runDir})`);
   } catch (e) {
     await provisioner?.stop();
     await plane.stop(true);

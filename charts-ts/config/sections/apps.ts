@@ -231,8 +231,11 @@ export function worstCaseAbortSeconds(a: Pick<AnalysisSettings, 'initialDelay' |
 }
 
 const Migration = z.object({
-  /** Run in the API image before the canary gets traffic; must be idempotent and transactional. */
-  command: z.array(z.string().min(1)).min(1, 'must name the migration command, e.g. ["node", "dist/migrate.js"]'),
+  /**
+   * Arguments to the API image's entrypoint (`node`, distroless: no shell, no `node` on PATH) that
+   * run the migrations, before the canary gets traffic; must be idempotent and transactional.
+   */
+  args: z.array(z.string().min(1)).min(1, 'must name the migration script for the image\'s node entrypoint, e.g. ["dist/database/migrate.js"]'),
   /** Hard deadline of the migration Job (activeDeadlineSeconds). */
   deadline: duration,
   resources,
@@ -327,7 +330,7 @@ const shared = {
     abortWithin: '3m',
   },
   migration: {
-    command: ['node', 'dist/database/migrate.js'],
+    args: ['dist/database/migrate.js'],
     deadline: '5m',
     resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
   },
@@ -356,6 +359,9 @@ export const appsValues: Record<EnvironmentName, z.input<typeof AppsEnvironment>
   staging: {
     ...shared,
     api: { ...shared.api, logLevel: 'debug', database: { poolSize: 5, sslMode: 'require' } },
+    // Staging's gate runs under the pipeline's synthetic load: three measurements are enough there and
+    // keep merge-to-production inside 15 minutes (npm run lead-time).
+    analysis: { ...shared.analysis, gate: { count: 3, failureLimit: 1, inconclusiveLimit: 1 } },
     redis: {
       ...redisBase,
       storageSize: '1Gi',

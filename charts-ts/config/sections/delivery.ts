@@ -104,8 +104,8 @@ export const deliveryValues: z.input<typeof DeliverySettings> = {
   },
   timings: {
     jobStart: '20s',
-    // npm ci from setup-node's npm cache.
-    install: '40s',
+    // Checkout and node_modules restored from the actions cache (npm ci only on a lock-file change).
+    install: '25s',
     publish: '10s',
     // Restored from the actions cache (a miss builds the plugin: ~1 min more, once per version).
     tools: '10s',

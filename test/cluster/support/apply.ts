@@ -51,10 +51,10 @@ export function k3sCrdObjects(): KubeObject[] {
 
 export async function installCrds(kube: Kube): Promise<KubeObject[]> {
   const crds: KubeObject[] = [...loadPinnedCrdObjects(), ...chartOnlyCrdObjects(), ...k3sCrdObjects()];
-  for (const crd of crds) {
+  await Promise.all(crds.map(async (crd) => {
     const res = await kube.apply(crd, { fieldManager: 'helm-controller' });
     if (res.warnings.length) throw new Error(`installing ${objectRef(crd)} produced warnings: ${res.warnings.join('; ')}`);
-  }
+  }));
   await waitFor('every CRD Established', async () => {
     for (const crd of crds) {
       const live = await kube.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
