@@ -123,6 +123,16 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   chmodSync(root, 0o755);
   let s3: S3Server | undefined;
   const servers: PgServer[] = [];
+  // pg_ctl daemonizes the server: if this process is interrupted, stop it anyway (a server left
+  // behind keeps retrying its archive_command against a gone S3 endpoint).
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const s of servers) s.killSync();
+    s3?.killSync();
+    if (!opts.keep) rmSync(root, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const bucket = parseConfig(values).cluster.objectStorage.bucket;
     s3 = await startS3(tools, bucket);
@@ -147,6 +157,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     const logical = await logicalDrill({ tools, config, env, s3, root, server: primary, keyFile, log });
     return { startedAt, environment: envName, scale: opts.scale, versions, config, physical, logical };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const s of servers) await s.kill();
     await s3?.stop();
     if (!opts.keep) rmSync(root, { recursive: true, force: true });

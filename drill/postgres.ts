@@ -3,6 +3,7 @@
  * listener at all), run as the postgres OS user when the drill runs as root.
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { run, type Tools } from './tools.ts';
 
@@ -77,6 +78,14 @@ export class PgServer {
   async kill(): Promise<void> {
     if (!this.running) return;
     try { await this.stop('immediate'); } catch { /* already gone */ }
+  }
+
+  /** Synchronous stop, for signal handlers. */
+  killSync(): void {
+    if (!this.running) return;
+    const argv = [...this.tools.asPostgres, join(this.tools.pgBin, 'pg_ctl'), '-D', this.dataDir, '-m', 'immediate', '-w', 'stop'];
+    spawnSync(argv[0], argv.slice(1), { stdio: 'ignore', timeout: 30_000 });
+    this.running = false;
   }
 
   /** libpq environment for a client of this server. */

@@ -22,6 +22,8 @@ export interface S3Server {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   stop(): Promise<void>;
+  /** For signal handlers. */
+  killSync(): void;
 }
 
 export async function startS3(tools: Tools, bucket: string): Promise<S3Server> {
@@ -47,5 +49,5 @@ export async function startS3(tools: Tools, bucket: string): Promise<S3Server> {
     await stop();
     throw new Error(`CreateBucket ${bucket} on ${endpoint}: HTTP ${created.status}`);
   }
-  return { endpoint, accessKeyId: 'drill-access-key', secretAccessKey: 'drill-secret-key', stop };
+  return { endpoint, accessKeyId: 'drill-access-key', secretAccessKey: 'drill-secret-key', stop, killSync: proc.killSync };
 }

@@ -100,6 +100,8 @@ export interface Background {
   readonly exited: () => boolean;
   readonly output: () => string;
   stop(): Promise<void>;
+  /** SIGKILL now (signal handlers). */
+  killSync(): void;
 }
 
 /** Start a long-running server process; `stop()` ends it (SIGTERM, then SIGKILL after 10 s). */
@@ -115,6 +117,7 @@ export function background(argv: string[], env: Record<string, string> = {}): Ba
   return {
     exited: () => exited,
     output: () => output,
+    killSync: () => { if (!exited) child.kill('SIGKILL'); },
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');

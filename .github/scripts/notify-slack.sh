@@ -21,5 +21,5 @@ else
   text+=$'\n'"Or stop it (traffic returns to the stable version):"$'\n''```'$'\n'"$abort"'```'
 fi
 jq -n --arg text "$text" '{text: $text}' \
-  | curl -fsS --retry 3 -X POST -H 'Content-Type: application/json' --data @- "$SLACK_WEBHOOK_URL" >/dev/null
+  | curl -fsS --retry 3 --max-time 30 -X POST -H 'Content-Type: application/json' --data @- "$SLACK_WEBHOOK_URL" >/dev/null
 echo "$text"

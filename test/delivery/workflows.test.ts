@@ -296,8 +296,14 @@ describe('Slack approval message (notify-slack.sh against a local stand-in for t
       let body = '';
       req.on('data', (c) => { body += c; });
       req.on('end', () => {
-        received.push({ contentType: req.headers['content-type'], json: JSON.parse(body) });
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        // Always answer, so a malformed post fails the test instead of leaving curl waiting.
+        try {
+          received.push({ contentType: req.headers['content-type'], json: JSON.parse(body) });
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        } catch (e) {
+          received.push({ contentType: req.headers['content-type'], error: String(e), body });
+          res.writeHead(400, { 'content-type': 'text/plain' }).end('invalid_payload');
+        }
       });
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));

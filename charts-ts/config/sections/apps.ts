@@ -8,36 +8,14 @@
  * 3-minute abort budget, ...) are checked here so a bad value fails with the field and the fix.
  */
 import { z } from 'zod';
-import { cpuPattern, memoryBytes, memoryPattern } from '../../lib/quantity.ts';
+import { cidr, duration, image, memory, resources, storageSize } from '../fields.ts';
+import { memoryBytes } from '../../lib/quantity.ts';
 import type { EnvironmentName } from '../schema.ts';
 
-// ---------------------------------------------------------------- local field types
-// schema.ts imports this section, so the field types are defined here (same rules and messages as
-// schema.ts) rather than imported back from it, which would make the import order matter.
-
-/** A container image pinned by tag and digest (as schema.ts `image`). */
-const image = z.object({
-  repository: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'is not an image repository; use registry/path like docker.io/library/redis'),
-  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'is not an image tag').refine((t) => t !== 'latest', 'must not be "latest"; pin a release tag'),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'is not an image digest; use sha256:<64 hex characters> from the registry'),
-}).strict();
-
 const durationPattern = /^(\d+(ms|s|m|h))+$/;
-const duration = z.string().regex(durationPattern, 'is not a duration; use Go-style units like "30s", "5m" or "1h30m"');
-const cpu = z.string().regex(cpuPattern, 'is not a CPU quantity; use millicores like "250m" or cores like "2"');
-const memory = z.string().regex(memoryPattern, 'is not a memory quantity; use binary units like "512Mi" or "2Gi"');
-const storageSize = z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'is not a storage size; use "20Gi" or "500Mi"');
-const resources = z.object({
-  requests: z.object({ cpu, memory }).strict(),
-  limits: z.object({ cpu, memory }).strict(),
-}).strict();
 const port = z.number().int().min(1024, 'must be an unprivileged port (1024-65535)').max(65535, 'must be at most 65535');
 const uid = z.number().int().min(1000, 'must be a non-root uid/gid of at least 1000 (Pod Security restricted forbids 0; low ids collide with system users)').max(2 ** 31 - 1);
 const positiveInt = z.number().int().min(1, 'must be a whole number of at least 1');
-const cidr = z.string().regex(
-  /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-f:]+:[0-9a-f:]*\/\d{1,3})$/,
-  'is not a CIDR; use 203.0.113.0/24 or 2001:db8::/32',
-);
 
 /** Seconds in a Go-style duration ("1m30s" -> 90). Throws on anything the `duration` field rejects. */
 export function durationSeconds(d: string): number {

@@ -6,9 +6,8 @@
  * deploy.yml publishes exactly the paths listed here (checked by test/delivery/workflows.test.ts).
  */
 import { z } from 'zod';
+import { duration } from '../fields.ts';
 
-// schema.ts imports this section, so the field types are local (same rules and messages as schema.ts).
-const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, 'is not a duration; use Go-style units like "30s", "5m" or "1h30m"');
 const branch = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$/, 'is not a git branch name; use letters, digits, ".", "_", "-" and "/" like clusters');
 const repoPath = z.string().regex(
   /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/,

@@ -8,17 +8,8 @@
  * declares is computed from these same numbers.
  */
 import { z } from 'zod';
-import { cpuPattern, memoryPattern } from '../../lib/quantity.ts';
+import { resources, storageSize } from '../fields.ts';
 
-// Field types are repeated here (not imported from ../schema.ts): schema.ts imports this file, and a
-// value import back would be a circular module evaluation.
-const cpu = z.string().regex(cpuPattern, 'is not a CPU quantity; use millicores like "250m" or cores like "2"');
-const memory = z.string().regex(memoryPattern, 'is not a memory quantity; use binary units like "512Mi" or "2Gi"');
-const storageSize = z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'is not a storage size; use "20Gi" or "500Mi"');
-const resources = z.object({
-  requests: z.object({ cpu, memory }).strict(),
-  limits: z.object({ cpu, memory }).strict(),
-}).strict();
 export type ContainerResources = z.infer<typeof resources>;
 
 /** Prometheus/Loki/Tempo durations: a number and one unit (s, m, h, d, w). */

@@ -4,22 +4,8 @@
  * Schema and the values used, in one place.
  */
 import { z } from 'zod';
+import { dnsLabel, dnsName, duration, resources, secretRef } from '../fields.ts';
 
-// Local copies of the reusable field types (schema.ts imports this file, so importing from it here
-// would be circular).
-const cpu = z.string().regex(/^(\d+(\.\d+)?|\d+m)$/, 'is not a CPU quantity; use millicores like "250m" or cores like "2"');
-const memory = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'is not a memory quantity; use binary units like "512Mi" or "2Gi"');
-const resources = z.object({
-  requests: z.object({ cpu, memory }).strict(),
-  limits: z.object({ cpu, memory }).strict(),
-}).strict();
-const duration = z.string().regex(/^(\d+(ms|s|m|h))+$/, 'is not a duration; use Go-style units like "30s", "5m" or "1h30m"');
-const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'is not a valid Kubernetes name; use lower-case letters, digits and "-" (max 63)');
-const dnsName = z.string().regex(
-  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/,
-  'is not a valid hostname; use a lower-case DNS name like flux.lms.example.com',
-);
-const secretRef = z.object({ name: dnsLabel, key: z.string().min(1, 'must name the key inside the Secret') }).strict();
 
 /** A Helm chart pin: repository URL, chart name and an exact version (no ranges: upgrades are pull requests). */
 export const helmChart = z.object({
