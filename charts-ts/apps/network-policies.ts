@@ -56,7 +56,9 @@ export class NetworkPoliciesChart extends LmsChart {
           podSelector: { matchLabels: { ...spec.podSelector } },
           policyTypes: [...(spec.ingress ? ['Ingress'] : []), ...(spec.egress ? ['Egress'] : [])],
           ...(spec.ingress ? { ingress: spec.ingress } : {}),
-          ...(spec.egress ? { egress: spec.egress } : {}),
+          // Egress listed in policyTypes with no rules denies all egress; an empty list would be
+          // dropped by the API server (drift on every Flux apply), so it is left out.
+          ...(spec.egress?.length ? { egress: spec.egress } : {}),
         },
       });
 

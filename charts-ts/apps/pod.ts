@@ -86,10 +86,11 @@ export function container(p: ContainerProps): any {
     ...(p.probes?.startup ? { startupProbe: probeJson(p.probes.startup) } : {}),
     ...(p.probes ? { readinessProbe: probeJson(p.probes.readiness), livenessProbe: probeJson(p.probes.liveness) } : {}),
     ...(p.preStopSleepSeconds ? { lifecycle: { preStop: { sleep: { seconds: p.preStopSleepSeconds } } } } : {}),
-    volumeMounts: [
+    // No empty list: the API server drops it, and Flux would see drift on every apply.
+    ...nonEmpty('volumeMounts', [
       ...(p.writablePaths ?? []).map((path) => ({ name: writableVolumeName(path), mountPath: path })),
       ...(p.volumeMounts ?? []),
-    ],
+    ]),
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }
@@ -143,4 +144,9 @@ export function podSpec(p: PodSpecProps): any {
       ...(p.volumes ?? []),
     ],
   };
+}
+
+/** `{ [key]: list }`, or nothing for an empty list (which the API server would not store). */
+function nonEmpty<T>(key: string, list: T[]): Record<string, T[]> {
+  return list.length ? { [key]: list } : {};
 }

@@ -63,7 +63,12 @@ export function kustomizeFiles(dir: string): string[] {
   const kfile = onDisk(join(dir, 'kustomization.yaml'));
   if (!kfile) throw new Error(`${dir}/kustomization.yaml exists neither in dist/ nor in the repository: Flux would fail to build ${dir}`);
   const k = parse(readFileSync(kfile, 'utf8')) ?? {};
-  const unsupported = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources'].includes(key));
+  // The bootstrap entry may patch Flux's own controllers (flux-system, created by `flux bootstrap`,
+  // not applied here); any other patch would change what the cluster gets and is not supported.
+  const patchesOnlyFluxSystem = dir === bootstrapPath
+    && (k.patches ?? []).every((p: any) => p?.target?.namespace === 'flux-system');
+  const unsupported = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources'].includes(key)
+    && !(key === 'patches' && patchesOnlyFluxSystem));
   if (unsupported.length) throw new Error(`${shown(dir)}/kustomization.yaml uses ${unsupported.join(', ')}; the cluster tests only build plain resource lists (extend test/cluster/support/dist.ts)`);
   return (k.resources ?? []).flatMap((r: string) => {
     const rel = normalize(join(dir, r));
