@@ -5,7 +5,8 @@
  *
  * v1 stable -> v2 with good metrics passes every step, stops at the manual approval until promoted
  * through the API (as `kubectl argo rollouts promote` does) -> v3 with bad metrics is aborted by
- * the analysis, and v2 keeps 100 % of the traffic. The time from the v3 update to the abort must
+ * the analysis, and v2 keeps 100 % of the traffic -> v4, slow but error-free, is aborted by the
+ * latency analysis alone. The time from the v3 update to the abort must
  * fit the budget of docs/delivery.md (config `apps.analysis.abortWithin`).
  *
  * Time scale: the analysis timing (interval, initial delay, query window, scrape interval) and the
@@ -239,5 +240,23 @@ describe('production canary on a real control plane', () => {
       `  failed analysis: ${failedRun?.metadata.name}: ${failedRun?.status?.message ?? failedRun?.status?.phase}`,
     ].join('\n'));
     expect(fromTraffic).toBeLessThanOrEqual(scaledBudget);
+  });
+
+  it('v4 that is only slow (no errors) is aborted by the latency analysis too', async () => {
+    const before = await rollout();
+    const runsBefore = new Set((await analysisRuns()).map((r) => r.metadata.name));
+    exporter.set(label.canary, { errorRatio: 0, latencySeconds: bad.latencySeconds });
+    // Let v3's errors age out of the query window, so only latency can fail v4.
+    await new Promise((r) => setTimeout(r, (durationSeconds(scaledAnalysis.window) + durationSeconds(scaledAnalysis.scrapeInterval)) * 1000));
+    await deploy(release('1.3.0'));
+    await waitFor('v4 aborted', async () => {
+      const r = await rollout();
+      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new Error('v4 was promoted despite slow responses');
+      return r?.status?.abort === true && r.status.currentPodHash !== before.status.currentPodHash ? r : undefined;
+    }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutsControllerProblems });
+    const failed = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name) && ['Failed', 'Error'].includes(r.status?.phase));
+    expect(failed.map((r) => r.status?.message ?? '').join('; ')).toContain('latency-p95');
+    expect(failed.map((r) => r.status?.message ?? '').join('; ')).not.toContain('success-rate');
+    expect((await rollout()).status.stableRS).toBe(before.status.stableRS);
   });
 });

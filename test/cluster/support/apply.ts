@@ -1,9 +1,8 @@
 /**
  * Installing the CRDs and applying dist/ the way the cluster gets them: the pinned upstream CRDs
  * (what the HelmReleases install), the chart-only CRDs a controller here needs, and k3s's own
- * helm.cattle.io CRDs; then every Flux layer in
- * order, each in Flux's stages, with server-side apply. Every error and every API warning is
- * collected with the object and file it belongs to.
+ * helm.cattle.io CRDs; then every Flux layer in order, each in Flux's stages, with server-side
+ * apply. Every error and every API warning is collected with the object and file it belongs to.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -55,6 +54,12 @@ export async function installCrds(kube: Kube): Promise<KubeObject[]> {
     const res = await kube.apply(crd, { fieldManager: 'helm-controller' });
     if (res.warnings.length) throw new Error(`installing ${objectRef(crd)} produced warnings: ${res.warnings.join('; ')}`);
   }));
+  await waitEstablished(kube, crds);
+  return crds;
+}
+
+/** Wait until the API server serves every CRD, then refresh discovery. */
+async function waitEstablished(kube: Kube, crds: KubeObject[]): Promise<void> {
   await waitFor('every CRD Established', async () => {
     for (const crd of crds) {
       const live = await kube.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
@@ -63,7 +68,6 @@ export async function installCrds(kube: Kube): Promise<KubeObject[]> {
     return true;
   }, { timeoutMs: 60_000 });
   await kube.discover();
-  return crds;
 }
 
 export interface ApplyProblem {
@@ -122,7 +126,8 @@ export async function applyLayer(kube: Kube, layer: Layer, opts: { dryRun?: bool
         for (const w of e instanceof ApiError ? e.warnings : []) problems.push({ layer: layer.name, file, object: objectRef(object), kind: 'warning', message: w });
       }
     }
-    if (stage.some((o) => o.object.kind === 'CustomResourceDefinition')) await kube.discover();
+    const crds = stage.map((o) => o.object).filter((o) => o.kind === 'CustomResourceDefinition');
+    if (crds.length && !opts.dryRun) await waitEstablished(kube, crds);
   }
   if (!opts.dryRun) await waitForPolicies(kube, layer.objects);
   return { applied: layer.objects, problems };
