@@ -22,7 +22,7 @@ import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
 import { applyLayer, formatProblems } from './support/apply.ts';
 import type { Kube, KubeObject } from './support/kube.ts';
-import { waitFor } from './support/processes.ts';
+import { StopWaiting, waitFor } from './support/processes.ts';
 import { startPrometheus, type Prometheus } from './support/prometheus.ts';
 import { config } from './support/probes.ts';
 import { promote } from './support/rollouts.ts';
@@ -107,6 +107,23 @@ describe('production canary on a real control plane', () => {
   }
   const imageOf = (ro: any) => ro.spec.template.spec.containers[0].image as string;
 
+  /** Where the rollout stands, its analysis runs and the controller's complaints, for failure messages. */
+  async function rolloutState(): Promise<string> {
+    const r = await rollout();
+    const s = r?.status ?? {};
+    const runs = (await analysisRuns()).map((a) => {
+      const measurements = (a.status?.metricResults ?? [])
+        .map((m: any) => `${m.name}: ${m.phase} [${(m.measurements ?? []).map((x: any) => `${x.phase}${x.value !== undefined ? `=${x.value}` : ''}`).join(' ')}]`);
+      return `  ${a.metadata.name}: ${a.status?.phase ?? 'Pending'} ${a.status?.message ?? ''} ${measurements.join('; ')}`;
+    });
+    return [
+      `Rollout ${ns}/${app}: phase ${s.phase} step ${s.currentStepIndex} abort=${s.abort ?? false} paused=${JSON.stringify(s.pauseConditions ?? [])} message=${s.message ?? ''}`,
+      `TraefikService weights ${JSON.stringify(await weights())}`,
+      'AnalysisRuns:', ...runs,
+      rolloutsControllerProblems(),
+    ].join('\n');
+  }
+
   beforeAll(async () => {
     kube = await connect();
     const controller = cluster().rolloutsController;
@@ -115,7 +132,10 @@ describe('production canary on a real control plane', () => {
     exporter.set(label.stable, good);
     exporter.set(label.canary, good);
     await exporter.start();
-    prometheus = await startPrometheus(cluster().runDir, `127.0.0.1:${exporter.port}`, scaledAnalysis.scrapeInterval);
+    // Scraped every second, faster than the scaled scrapeInterval: each query window then holds
+    // several samples even when this shared machine is slow, and the worst case computed with the
+    // (slower) configured interval only becomes more conservative.
+    prometheus = await startPrometheus(cluster().runDir, `127.0.0.1:${exporter.port}`, '1s');
     // Traffic follows the weights Argo Rollouts writes into the TraefikService, like Traefik does.
     poller = (async () => {
       while (polling) {
@@ -151,7 +171,7 @@ describe('production canary on a real control plane', () => {
     const ro = await waitFor('v1 Healthy', async () => {
       const r = await rollout();
       return r?.status?.phase === 'Healthy' && r.status.observedGeneration === String(r.metadata.generation) ? r : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 1_000, diagnose: rolloutsControllerProblems });
+    }, { timeoutMs: 120_000, intervalMs: 1_000, diagnose: rolloutState });
     expect(imageOf(ro)).toContain(`:${v1.tag}@`);
     expect(ro.status.stableRS).toBe(ro.status.currentPodHash);
     expect(await weights()).toEqual({ stable: 100, canary: 0 });
@@ -169,9 +189,12 @@ describe('production canary on a real control plane', () => {
     // Runs every step up to the approval pause, then waits there.
     await waitFor('v2 paused for the manual approval', async () => {
       const r = await rollout();
-      if (r?.status?.abort) throw new Error(`v2 was aborted: ${r.status.message}`);
+      if (r?.status?.abort) throw new StopWaiting(`v2 was aborted: ${r.status.message}\n${await rolloutState()}`);
+      if (r?.status?.pauseConditions?.some((p: any) => p.reason === 'InconclusiveAnalysisRun')) {
+        throw new StopWaiting(`v2's analysis was inconclusive (not enough canary samples in a window): the rollout waits for a human\n${await rolloutState()}`);
+      }
       return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p: any) => p.reason === 'CanaryPauseStep') ? r : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 500, diagnose: rolloutsControllerProblems });
+    }, { timeoutMs: 180_000, intervalMs: 500, diagnose: rolloutState });
     const gateRuns = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
     expect(gateRuns.some((r) => r.status?.phase === 'Successful'), 'the analysis before the approval passed').toBe(true);
     // It stays there: an indefinite pause does not time out.
@@ -184,9 +207,12 @@ describe('production canary on a real control plane', () => {
     await promote(kube, ns, app);
     const done = await waitFor('v2 fully promoted', async () => {
       const r = await rollout();
-      if (r?.status?.abort) throw new Error(`v2 was aborted after the approval: ${r.status.message}`);
+      if (r?.status?.abort) throw new StopWaiting(`v2 was aborted after the approval: ${r.status.message}\n${await rolloutState()}`);
+      if (r?.status?.pauseConditions?.some((p: any) => p.reason === 'InconclusiveAnalysisRun')) {
+        throw new StopWaiting(`v2's analysis after the approval was inconclusive\n${await rolloutState()}`);
+      }
       return r?.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash && r.status.stableRS !== before.status.stableRS ? r : undefined;
-    }, { timeoutMs: 240_000, intervalMs: 500, diagnose: rolloutsControllerProblems });
+    }, { timeoutMs: 240_000, intervalMs: 500, diagnose: rolloutState });
     expect(done.status.currentStepIndex).toBe(steps.length);
     expect(imageOf(done)).toContain(':1.1.0@');
     const runs = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
@@ -209,9 +235,9 @@ describe('production canary on a real control plane', () => {
     await deploy(release('1.2.0'));
     const aborted = await waitFor('v3 aborted', async () => {
       const r = await rollout();
-      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new Error('v3 was promoted despite bad metrics');
+      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new StopWaiting('v3 was promoted despite bad metrics');
       return r?.status?.abort === true ? r : undefined;
-    }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutsControllerProblems });
+    }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutState });
     const abortedAt = Date.now();
     // The abort is complete when the ingress sends nothing to the canary any more.
     await waitFor('stable back to 100 %', async () => {
@@ -251,9 +277,9 @@ describe('production canary on a real control plane', () => {
     await deploy(release('1.3.0'));
     await waitFor('v4 aborted', async () => {
       const r = await rollout();
-      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new Error('v4 was promoted despite slow responses');
+      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new StopWaiting('v4 was promoted despite slow responses');
       return r?.status?.abort === true && r.status.currentPodHash !== before.status.currentPodHash ? r : undefined;
-    }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutsControllerProblems });
+    }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutState });
     const failed = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name) && ['Failed', 'Error'].includes(r.status?.phase));
     expect(failed.map((r) => r.status?.message ?? '').join('; ')).toContain('latency-p95');
     expect(failed.map((r) => r.status?.message ?? '').join('; ')).not.toContain('success-rate');

@@ -1,15 +1,18 @@
 /**
  * A single-node control plane on 127.0.0.1 from the real components, configured like k3s runs them:
- * kine on SQLite as the datastore, kube-apiserver (Pod Security Admission with the cluster's
- * AdmissionConfiguration, ValidatingAdmissionPolicy, Node+RBAC authorisation), kube-controller-manager
- * (service-account credentials per controller, as k3s does), kube-scheduler, and kwok standing in for
- * the kubelet of one node sized like the VPS. Ports are picked free at start; certificates and keys
- * are created per run in a temp dir (removed on stop unless KEEP_CLUSTER_RUN=1).
+ * kine on SQLite as the datastore, kube-apiserver (Node+RBAC authorisation, Pod Security Admission,
+ * ValidatingAdmissionPolicy) with the extra arguments and files the bootstrap gives k3s
+ * (bootstrap/host/k3s.ts: the Pod Security AdmissionConfiguration, the audit policy and audit log
+ * settings), kube-controller-manager (service-account credentials per controller, as k3s does, plus
+ * the bootstrap's arguments), kube-scheduler, and kwok standing in for the kubelet of one node sized
+ * like the VPS. Ports are picked free at start; certificates and keys are created per run in a temp
+ * dir (removed on stop unless KEEP_CLUSTER_RUN=1).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { auditPolicy, k3sConfig, k3sPaths, podSecurityConfig } from '../../../bootstrap/host/k3s.ts';
 import { parseConfig } from '../../../charts-ts/config/load.ts';
 import { values } from '../../../charts-ts/config/values.ts';
 import { cpuCores, memoryBytes } from '../../../charts-ts/lib/quantity.ts';
@@ -17,7 +20,6 @@ import { asset, binary } from './components.ts';
 import { Kube } from './kube.ts';
 import { createPki, type Pki } from './pki.ts';
 import { freePort, killRecorded, startProcess, waitFor, type Proc } from './processes.ts';
-import { admissionConfiguration } from './pod-security.ts';
 
 export interface ControlPlane {
   readonly runDir: string;
@@ -43,6 +45,31 @@ function kubeconfigFor(server: string, pki: Pki): string {
     contexts: [{ name: 'lms-test', context: { cluster: 'lms-test', user: 'admin' } }],
     'current-context': 'lms-test',
   });
+}
+
+/**
+ * The `kube-apiserver-arg` and `kube-controller-manager-arg` of the k3s config the bootstrap renders,
+ * with the files they name (Pod Security AdmissionConfiguration, audit policy) written into the run
+ * dir from the same renderers: a bad file or flag there stops this API server from starting.
+ */
+function bootstrapArgs(runDir: string): { apiserver: string[]; controllerManager: string[] } {
+  const config = parseConfig(values);
+  const local: Record<string, string> = {
+    [k3sPaths.psa]: join(runDir, 'psa.yaml'),
+    [k3sPaths.auditPolicy]: join(runDir, 'audit.yaml'),
+    [k3sPaths.auditLog]: join(runDir, 'audit.log'),
+  };
+  writeFileSync(local[k3sPaths.psa], podSecurityConfig(config));
+  writeFileSync(local[k3sPaths.auditPolicy], auditPolicy());
+  const flags = (key: string) => ((k3sConfig(config)[key] ?? []) as string[]).map((arg) => {
+    const [name, ...rest] = arg.split('=');
+    const value = rest.join('=');
+    return `--${name}=${local[value] ?? value}`;
+  });
+  const apiserver = flags('kube-apiserver-arg');
+  const unmapped = apiserver.filter((a) => /=\/(etc|var)\//.test(a));
+  if (unmapped.length) throw new Error(`bootstrap/host/k3s.ts passes host paths the cluster tests do not provide: ${unmapped.join(' ')} (map them in test/cluster/support/control-plane.ts)`);
+  return { apiserver, controllerManager: flags('kube-controller-manager-arg') };
 }
 
 /** What the kubelet leaves allocatable: capacity minus system/kube reserved and the hard eviction threshold. */
@@ -86,7 +113,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     ], runDir);
     procs.push(kine);
 
-    writeFileSync(join(runDir, 'admission.yaml'), stringify(admissionConfiguration()));
+    const k3s = bootstrapArgs(runDir);
     const apiPort = await freePort();
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserver = startProcess('kube-apiserver', bins.apiserver, [
@@ -102,7 +129,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--authorization-mode=Node,RBAC', '--anonymous-auth=false', '--allow-privileged=true', '--profiling=false',
       // On by default in 1.36; listed so a changed default cannot silently switch them off here.
       '--enable-admission-plugins=NodeRestriction,PodSecurity,ValidatingAdmissionPolicy',
-      `--admission-control-config-file=${join(runDir, 'admission.yaml')}`,
+      ...k3s.apiserver,
     ], runDir);
     procs.push(apiserver);
 
@@ -122,6 +149,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--allocate-node-cidrs=false', '--configure-cloud-routes=false', '--controllers=*,-service,-route,-cloud-node-lifecycle',
       // Scale decisions every 5 s instead of 15 s so HPA status appears quickly.
       '--horizontal-pod-autoscaler-sync-period=5s',
+      ...k3s.controllerManager,
     ], runDir));
     procs.push(startProcess('kube-scheduler', bins.scheduler, [...common, `--secure-port=${await freePort()}`], runDir));
 

@@ -98,8 +98,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Thrown inside a `waitFor` check: the wait is over, it can never succeed (the failure is final). */
+export class StopWaiting extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StopWaiting';
+  }
+}
+
 /**
- * Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs` with
+ * Poll `check` until it returns a value other than undefined/false (a StopWaiting thrown by it fails
+ * at once; other errors are retried), or fail after `timeoutMs` with
  * `what` and, when given, the log tail of a process that died meanwhile.
  */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false,
@@ -113,7 +122,10 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     try {
       const value = await check();
       if (value !== undefined && value !== false) return value as T;
-    } catch (e) { lastError = e; }
+    } catch (e) {
+      if (e instanceof StopWaiting) throw e;
+      lastError = e;
+    }
     if (Date.now() > deadline) {
       const detail = lastError ? ` (last error: ${(lastError as Error).message ?? lastError})` : '';
       const logs = (opts.procs ?? []).map((p) => `--- ${p.name} (${p.logFile}):\n${p.logTail(15)}`).join('\n');
