@@ -147,13 +147,15 @@ export const dataValues: z.input<typeof DataSettings> = {
     activeDeadlineSeconds: 2 * 3600,
     scratchSize: '20Gi',
     images: {
-      // Built by the images workflow (images/age) from the Go module filippo.io/age v1.3.2 (the
-      // version scripts/setup.d/40-data-tools.sh pins for the drill); the workflow's pull request
-      // updates the digest, like the app images.
+      // Built from code, reproducibly, by images/age/image.ts (`npm run image:age`): the Go module
+      // filippo.io/age at this tag, statically linked, on an empty base. The digest is that build's
+      // manifest digest; the age-image workflow proves it and pushes exactly those bytes. After a
+      // tag bump, `npm run image:age -- --pin` updates the digest.
       age: {
         repository: 'ghcr.io/lms-platform/age',
+        // renovate: datasource=go depName=filippo.io/age
         tag: 'v1.3.2',
-        digest: 'sha256:0000000000000000000000000000000000000000000000000000000000000000',
+        digest: 'sha256:c3d5dd7c30c2e3183be4bf2a9c00123e803074ef4c1a36b6db084c261df5d012',
       },
       // Source: https://hub.docker.com/r/rclone/rclone/tags (1.75.1, MIT).
       // renovate: datasource=docker depName=docker.io/rclone/rclone
