@@ -49,7 +49,7 @@ export const mediaTypes = {
 } as const;
 
 const epoch = '1970-01-01T00:00:00Z';
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+export const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 // ---------------------------------------------------------------- tar (POSIX ustar)
 const block = 512;

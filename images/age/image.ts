@@ -38,6 +38,7 @@ export const ageImage = {
   goToolchain: '1.26.8',
   goBuildFlags: ['-trimpath', '-ldflags=-s -w -buildid='],
   platform: { os: 'linux', architecture: 'amd64' },
+  /** Static, and the baseline amd64 instruction set whatever the build machine supports. */
   goEnv: { CGO_ENABLED: '0', GOOS: 'linux', GOARCH: 'amd64', GOAMD64: 'v1' },
   user: '65532:65532',
   defaultOut: join(repoRoot, '.cache/images/age'),

@@ -7,14 +7,9 @@ export GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod
 PROMETHEUS_MODULE=v0.316.0
 # renovate: datasource=go depName=github.com/prometheus/alertmanager
 ALERTMANAGER_MODULE=v0.35.0
-stamp() { [ -x "$GOBIN/$1" ] && [ "$(cat "$GOBIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-if ! stamp promtool "$PROMETHEUS_MODULE"; then
-  go install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE"
-  echo "$PROMETHEUS_MODULE" > "$GOBIN/.promtool.version"
-fi
-if ! stamp amtool "$ALERTMANAGER_MODULE"; then
-  go install "github.com/prometheus/alertmanager/cmd/amtool@$ALERTMANAGER_MODULE"
-  echo "$ALERTMANAGER_MODULE" > "$GOBIN/.amtool.version"
-fi
+# shellcheck source=scripts/go-install-pinned.sh
+source "$PWD/scripts/go-install-pinned.sh"
+go_install_pinned promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_MODULE"
+go_install_pinned amtool github.com/prometheus/alertmanager/cmd/amtool "$ALERTMANAGER_MODULE"
 "$GOBIN/promtool" --version | head -1
 "$GOBIN/amtool" --version 2>&1 | head -1

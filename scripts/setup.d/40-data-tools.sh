@@ -73,16 +73,11 @@ fi
 "$motoenv/bin/python" -c 'import moto; print("moto", moto.__version__)'
 
 # ---- age and rclone from their Go modules
-stamp() { [ -x "$GOBIN/$1" ] && [ "$(cat "$GOBIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-if ! stamp age "$AGE_MODULE" || ! stamp age-keygen "$AGE_MODULE"; then
-  go install "filippo.io/age/cmd/age@$AGE_MODULE" "filippo.io/age/cmd/age-keygen@$AGE_MODULE"
-  echo "$AGE_MODULE" > "$GOBIN/.age.version"
-  echo "$AGE_MODULE" > "$GOBIN/.age-keygen.version"
-fi
-if ! stamp rclone "$RCLONE_MODULE"; then
-  go install "github.com/rclone/rclone@$RCLONE_MODULE"
-  echo "$RCLONE_MODULE" > "$GOBIN/.rclone.version"
-fi
+# shellcheck source=scripts/go-install-pinned.sh
+source "$PWD/scripts/go-install-pinned.sh"
+go_install_pinned age filippo.io/age/cmd/age "$AGE_MODULE"
+go_install_pinned age-keygen filippo.io/age/cmd/age-keygen "$AGE_MODULE"
+go_install_pinned rclone github.com/rclone/rclone "$RCLONE_MODULE"
 "$GOBIN/age" --version
 "$GOBIN/rclone" version | head -1
 /usr/lib/postgresql/15/bin/postgres --version

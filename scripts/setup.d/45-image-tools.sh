@@ -13,14 +13,9 @@ CRANE_MODULE=v0.22.1
 # renovate: datasource=go depName=github.com/distribution/distribution/v3
 REGISTRY_MODULE=v3.1.2
 
-stamp() { [ -x "$GOBIN/$1" ] && [ "$(cat "$GOBIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-if ! stamp crane "$CRANE_MODULE"; then
-  go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_MODULE"
-  echo "$CRANE_MODULE" > "$GOBIN/.crane.version"
-fi
-if ! stamp registry "$REGISTRY_MODULE"; then
-  go install "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_MODULE"
-  echo "$REGISTRY_MODULE" > "$GOBIN/.registry.version"
-fi
+# shellcheck source=scripts/go-install-pinned.sh
+source "$PWD/scripts/go-install-pinned.sh"
+go_install_pinned crane github.com/google/go-containerregistry/cmd/crane "$CRANE_MODULE"
+go_install_pinned registry github.com/distribution/distribution/v3/cmd/registry "$REGISTRY_MODULE"
 "$GOBIN/crane" version
 "$GOBIN/registry" --version

@@ -18,11 +18,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ -f /run/nginx.pid ]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi
 fi
 
-stamp() { [ -x "$GOBIN/$1" ] && [ "$(cat "$GOBIN/.$1.version" 2>/dev/null)" = "$2" ]; }
-if ! stamp actionlint "$ACTIONLINT_MODULE"; then
-  go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_MODULE"
-  echo "$ACTIONLINT_MODULE" > "$GOBIN/.actionlint.version"
-fi
+# shellcheck source=scripts/go-install-pinned.sh
+source "$PWD/scripts/go-install-pinned.sh"
+go_install_pinned actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_MODULE"
 "$GOBIN/actionlint" -version | head -1
 /usr/sbin/nginx -v
 shellcheck --version | sed -n 2p

@@ -7,7 +7,6 @@
  * CronJob's exact arguments to a key that decrypts the dump.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,14 +16,13 @@ import { ageImage, buildAgeImage, pinProblem, type AgeImageBuild } from '../../i
 import { imageRef } from '../../charts-ts/config/schema.ts';
 import { logicalDumpName, logicalDumpSteps } from '../../charts-ts/data/logical-dump.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
-import { tarLayer, writeImageLayout } from '../../charts-ts/lib/oci-layout.ts';
+import { sha256, tarLayer, writeImageLayout } from '../../charts-ts/lib/oci-layout.ts';
 import { renderAll } from '../support/render.ts';
 
 const bin = join(repoRoot, '.cache/bin');
 const r = renderAll();
 const pinned = r.config.cluster.data.logicalDump.images.age;
 const work = mkdtempSync(join(tmpdir(), 'age-image-test-'));
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 function run(cmd: string, args: string[], opts: { input?: Buffer | string; cwd?: string } = {}) {
   const p = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, maxBuffer: 64 << 20 });
@@ -67,6 +65,7 @@ describe('age image layout (OCI image-spec 1.1)', () => {
   const dir = join(work, 'layout');
   const blob = (digest: string) => readFileSync(join(dir, 'blobs/sha256', digest.replace('sha256:', '')));
   const parse = (b: Buffer) => JSON.parse(b.toString('utf8'));
+  const layerFile = () => join(dir, 'blobs/sha256', build.layout.layer.digest.replace('sha256:', ''));
   beforeAll(() => writeImageLayout(dir, build.layout));
 
   it('every blob is named by its sha256 and every descriptor matches its blob', () => {
@@ -92,15 +91,14 @@ describe('age image layout (OCI image-spec 1.1)', () => {
     const config = parse(blob(parse(blob(pinned.digest)).config.digest));
     expect(config.config.User).toMatch(/^[1-9]\d*:[1-9]\d*$/);
     const path = config.config.Env.find((e: string) => e.startsWith('PATH=')).slice(5).split(':');
-    const layer = run('tar', ['-tvf', join(dir, 'blobs/sha256', parse(blob(pinned.digest)).layers[0].digest.replace('sha256:', ''))]).toString();
+    const layer = run('tar', ['-tvf', layerFile()]).toString();
     const encrypt = logicalDumpSteps(r.config, Object.values(r.config.environments)[0]).find((s) => s.name === 'encrypt')!;
     const resolved = path.map((p: string) => `${p}/${encrypt.command[0]}`.slice(1));
     expect(layer.split('\n').some((l) => resolved.some((f: string) => l.startsWith('-rwxr-xr-x root/root') && l.endsWith(` ${f}`)))).toBe(true);
   });
 
   it('holds the binary and license texts only: root-owned, no setuid, no shell (GNU tar listing)', () => {
-    const layerFile = join(dir, 'blobs/sha256', parse(blob(pinned.digest)).layers[0].digest.replace('sha256:', ''));
-    const lines = run('tar', ['-tvf', layerFile]).toString().trim().split('\n');
+    const lines = run('tar', ['-tvf', layerFile()]).toString().trim().split('\n');
     const files = lines.filter((l) => l.startsWith('-')).map((l) => l.split(/\s+/).at(-1)!);
     expect(files[0]).toBe('usr/local/bin/age');
     expect(files.slice(1).every((f) => /^usr\/share\/licenses\/.+\/LICENSE$/.test(f))).toBe(true);
