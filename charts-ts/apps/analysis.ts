@@ -20,7 +20,7 @@ import {
   AnalysisTemplateSpecMetricsFailureLimit, AnalysisTemplateSpecMetricsInconclusiveLimit, type AnalysisTemplateSpecMetrics,
 } from '../imports/analysistemplate-argoproj.io.ts';
 import { names } from '../lib/names.ts';
-import { traefikMetrics as T } from './metrics.ts';
+import { traefikMetrics as T, type CanaryTraefikLabels } from './metrics.ts';
 
 export type QuerySettings = Pick<AnalysisSettings, 'window' | 'minRequests'>;
 
@@ -28,29 +28,54 @@ export type QuerySettings = Pick<AnalysisSettings, 'window' | 'minRequests'>;
 const selector = (service: string, ...matchers: string[]): string =>
   `{${[`${T.labels.service}="${service}"`, ...matchers].join(',')}}`;
 
-/** `<expr> and on() (enough requests)`: keeps the value only with at least minRequests in the window. */
-const withEnoughTraffic = (expr: string, service: string, s: QuerySettings, ...matchers: string[]): string =>
-  `${expr} and on() (sum(increase(${T.requestsTotal}${selector(service, ...matchers)}[${s.window}])) >= ${s.minRequests})`;
+const regexLiteral = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
+
+/** `(sum(<fn>(<metric><selector>[window])) or on() vector(0))`: 0 rather than nothing when no series matches. */
+const total = (fn: 'rate' | 'increase', metric: string, sel: string, window: string): string =>
+  `(sum(${fn}(${metric}${sel}[${window}])) or on() vector(0))`;
 
 /**
- * Share of non-5xx responses the canary served in the window, 0..1. A canary answering only 5xx
- * has no non-5xx series at all, so the ratio is built from the 5xx rate (`or vector(0)` when there
- * is none) and the total, never from a possibly missing numerator.
+ * Requests of the app's TraefikService that Traefik itself answered 503 "no available server":
+ * its routers' 503s minus the 503s the servers of its stable and canary Services returned. Service
+ * series are recorded per server (charts-ts/apps/metrics.ts), so a canary Service without a ready
+ * pod records nothing, and only the router sees its share of the traffic fail. Traefik does not
+ * say which child had no server; during a canary the stable side has ready pods (Argo Rollouts
+ * keeps them), so they are the canary's.
  */
-export function successRateQuery(service: string, s: QuerySettings): string {
-  const errors = `sum(rate(${T.requestsTotal}${selector(service, `${T.labels.code}=~"5.."`)}[${s.window}]))`;
-  const total = `sum(rate(${T.requestsTotal}${selector(service)}[${s.window}]))`;
-  return withEnoughTraffic(`(1 - ((${errors} or on() vector(0)) / ${total}))`, service, s);
+function noServerRequests(l: CanaryTraefikLabels, fn: 'rate' | 'increase', window: string): string {
+  const code = `${T.labels.code}="${T.noServerCode}"`;
+  const routed = `sum(${fn}(${T.routerRequestsTotal}${selector(l.router, code)}[${window}]))`;
+  const served = total(fn, T.requestsTotal, `{${T.labels.service}=~"${regexLiteral(l.stable)}|${regexLiteral(l.canary)}",${code}}`, window);
+  return `(clamp_min(${routed} - ${served}, 0) or on() vector(0))`;
+}
+
+/** `<expr> and on() (enough requests)`: keeps the value only with at least minRequests in the window. */
+const withEnoughTraffic = (expr: string, requests: string, s: QuerySettings): string =>
+  `${expr} and on() (${requests} >= ${s.minRequests})`;
+
+/**
+ * Share of the canary's requests answered without a 5xx in the window, 0..1: what its pods served,
+ * plus the requests Traefik could not send to any canary pod (503 "no available server", counted
+ * from the router series). A canary answering only 5xx has no non-5xx series at all, so the ratio
+ * is built from the error and total rates (each 0 when absent), never from a possibly missing
+ * numerator.
+ */
+export function successRateQuery(l: CanaryTraefikLabels, s: QuerySettings): string {
+  const errors = total('rate', T.requestsTotal, selector(l.canary, `${T.labels.code}=~"5.."`), s.window);
+  const served = total('rate', T.requestsTotal, selector(l.canary), s.window);
+  const noServer = noServerRequests(l, 'rate', s.window);
+  const requests = `${total('increase', T.requestsTotal, selector(l.canary), s.window)} + ${noServerRequests(l, 'increase', s.window)}`;
+  return withEnoughTraffic(`(1 - ((${errors} + ${noServer}) / (${served} + ${noServer})))`, `(${requests})`, s);
 }
 
 /**
  * p95 latency (seconds) of the canary's plain HTTP requests in the window. WebSocket and SSE
  * requests last as long as the connection and would drown the signal, so only protocol="http".
  */
-export function latencyP95Query(service: string, s: QuerySettings): string {
+export function latencyP95Query(l: CanaryTraefikLabels, s: QuerySettings): string {
   const http = `${T.labels.protocol}="${T.httpProtocol}"`;
-  const buckets = `sum by (${T.labels.le}) (rate(${T.requestDurationBucket}${selector(service, http)}[${s.window}]))`;
-  return withEnoughTraffic(`histogram_quantile(0.95, ${buckets})`, service, s, http);
+  const buckets = `sum by (${T.labels.le}) (rate(${T.requestDurationBucket}${selector(l.canary, http)}[${s.window}]))`;
+  return withEnoughTraffic(`histogram_quantile(0.95, ${buckets})`, `sum(increase(${T.requestsTotal}${selector(l.canary, http)}[${s.window}]))`, s);
 }
 
 export interface Verdict {
@@ -77,8 +102,8 @@ export interface CanaryAnalysisProps {
   readonly namespace: string;
   /** The app (Rollout) name; templates are `<app>-canary-gate` and `<app>-canary-guard`. */
   readonly app: string;
-  /** The canary's Traefik `service` label (metrics.ts traefikServiceLabel). */
-  readonly traefikService: string;
+  /** The Traefik `service` labels of the canary, the stable side and their TraefikService (metrics.ts). */
+  readonly traefik: CanaryTraefikLabels;
   readonly settings: AnalysisSettings;
 }
 
@@ -95,8 +120,8 @@ export class CanaryAnalysis {
     this.gateName = n.gate;
     this.guardName = n.guard;
     const queries = {
-      successRate: successRateQuery(props.traefikService, a),
-      latencyP95: latencyP95Query(props.traefikService, a),
+      successRate: successRateQuery(props.traefik, a),
+      latencyP95: latencyP95Query(props.traefik, a),
     };
     const v = verdicts(a);
     const prometheus = (query: string) => ({ prometheus: { address: names.monitoring.prometheusUrl, query, timeout: 10 } });

@@ -16,7 +16,7 @@ import { CanaryAnalysis } from './analysis.ts';
 import { CanaryWorkload, podTemplateHashLabel } from './canary.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
-import { canaryServiceNames, servicePort, traefikServiceLabel } from './metrics.ts';
+import { canaryTraefikLabels } from './metrics.ts';
 import { podSpec, type EnvVar } from './pod.ts';
 import { argoSteps, firstTrafficStep } from './steps.ts';
 
@@ -72,11 +72,10 @@ export class ApiChart extends LmsChart {
     }
 
     // ---- analysis and steps
-    const canaryService = canaryServiceNames(name).canary;
     const analysis = new CanaryAnalysis(this, 'analysis', {
       namespace: env.namespace,
       app: name,
-      traefikService: traefikServiceLabel(env.namespace, canaryService, servicePort),
+      traefik: canaryTraefikLabels(env.namespace, name),
       settings: apps.analysis,
     });
     this.migrationTemplate(env, name);

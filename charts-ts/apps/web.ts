@@ -11,7 +11,7 @@ import { CanaryAnalysis } from './analysis.ts';
 import { CanaryWorkload, podTemplateHashLabel } from './canary.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
-import { canaryServiceNames, servicePort, traefikServiceLabel } from './metrics.ts';
+import { canaryTraefikLabels } from './metrics.ts';
 import { podSpec } from './pod.ts';
 import { argoSteps, firstTrafficStep } from './steps.ts';
 
@@ -39,7 +39,7 @@ export class WebChart extends LmsChart {
     const analysis = new CanaryAnalysis(this, 'analysis', {
       namespace: env.namespace,
       app: name,
-      traefikService: traefikServiceLabel(env.namespace, canaryServiceNames(name).canary, servicePort),
+      traefik: canaryTraefikLabels(env.namespace, name),
       settings: apps.analysis,
     });
     const steps = argoSteps(env, { gateTemplate: analysis.gateName });

@@ -25,17 +25,20 @@ interface Target {
    * a Rollout or a Certificate) instead of renaming it `exported_namespace`.
    */
   readonly honorLabels?: boolean;
+  /** Scrape interval; default the global one (cluster.observability.prometheus.scrapeInterval). */
+  readonly interval?: (config: Config) => string;
 }
 
 export const platformScrapeTargets: Target[] = [
-  { name: 'traefik', namespace: names.ingress.namespace, podLabels: { ...names.ingress.podLabels }, port: traefikMetricsPort.name },
+  // The canary analysis reads 1-minute rates of Traefik's series: 4 scrapes a window (config cross-checks).
+  { name: 'traefik', namespace: names.ingress.namespace, podLabels: { ...names.ingress.podLabels }, port: traefikMetricsPort.name, interval: (c) => c.cluster.platform.traefik.scrapeInterval },
   { name: 'argo-rollouts', namespace: platformNs.argoRollouts, podLabels: { ...argoRolloutsPodLabels }, port: 'metrics', honorLabels: true },
   { name: 'cloudnative-pg', namespace: platformNs.cnpg, podLabels: { ...cnpgOperatorPodLabels }, port: 'metrics' },
   { name: 'cert-manager', namespace: platformNs.certManager, podLabels: { ...certManagerPodLabels }, port: 'http-metrics', honorLabels: true },
 ];
 
 export class PlatformMonitoringChart extends LmsChart {
-  constructor(scope: Construct, id: string, _config: Config) {
+  constructor(scope: Construct, id: string, config: Config) {
     super(scope, id, { layer: layers.observability, component: 'platform-monitoring' });
     for (const t of platformScrapeTargets) {
       new PodMonitor(this, t.name, {
@@ -44,7 +47,11 @@ export class PlatformMonitoringChart extends LmsChart {
         spec: {
           selector: { matchLabels: t.podLabels },
           namespaceSelector: { matchNames: [t.namespace] },
-          podMetricsEndpoints: [{ port: t.port, path: '/metrics', interval: '30s', ...(t.honorLabels ? { honorLabels: true } : {}) }],
+          podMetricsEndpoints: [{
+            port: t.port, path: '/metrics',
+            interval: t.interval?.(config) ?? config.cluster.observability.prometheus.scrapeInterval,
+            ...(t.honorLabels ? { honorLabels: true } : {}),
+          }],
           jobLabel: 'app.kubernetes.io/name',
         },
       });

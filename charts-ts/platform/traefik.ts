@@ -27,6 +27,12 @@ export function traefikValues(config: Config): Record<string, unknown> {
   return {
     resources: t.resources,
     service: { spec: { externalTrafficPolicy: t.externalTrafficPolicy } },
+    // A Service without ready endpoints (a canary whose pods are not ready) stays in the
+    // configuration and answers 503 "no available server"; without this Traefik drops it, and with
+    // it the whole weighted TraefikService, so the host would answer 404 (Traefik v3
+    // pkg/provider/kubernetes/crd/kubernetes_http.go loadServers). The canary analysis counts
+    // those 503s from the router metrics (charts-ts/apps/analysis.ts).
+    providers: { kubernetesCRD: { allowEmptyServices: true } },
     ports: {
       web: { forwardedHeaders: { trustedIPs, insecure: false } },
       websecure: { forwardedHeaders: { trustedIPs, insecure: false } },

@@ -1,17 +1,20 @@
 /**
  * The canary analysis, end to end with the real tools:
  * 1. every query is taken from the rendered AnalysisTemplates (what Flux applies), written as a
- *    recording rule, and `promtool test rules` evaluates it on synthetic Traefik series: healthy,
- *    5xx-heavy, only-5xx, slow, exactly-at-threshold, no traffic, too little traffic, long-lived
- *    WebSocket requests, and a stable side that is failing (which the canary query must ignore);
+ *    recording rule, and `promtool test rules` evaluates it on synthetic Traefik series (service
+ *    and router level): healthy, 5xx-heavy, only-5xx, slow, exactly-at-threshold, no traffic, too
+ *    little traffic, long-lived WebSocket requests, a stable side that is failing (which the canary
+ *    query must ignore), and a canary without a ready pod whose share Traefik answers with 503
+ *    "no available server" (seen only by the router series);
  * 2. the values promtool confirmed go through Argo Rollouts' own condition evaluator (argo-eval)
  *    with the templates' success/failure conditions: pass, fail, or inconclusive (not a pass);
  * 3. a timeline: a bad canary's measurements, at the worst scrape alignment, fail within the
- *    configured abort budget (docs/delivery.md "Abort arithmetic").
+ *    configured abort budget (docs/delivery.md "Abort arithmetic"), whether or not its Traefik
+ *    series existed before it got traffic.
  */
 import { describe, expect, it } from 'vitest';
 import { analysisTemplateNames } from '../../charts-ts/apps/analysis.ts';
-import { analysisRecordNames, canaryServiceNames, servicePort, traefikMetrics as T, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
+import { analysisRecordNames, canaryTraefikLabels, traefikMetrics as T } from '../../charts-ts/apps/metrics.ts';
 import { durationSeconds, worstCaseAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
 import type { Environment } from '../../charts-ts/config/schema.ts';
 import { names } from '../../charts-ts/lib/names.ts';
@@ -27,6 +30,8 @@ interface Target {
   /** Traefik service label of the canary (and of the stable side, for noise). */
   readonly canary: string;
   readonly stable: string;
+  /** The weighted TraefikService, as its routers' series carry it. */
+  readonly router: string;
   readonly queries: Record<MetricKey, string>;
   /** The guard template's queries (must equal the gate's). */
   readonly guardQueries: Record<MetricKey, string>;
@@ -44,11 +49,9 @@ function targets(): Target[] {
     const guard = r.get('AnalysisTemplate', t.guard, env.namespace);
     const metric = (tpl: any, key: MetricKey) => tpl.spec.metrics.find((m: any) => m.name === metricNames[key]);
     const conditions = (tpl: any, key: MetricKey): Conditions => ({ successCondition: metric(tpl, key).successCondition, failureCondition: metric(tpl, key).failureCondition });
-    const s = canaryServiceNames(app);
     return {
       env, app,
-      canary: traefikServiceLabel(env.namespace, s.canary, servicePort),
-      stable: traefikServiceLabel(env.namespace, s.stable, servicePort),
+      ...canaryTraefikLabels(env.namespace, app),
       queries: { successRate: metric(gate, 'successRate').provider.prometheus.query, latencyP95: metric(gate, 'latencyP95').provider.prometheus.query },
       gate: { successRate: conditions(gate, 'successRate'), latencyP95: conditions(gate, 'latencyP95') },
       guard: { successRate: conditions(guard, 'successRate'), latencyP95: conditions(guard, 'latencyP95') },
@@ -89,11 +92,21 @@ const share = (lat: Latency, bound: number): number => {
   return s;
 };
 
+/**
+ * Counter values for `samples` scrapes of `perScrape` requests each. With `startAt` the traffic
+ * starts at that scrape; before it the series is flat at 0 (Traefik had it from an earlier canary)
+ * or, with `absentBefore`, does not exist yet (Traefik creates a series with its first request, so
+ * after a Traefik restart the canary's series appear only once it gets traffic).
+ */
+function counterValues(perScrape: number, samples: number, startAt = 0, absentBefore = false): string {
+  if (!startAt) return `0+${perScrape}x${samples}`;
+  return `${absentBefore ? `_x${startAt}` : `0x${startAt - 1}`} ${perScrape}+${perScrape}x${samples}`;
+}
+
 /** Input series for one Traefik service: requests counters and duration buckets, `samples` scrapes. */
-function seriesFor(service: string, streams: readonly Stream[], samples: number, startAt = 0) {
+function seriesFor(service: string, streams: readonly Stream[], samples: number, startAt = 0, absentBefore = false) {
   const out: { series: string; values: string }[] = [];
-  // Flat zeros before the traffic starts (the canary Service exists before it gets weight).
-  const values = (perScrape: number) => (startAt ? `0x${startAt - 1} ${perScrape}+${perScrape}x${samples}` : `0+${perScrape}x${samples}`);
+  const values = (perScrape: number) => counterValues(perScrape, samples, startAt, absentBefore);
   for (const s of streams) {
     const labels = (extra: Record<string, string> = {}) => `{${Object.entries({ service, code: s.code, method: 'GET', protocol: s.protocol ?? T.httpProtocol, ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
     const perScrape = s.rps * scrape;
@@ -105,15 +118,32 @@ function seriesFor(service: string, streams: readonly Stream[], samples: number,
   return out;
 }
 
+/**
+ * Router series of the app's TraefikService: every request of both sides (split over the API's two
+ * routes, the auth route and the catch-all), plus `noServer` requests per second that Traefik
+ * answered 503 "no available server" itself (no service series records them).
+ */
+function routerSeriesFor(t: Target, streams: readonly Stream[], noServer: number, samples: number) {
+  const routers = ['auth', 'catch-all'].map((r) => `websecure-${t.env.namespace}-${t.app}-${r}@kubernetescrd`);
+  const all: Stream[] = [...streams, ...(noServer ? [{ code: T.noServerCode, rps: noServer }] : [])];
+  return routers.flatMap((router) => all.map((s) => ({
+    series: `${T.routerRequestsTotal}{${Object.entries({ router, service: t.router, code: s.code, method: 'GET', protocol: s.protocol ?? T.httpProtocol }).map(([k, v]) => `${k}="${v}"`).join(',')}}`,
+    values: counterValues((s.rps * scrape) / routers.length, samples),
+  })));
+}
+
 // ------------------------------------------------------------------ independent expectations
 
 type Settings = typeof analysis;
 
-/** Success rate of the canary's streams (non-5xx share); undefined below minRequests. */
-function expectedSuccessRate(streams: readonly Stream[], a: Settings): number | undefined {
-  const total = streams.reduce((sum, s) => sum + s.rps, 0);
+/**
+ * Success rate of the canary's requests (non-5xx share): what its pods served plus the requests
+ * Traefik found no canary pod for (`noServer`, all 503); undefined below minRequests.
+ */
+function expectedSuccessRate(streams: readonly Stream[], a: Settings, noServer = 0): number | undefined {
+  const total = streams.reduce((sum, s) => sum + s.rps, 0) + noServer;
   if (total * durationSeconds(a.window) < a.minRequests) return undefined;
-  const errors = streams.filter((s) => /^5\d\d$/.test(s.code)).reduce((sum, s) => sum + s.rps, 0);
+  const errors = streams.filter((s) => /^5\d\d$/.test(s.code)).reduce((sum, s) => sum + s.rps, 0) + noServer;
   return 1 - errors / total;
 }
 
@@ -137,13 +167,17 @@ interface Scenario {
   readonly canary: readonly Stream[];
   /** The stable side's traffic: noise the canary queries must not see. */
   readonly stable?: readonly Stream[];
+  /** Canary requests per second Traefik answers 503 "no available server" (no ready canary pod). */
+  readonly noServer?: number;
   readonly verdict: Record<MetricKey, Verdict>;
 }
 
+// The stable pods' own 503s are in the router series too; they must not count as the canary's.
 const failingStable: Stream[] = [
   { code: '200', rps: 20, latency: { 5: 1 } },
-  { code: '500', rps: 20, latency: { 5: 1 } },
+  { code: '503', rps: 20, latency: { 5: 1 } },
 ];
+const healthyStable: Stream[] = [{ code: '200', rps: 360 }];
 /** The lowest rate (rps) that reaches minRequests in some environment. */
 const min = Math.min(...environments(r).map((e) => e.apps.analysis.minRequests / durationSeconds(e.apps.analysis.window)));
 const threshold = analysis.successRateMin;
@@ -203,6 +237,27 @@ const scenarios: Scenario[] = [
     verdict: { successRate: 'none', latencyP95: 'none' },
   },
   {
+    name: 'canary without a ready pod: Traefik answers its share with 503 no available server (router series only)',
+    canary: [],
+    stable: healthyStable,
+    noServer: 40,
+    verdict: { successRate: 'fail', latencyP95: 'none' },
+  },
+  {
+    name: 'canary losing a pod: 2 % of its share finds no server, the rest is served fine',
+    canary: [{ code: '200', rps: 39.2 }],
+    stable: healthyStable,
+    noServer: 0.8,
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+  {
+    name: 'too few no-server 503s to judge',
+    canary: [],
+    stable: healthyStable,
+    noServer: min * 0.9,
+    verdict: { successRate: 'none', latencyP95: 'none' },
+  },
+  {
     name: 'long-lived WebSocket and SSE requests do not count as latency',
     canary: [
       { code: '200', rps: 40, latency: { 0.1: 1 } },
@@ -216,7 +271,7 @@ const scenarios: Scenario[] = [
 const evalAt = 300; // seconds; the traffic runs from 0 to 600 s
 const samples = 20;
 const expected = (s: Scenario, env: Environment): Record<MetricKey, number | undefined> => ({
-  successRate: expectedSuccessRate(s.canary, env.apps.analysis),
+  successRate: expectedSuccessRate(s.canary, env.apps.analysis, s.noServer),
   latencyP95: expectedLatencyP95(s.canary, env.apps.analysis),
 });
 
@@ -238,7 +293,11 @@ function scenarioTest(s: Scenario) {
   return {
     name: s.name,
     interval: analysis.scrapeInterval,
-    input_series: all.flatMap((t) => [...seriesFor(t.canary, s.canary, samples), ...seriesFor(t.stable, s.stable ?? [], samples)]),
+    input_series: all.flatMap((t) => [
+      ...seriesFor(t.canary, s.canary, samples),
+      ...seriesFor(t.stable, s.stable ?? [], samples),
+      ...routerSeriesFor(t, [...s.canary, ...(s.stable ?? [])], s.noServer ?? 0, samples),
+    ]),
     promql_expr_test: all.flatMap((t) => (Object.keys(analysisRecordNames) as MetricKey[]).map((k) => {
       const e = expected(s, t.env)[k];
       return valueCheck(`${analysisRecordNames[k]}{env="${t.env.name}",app="${t.app}"}`, `${evalAt}s`, e);
@@ -257,10 +316,15 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
       expect(t.guardQueries).toEqual(t.queries);
       for (const q of Object.values(t.queries)) {
         expect(q).toContain(`service="${t.canary}"`);
-        expect(q).not.toContain(t.stable);
         expect(q).toContain(`>= ${t.env.apps.analysis.minRequests}`);
         expect(q).toContain(`[${t.env.apps.analysis.window}]`);
       }
+      // Latency reads the canary alone; the success rate reads the stable side's series only to
+      // subtract the 503s its pods served from the router's (what is left found no server).
+      expect(t.queries.latencyP95).not.toContain(t.stable);
+      expect(t.queries.latencyP95).not.toContain(T.routerRequestsTotal);
+      expect(t.queries.successRate).toContain(`${T.routerRequestsTotal}{service="${t.router}",code="503"}`);
+      expect(t.queries.successRate.replaceAll(`service=~"${t.stable}|${t.canary}",code="503"`, '')).not.toContain(t.stable);
     }
     const check = run('promtool', ['check', 'rules', rules]);
     expect(check.status, check.output).toBe(0);
@@ -319,7 +383,10 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
     expect(phases).toEqual(['Successful', 'Failed', 'Successful', 'Failed', 'Failed']);
   });
 
-  it('aborts a bad canary within the abort budget, at the worst scrape alignment', () => {
+  it.each([
+    ['existed before (flat since an earlier canary)', false],
+    ['appear with the first canary request (Traefik restarted since)', true],
+  ] as const)('aborts a bad canary within the abort budget, at the worst scrape alignment, when its series %s', (_name, absentBefore) => {
     // Traffic (10 % errors) starts right after a scrape at t0; measurements come every interval
     // from initialDelay on, each a second before a scrape would have landed (worst alignment).
     const t0 = 10 * scrape;
@@ -328,14 +395,16 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
     const measurements = Array.from({ length: analysis.gate.count }, (_, i) => t0 + durationSeconds(analysis.initialDelay) + i * interval - 1);
     const t = all.find((x) => x.env.name === 'production' && x.app === names.apps.api)!;
     const successRate = expectedSuccessRate(bad, t.env.apps.analysis)!;
-    const seen = (at: number) => Math.floor((at - t0) / scrape) >= 1; // a scrape after t0 happened
-    const file = writeYaml(dir, 'timeline.test.yaml', {
+    // rate() needs two samples: one scrape after t0 when the series was there before, two when
+    // the first canary request created it.
+    const seen = (at: number) => Math.floor((at - t0) / scrape) >= (absentBefore ? 2 : 1);
+    const file = writeYaml(dir, `timeline-${absentBefore ? 'new' : 'existing'}.test.yaml`, {
       rule_files: [rules],
       evaluation_interval: '1s',
       tests: [{
         name: 'timeline',
         interval: analysis.scrapeInterval,
-        input_series: seriesFor(t.canary, bad, samples, t0 / scrape + 1),
+        input_series: seriesFor(t.canary, bad, samples, t0 / scrape + 1, absentBefore),
         promql_expr_test: measurements.map((at) =>
           valueCheck(`${analysisRecordNames.successRate}{env="${t.env.name}",app="${t.app}"}`, `${at}s`, seen(at) ? successRate : undefined)),
       }],
@@ -352,7 +421,8 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
       if (p.phase === 'Failed') failed++;
       if (abortedAt === undefined && failed > analysis.gate.failureLimit) abortedAt = measurements[i];
     });
-    expect(phases[0].phase).toBe('Inconclusive'); // nothing scraped yet: not a verdict
+    // Nothing to rate yet is not a verdict.
+    expect(phases.map((p) => p.phase)).toEqual(measurements.map((at) => (seen(at) ? 'Failed' : 'Inconclusive')));
     expect(abortedAt).toBeDefined();
     const controllers = durationSeconds(analysis.controllerLatency);
     expect(abortedAt! - t0 + controllers).toBeLessThanOrEqual(worstCaseAbortSeconds(analysis, analysis.gate.failureLimit));

@@ -58,7 +58,7 @@ describe('analysis templates', () => {
     for (const env of environments(r)) {
       const a = env.apps.analysis;
       expect(durationSeconds(a.abortWithin)).toBe(180);
-      // max(30 s delay, 30 s scrape) + 30 s + failureLimit x 30 s + 15 s controllers
+      // max(30 s delay, 2 x 15 s scrapes for rate()'s two samples) + 30 s + failureLimit x 30 s + 15 s controllers
       expect(worstCaseAbortSeconds(a, a.gate.failureLimit)).toBe(105);
       expect(worstCaseAbortSeconds(a, a.guard.failureLimit)).toBe(135);
       // An analysis step takes count x 30 s when every measurement is conclusive: 2 minutes in
@@ -72,10 +72,28 @@ describe('analysis templates', () => {
     [{ interval: '1m' }, 'apps.analysis.guard.failureLimit: 2 lets a bad canary run 225s before the abort, more than abortWithin (3m)'],
     [{ minRequests: 50 }, 'apps.analysis.minRequests: 50 must be at least 100 for a 99 % target'],
     [{ latencyP95MaxSeconds: 0.25 }, "apps.analysis.latencyP95MaxSeconds: 0.25 must be one of Traefik's histogram bucket bounds (0.1, 0.3, 1.2, 5)"],
-    [{ window: '45s' }, 'apps.analysis.window: "45s" must span at least two scrapes'],
+    [{ window: '45s' }, 'apps.analysis.window: "45s" must span at least 4 scrapes (4 x scrapeInterval 15s = 60s)'],
     [{ gate: { count: 2 } }, 'apps.analysis.gate.count: 2 must exceed failureLimit + inconclusiveLimit'],
     [{ successRateMin: 1 }, 'apps.analysis.successRateMin: 1 must be between 0 and 1'],
   ])('rejects %o with an error naming the field', (analysis, message) => {
     expect(() => renderAll({ environments: { production: { apps: { analysis } } } })).toThrow(`config: environments.production.${message}`);
+  });
+
+  it('rate windows span at least 4 scrapes of Traefik, at the interval Traefik is really scraped at', () => {
+    for (const env of environments(r)) {
+      const a = env.apps.analysis;
+      expect(a.scrapeInterval).toBe(r.config.cluster.platform.traefik.scrapeInterval);
+      expect(durationSeconds(a.window)).toBeGreaterThanOrEqual(4 * durationSeconds(a.scrapeInterval));
+    }
+    expect(r.get('PodMonitor', 'traefik', 'kube-system').spec.podMetricsEndpoints[0].interval).toBe(r.config.cluster.platform.traefik.scrapeInterval);
+    // Scraping Traefik every 30 s again, as before issue 16: the 1-minute window would hold 2 scrapes.
+    expect(() => renderAll({ cluster: { platform: { traefik: { scrapeInterval: '30s' } } }, environments: { staging: { apps: { analysis: { scrapeInterval: '30s' } } }, production: { apps: { analysis: { scrapeInterval: '30s' } } } } }))
+      .toThrow('config: environments.staging.apps.analysis.window: "1m" must span at least 4 scrapes (4 x scrapeInterval 30s = 120s)');
+    // The analysis must assume the interval the PodMonitor uses.
+    expect(() => renderAll({ cluster: { platform: { traefik: { scrapeInterval: '10s' } } } }))
+      .toThrow('config: environments.staging.apps.analysis.scrapeInterval: "15s" must equal cluster.platform.traefik.scrapeInterval (10s)');
+    // The shortest SLO window (5m) must hold 4 scrapes of every exporter.
+    expect(() => renderAll({ cluster: { observability: { prometheus: { scrapeInterval: '2m' } } } }))
+      .toThrow('config: cluster.observability.prometheus.scrapeInterval: "2m" is too long for the shortest SLO window (5m): a rate window must span at least 4 scrapes; use at most 75s');
   });
 });

@@ -90,6 +90,14 @@ describe('Traefik HelmChartConfig', () => {
     expect(monitor.spec.selector.matchLabels).toEqual(names.ingress.podLabels);
     expect(monitor.spec.podMetricsEndpoints[0].port).toBe('metrics');
   });
+  it('keeps a Service without ready pods as 503 "no available server", counted per router, and is scraped every scrapeInterval', () => {
+    // Without it Traefik drops an empty Service, and with it the whole weighted TraefikService: the
+    // host would answer 404 while a canary has no ready pod, and the analysis would see nothing.
+    expect(values.providers).toEqual({ kubernetesCRD: { allowEmptyServices: true } });
+    // The canary analysis finds those 503s in the router series.
+    expect(values.metrics.prometheus).toMatchObject({ addRoutersLabels: true, addServicesLabels: true });
+    expect(r.get('PodMonitor', 'traefik', 'kube-system').spec.podMetricsEndpoints[0].interval).toBe(t.scrapeInterval);
+  });
   it('sets resources and declares them as its capacity footprint', () => {
     expect(values.resources).toEqual(t.resources);
     expect(JSON.parse(hcc.metadata.annotations[footprintAnnotation])).toEqual([{ name: 'traefik (k3s bundled)', replicas: 1, ...t.resources }]);

@@ -47,6 +47,14 @@ export function cidrContains(outer: string, inner: string): boolean {
   return (o.value >> shift) === (i.value >> shift);
 }
 
+/**
+ * A rate()/increase() window must span at least this many scrapes of the series it reads, so one
+ * missed scrape still leaves two samples (Prometheus guidance). Checked for the canary analysis
+ * here and for the SLO windows in ../schema.ts; the rendered rules are checked in
+ * test/observability/rate-windows.test.ts.
+ */
+export const rateWindowScrapes = 4;
+
 /** Traefik v3's default latency histogram buckets (seconds); see charts-ts/apps/metrics.ts. */
 const traefikLatencyBuckets = [0.1, 0.3, 1.2, 5] as const;
 
@@ -146,11 +154,17 @@ const Analysis = z.object({
   latencyP95MaxSeconds: z.number().refine((v) => (traefikLatencyBuckets as readonly number[]).includes(v), {
     message: `must be one of Traefik's histogram bucket bounds (${traefikLatencyBuckets.join(', ')}); between bounds histogram_quantile only interpolates`,
   }),
-  /** Range of rate()/increase() in the queries. */
+  /**
+   * Range of rate()/increase() in the queries: at least 4 scrapes of Traefik (scrapeInterval), so a
+   * missed scrape still leaves rate() the two samples it needs (Prometheus guidance: >= 4x).
+   */
   window: duration,
   /** Fewer canary requests than this in one window -> no value (inconclusive), never a verdict. */
   minRequests: positiveInt,
-  /** Prometheus scrape interval of Traefik's metrics (the observability config); the timing bound assumes it. */
+  /**
+   * Prometheus scrape interval of Traefik's metrics: must equal cluster.platform.traefik.scrapeInterval
+   * (the Traefik PodMonitor; checked in ../schema.ts). The window and the abort bound assume it.
+   */
   scrapeInterval: duration,
   /** Time between measurements. */
   interval: duration,
@@ -179,8 +193,12 @@ const Analysis = z.object({
       message: `must be at least ${needed} for a ${a.successRateMin * 100} % target, or a single error fails the canary`,
     });
   }
-  if (durationSeconds(a.window) < 2 * durationSeconds(a.scrapeInterval)) {
-    ctx.addIssue({ code: 'custom', path: ['window'], input: a.window, message: `must span at least two scrapes (2 x scrapeInterval = ${2 * durationSeconds(a.scrapeInterval)}s) for rate() to have two samples` });
+  const minWindow = rateWindowScrapes * durationSeconds(a.scrapeInterval);
+  if (durationSeconds(a.window) < minWindow) {
+    ctx.addIssue({
+      code: 'custom', path: ['window'], input: a.window,
+      message: `must span at least ${rateWindowScrapes} scrapes (${rateWindowScrapes} x scrapeInterval ${a.scrapeInterval} = ${minWindow}s): with fewer, one missed scrape leaves rate() without two samples and the measurement empty; lengthen the window or scrape Traefik more often (cluster.platform.traefik.scrapeInterval)`,
+    });
   }
   if (a.gate.failureLimit + a.gate.inconclusiveLimit >= a.gate.count) {
     ctx.addIssue({ code: 'custom', path: ['gate', 'count'], input: a.gate.count, message: 'must exceed failureLimit + inconclusiveLimit, or a gate could pass without one conclusive good measurement' });
@@ -199,12 +217,14 @@ export type AnalysisSettings = z.infer<typeof Analysis>;
 
 /**
  * Worst case, in seconds, from the canary getting traffic to the abort (docs/delivery.md):
- * the first measurement that is sure to see a scraped sample comes at most one interval after
- * max(initialDelay, scrapeInterval); `failureLimit` more failed measurements follow, one interval
- * apart; then the controllers act.
+ * rate() needs two samples of the canary's series, and Traefik creates a series with its first
+ * request (after a Traefik restart none exist), so two scrapes must have happened; the first
+ * measurement sure to see them comes at most one interval after max(initialDelay, 2 x
+ * scrapeInterval); `failureLimit` more failed measurements follow, one interval apart; then the
+ * controllers act.
  */
 export function worstCaseAbortSeconds(a: Pick<AnalysisSettings, 'initialDelay' | 'scrapeInterval' | 'interval' | 'controllerLatency'>, failureLimit: number): number {
-  const first = Math.max(durationSeconds(a.initialDelay), durationSeconds(a.scrapeInterval)) + durationSeconds(a.interval);
+  const first = Math.max(durationSeconds(a.initialDelay), 2 * durationSeconds(a.scrapeInterval)) + durationSeconds(a.interval);
   return first + failureLimit * durationSeconds(a.interval) + durationSeconds(a.controllerLatency);
 }
 
@@ -298,7 +318,9 @@ const shared = {
     latencyP95MaxSeconds: 0.3,
     window: '1m',
     minRequests: 100,
-    scrapeInterval: '30s',
+    // Traefik is scraped every 15 s (cluster.platform.traefik.scrapeInterval): the 1-minute window
+    // spans 4 scrapes, and a new canary series has its two samples by the 30 s initialDelay.
+    scrapeInterval: '15s',
     interval: '30s',
     initialDelay: '30s',
     gate: { count: 4, failureLimit: 1, inconclusiveLimit: 1 },

@@ -68,6 +68,12 @@ export const PlatformSettings = z.object({
     resources,
     /** Keep the client source address (single node: no extra hop), so only Cloudflare peers are trusted. */
     externalTrafficPolicy: z.enum(['Local', 'Cluster'], { error: 'must be Local or Cluster' }),
+    /**
+     * How often Prometheus scrapes Traefik (its PodMonitor). Shorter than the global interval: the
+     * canary analysis reads 1-minute rates of these series, and a rate window must span at least 4
+     * scrapes (environments.*.apps.analysis.scrapeInterval must equal this).
+     */
+    scrapeInterval: duration,
   }).strict(),
   certificates: z.object({
     /** Cloudflare API token (Zone:DNS:Edit on the cluster domain) in the cert-manager namespace. */
@@ -186,6 +192,9 @@ export const platformValues: z.input<typeof PlatformSettings> = {
   traefik: {
     resources: { requests: { cpu: '150m', memory: '128Mi' }, limits: { cpu: '1500m', memory: '320Mi' } },
     externalTrafficPolicy: 'Local',
+    // 4 samples per 1-minute analysis window; Traefik has a few thousand series, so twice the
+    // global rate costs Prometheus little.
+    scrapeInterval: '15s',
   },
   certificates: {
     cloudflareApiToken: { name: 'cloudflare-api-token', key: 'api-token' },
