@@ -124,8 +124,10 @@ export class CanaryWorkload {
             canaryService: svc.canary,
             trafficRouting: { traefik: { weightedTraefikServiceName: svc.traefikService } },
             dynamicStableScale: true,
-            maxSurge: '25%',
-            maxUnavailable: 0,
+            // No maxSurge/maxUnavailable: with trafficRouting Argo Rollouts sizes both ReplicaSets
+            // from the traffic weights (utils/replicaset/canary.go
+            // CalculateReplicaCountsForTrafficRoutedCanary) and never reads them, so setting them
+            // would only promise something that does not happen.
             // No scaleDownDelaySeconds: Argo Rollouts rejects it with dynamicStableScale. The stable
             // set only shrinks as its traffic weight does, and preStop covers endpoint propagation.
             stableMetadata: { labels: { [trackLabel]: 'stable' } },

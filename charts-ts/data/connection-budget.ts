@@ -4,15 +4,20 @@
  * and the API connects to it (`apiDatabaseHost`).
  *
  * The worst moment is a canary release at the HPA maximum: the Rollout (charts-ts/apps/canary.ts)
- * uses dynamicStableScale with maxSurge 25 %, so up to hpa.max + ceil(hpa.max x 25 %) API pods hold
- * a pool at once. The pool size is the API's own setting (apps.api.database.poolSize).
+ * uses traffic routing with dynamicStableScale, so stable + canary stay within spec.replicas + 1
+ * (each side rounded up), and an abort briefly adds canary pods that still drain while the stable
+ * set is back at full size. The budget allows hpa.max + ceil(hpa.max x canarySurgeShare) API pods
+ * holding a pool at once. The pool size is the API's own setting (apps.api.database.poolSize).
  */
 import { ConfigError } from '../config/load.ts';
 import type { Environment } from '../config/schema.ts';
 import { names } from '../lib/names.ts';
 
-/** maxSurge of the API Rollout's canary strategy (charts-ts/apps/canary.ts). */
-export const rolloutMaxSurgeShare = 0.25;
+/**
+ * Extra API pods during a canary, as a share of hpa.max (rounded up). Not the Rollout's maxSurge:
+ * Argo Rollouts ignores maxSurge with traffic routing, and the Rollout sets none.
+ */
+export const canarySurgeShare = 0.25;
 
 /** Connections other than the API's, always reserved (PostgreSQL and CloudNativePG defaults). */
 export const reservedConnections = {
@@ -47,7 +52,7 @@ export interface ConnectionBudget {
 
 export function connectionBudget(env: Environment): ConnectionBudget {
   const db = env.database;
-  const apiPodsWorstCase = env.api.hpa.max + Math.ceil(env.api.hpa.max * rolloutMaxSurgeShare);
+  const apiPodsWorstCase = env.api.hpa.max + Math.ceil(env.api.hpa.max * canarySurgeShare);
   const apiConnections = apiPodsWorstCase * env.apps.api.database.poolSize;
   const available = Math.floor(db.maxConnections * (1 - headroomShare)) - reservedTotal;
   const fits = apiConnections <= available;

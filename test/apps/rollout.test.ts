@@ -185,7 +185,6 @@ describe('zero-downtime rollout', () => {
       for (const app of apps) {
         const spec = rollout(env, app).spec;
         expect(spec.minReadySeconds).toBe(l.minReadySeconds);
-        expect(spec.strategy.canary.maxUnavailable).toBe(0);
         const pod = spec.template.spec;
         expect(pod.terminationGracePeriodSeconds).toBe(l.terminationGracePeriodSeconds);
         expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(l.preStopSeconds);
@@ -197,6 +196,20 @@ describe('zero-downtime rollout', () => {
       }
       expect(rollout(env, names.apps.api).spec.template.spec.containers[0].readinessProbe.httpGet.path).toBe('/health/ready');
       expect(rollout(env, names.apps.api).spec.template.spec.containers[0].livenessProbe.httpGet.path).toBe('/health/live');
+    }
+  });
+
+  it('sets no maxSurge/maxUnavailable, which Argo Rollouts ignores with traffic routing, and lets the weight pace the stable set', () => {
+    // CalculateReplicaCountsForTrafficRoutedCanary (utils/replicaset/canary.go) sizes canary and
+    // stable from the weights alone; the fields would promise a pacing that never happens.
+    for (const env of environments(r)) {
+      for (const app of apps) {
+        const canary = rollout(env, app).spec.strategy.canary;
+        expect(canary.trafficRouting).toBeDefined();
+        expect(canary.dynamicStableScale).toBe(true);
+        expect(canary).not.toHaveProperty('maxSurge');
+        expect(canary).not.toHaveProperty('maxUnavailable');
+      }
     }
   });
 

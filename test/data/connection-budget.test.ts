@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  apiDatabaseHost, connectionBudget, headroomShare, reservedTotal, rolloutMaxSurgeShare,
+  apiDatabaseHost, canarySurgeShare, connectionBudget, headroomShare, reservedTotal,
 } from '../../charts-ts/data/connection-budget.ts';
 import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
@@ -26,7 +26,7 @@ describe('connection budget', () => {
     const r = renderAll();
     for (const env of Object.values(r.config.environments)) {
       const b = connectionBudget(env);
-      const pods = env.api.hpa.max + Math.ceil(env.api.hpa.max * rolloutMaxSurgeShare);
+      const pods = env.api.hpa.max + Math.ceil(env.api.hpa.max * canarySurgeShare);
       expect(b.apiPodsWorstCase).toBe(pods);
       expect(b.apiConnections).toBe(pods * env.apps.api.database.poolSize);
       expect(b.available).toBe(Math.floor(env.database.maxConnections * (1 - headroomShare)) - reservedTotal);
