@@ -27,7 +27,7 @@ describe('cloudflare step', () => {
     const rl = fake.entrypoints.http_ratelimit!.rules;
     expect(rl.map((r) => r.ref)).toEqual(['lms-login', 'lms-api']);
     expect(rl[0].expression).toBe('(http.host in {"staging-api.lms.example.com" "api.lms.example.com"}) and (starts_with(http.request.uri.path, "/auth/login") or starts_with(http.request.uri.path, "/auth/password-reset"))');
-    expect(rl[0].ratelimit).toEqual({ characteristics: ['cf.colo.id', 'ip.src'], period: 60, requests_per_period: 10, mitigation_timeout: 600 });
+    expect(rl[0].ratelimit).toEqual({ characteristics: ['cf.colo.id', 'ip.src'], period: 60, requests_per_period: 120, mitigation_timeout: 600 });
     expect(rl[1].expression).toBe('(http.host in {"staging-api.lms.example.com" "api.lms.example.com"})');
   });
 

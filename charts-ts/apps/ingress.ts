@@ -46,6 +46,19 @@ export function webContentSecurityPolicy(env: Environment): string {
 /** The API serves JSON only: nothing to load, nothing may frame it. */
 export const apiContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/**
+ * Traefik rule matching each path and everything below it, in any letter case: `/auth`, `/auth/`,
+ * `/auth/login`, `/AUTH/login`, but not `/authors` (which `PathPrefix(\`/auth\`)` matches, being a
+ * plain string prefix, Traefik v3 pkg/muxer/http/matcher.go). Case-insensitive because the API's
+ * router is (Express by default): a limit that `/AUTH/login` walks around is no limit. Traefik
+ * matches the routing path after cleaning it (`//`, `.`, `..`) and decoding unreserved
+ * percent-encodings, so `/%61uth/login` is `/auth/login` too.
+ */
+export function authPathRule(paths: readonly string[]): string {
+  const quote = (p: string) => p.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+  return `PathRegexp(\`(?i)^(${paths.map(quote).join('|')})(/|$)\`)`;
+}
+
 export const middlewareNames = {
   webHeaders: 'web-security-headers',
   apiHeaders: 'api-security-headers',
@@ -110,7 +123,6 @@ export class IngressChart extends LmsChart {
     const mw = (...ms: string[]) => ms.map((name) => ({ name, namespace: ns }));
     const traefikService = (app: string) => [{ name: canaryServiceNames(app).traefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }];
     const host = (h: string) => `Host(\`${h}\`)`;
-    const authPaths = ing.authPathPrefixes.map((p) => `PathPrefix(\`${p}\`)`).join(' || ');
 
     new IngressRoute(this, 'web', {
       metadata: { name: 'lms-web', namespace: ns },
@@ -132,7 +144,7 @@ export class IngressChart extends LmsChart {
         routes: [
           {
             kind: IngressRouteSpecRoutesKind.RULE,
-            match: `${host(env.hostnames.api)} && (${authPaths})`,
+            match: `${host(env.hostnames.api)} && ${authPathRule(ing.authPaths)}`,
             // Higher than the catch-all below whatever the rule lengths.
             priority: 200,
             middlewares: mw(middlewareNames.authRateLimit, middlewareNames.apiHeaders),

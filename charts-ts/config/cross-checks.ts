@@ -5,6 +5,9 @@
  * - Rate windows cover at least `rateWindowScrapes` scrapes of the series they read: the canary
  *   analysis assumes the interval Prometheus really scrapes Traefik at (the Traefik PodMonitor's),
  *   and the shortest SLO window (5m, over Traefik and every other exporter) covers 4 scrapes.
+ * - Cloudflare's rate limits on the auth paths admit what the origin's auth limit is sized for (a
+ *   school class behind one address): an edge limit tighter than that locks the class out before
+ *   the origin's limit is ever reached.
  */
 import type { z } from 'zod';
 import { sloWindows } from '../observability/rules/slo.ts';
@@ -18,6 +21,33 @@ interface ConfigShape {
 
 export function crossSectionChecks(c: ConfigShape, ctx: z.RefinementCtx): void {
   checkScrapeIntervals(c, ctx);
+  checkEdgeAuthLimits(c, ctx);
+}
+
+/** Whether a request path prefix and an auth path (itself and below) can match the same request. */
+const overlaps = (prefix: string, authPath: string): boolean => {
+  const p = prefix.toLowerCase();
+  const a = authPath.toLowerCase();
+  return p === a || p.startsWith(`${a}/`) || a.startsWith(p.endsWith('/') ? p : `${p}/`) || p === '/';
+};
+
+function checkEdgeAuthLimits(c: ConfigShape, ctx: z.RefinementCtx): void {
+  c.cluster.bootstrap.cloudflare.rateLimits.forEach((rule, i) => {
+    if (rule.host === 'web') return;
+    for (const [name, env] of Object.entries(c.environments)) {
+      const ing = env.apps.ingress;
+      if (!rule.pathPrefixes.some((p) => ing.authPaths.some((a) => overlaps(p, a)))) continue;
+      const l = ing.authRateLimit;
+      const needed = l.sharedAddressClients * l.requestsPerLogin;
+      if (rule.requestsPerPeriod < needed) {
+        ctx.addIssue({
+          code: 'custom', path: ['cluster', 'bootstrap', 'cloudflare', 'rateLimits', i, 'requestsPerPeriod'], input: rule.requestsPerPeriod,
+          message: `counts the auth paths per address like environments.${name}.apps.ingress.authRateLimit, which lets ${l.sharedAddressClients} clients behind one address (a school class) log in at once: allow at least ${needed} requests per period`,
+        });
+        return;
+      }
+    }
+  });
 }
 
 function checkScrapeIntervals(c: ConfigShape, ctx: z.RefinementCtx): void {

@@ -4,11 +4,12 @@
  * keyed on the client address Cloudflare saw.
  */
 import { describe, expect, it } from 'vitest';
-import { middlewareNames, tlsSecretName, webContentSecurityPolicy } from '../../charts-ts/apps/ingress.ts';
+import { authPathRule, middlewareNames, tlsSecretName, webContentSecurityPolicy } from '../../charts-ts/apps/ingress.ts';
 import { canaryServiceNames } from '../../charts-ts/apps/metrics.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
+import { rateLimited, ruleMatches } from './traefik-semantics.ts';
 
 const r = rendered();
 
@@ -82,11 +83,66 @@ describe('ingress', () => {
       expect(rl.period).toBe('60s');
       expect(rl.sourceCriterion).toEqual({ ipStrategy: { excludedIPs: [...r.config.cluster.cloudflare.ipv4, ...r.config.cluster.cloudflare.ipv6] } });
       const auth = r.get('IngressRoute', 'lms-api', env.namespace).spec.routes.find((rt: any) => rt.middlewares.some((m: any) => m.name === middlewareNames.authRateLimit));
-      expect(auth.match).toBe(`Host(\`${env.hostnames.api}\`) && (${env.apps.ingress.authPathPrefixes.map((p) => `PathPrefix(\`${p}\`)`).join(' || ')})`);
+      expect(auth.match).toBe(`Host(\`${env.hostnames.api}\`) && ${authPathRule(env.apps.ingress.authPaths)}`);
       const catchAll = r.get('IngressRoute', 'lms-api', env.namespace).spec.routes.find((rt: any) => rt !== auth);
       expect(auth.priority).toBeGreaterThan(catchAll.priority);
       // Only the auth routes are limited; the web host is not.
       expect(catchAll.middlewares.map((m: any) => m.name)).not.toContain(middlewareNames.authRateLimit);
     }
+  });
+
+  it('limits /auth and everything below it, in any letter case, and not /authors (Traefik\'s rule semantics)', () => {
+    for (const env of environments(r)) {
+      const routes = r.get('IngressRoute', 'lms-api', env.namespace).spec.routes;
+      const limited = (path: string, host = env.hostnames.api) => {
+        // The highest-priority matching route wins (Traefik sorts by priority).
+        const route = [...routes].sort((a: any, b: any) => b.priority - a.priority).find((rt: any) => ruleMatches(rt.match, { host, path }));
+        return route?.middlewares.some((m: any) => m.name === middlewareNames.authRateLimit) ?? false;
+      };
+      for (const path of ['/auth', '/auth/', '/auth/login', '/auth/password-reset/confirm', '/AUTH/login', '/Auth', '//auth/login', '/x/../auth/login', '/auth/./login', '/%61uth/login', '/%41UTH/Login']) {
+        expect(limited(path), `${env.name} ${path}`).toBe(true);
+      }
+      // `/auth%2Flogin` keeps its encoded slash: the API sees one segment, no auth route.
+      for (const path of ['/authors', '/authors/1', '/authority', '/author', '/auth-x', '/api/auth', '/', '/courses/auth', '/auth%2Flogin']) {
+        expect(limited(path), `${env.name} ${path}`).toBe(false);
+      }
+      expect(limited('/auth/login', env.hostnames.web)).toBe(false);
+    }
+    // What the old rule did: a plain prefix limits /authors and lets /AUTH/login through.
+    expect(ruleMatches('Host(`a`) && PathPrefix(`/auth`)', { host: 'a', path: '/authors' })).toBe(true);
+    expect(ruleMatches('Host(`a`) && PathPrefix(`/auth`)', { host: 'a', path: '/AUTH/login' })).toBe(false);
+    expect(authPathRule(['/auth', '/v2/session'])).toBe('PathRegexp(`(?i)^(/auth|/v2/session)(/|$)`)');
+  });
+
+  it('sizes the auth limit for a school class behind one NAT, and still stops a flood from one address', () => {
+    for (const env of environments(r)) {
+      const cfg = env.apps.ingress.authRateLimit;
+      const rl = r.get('Middleware', middlewareNames.authRateLimit, env.namespace).spec.rateLimit;
+      const limit = { average: rl.average, periodSeconds: Number(rl.period.replace(/s$/, '')), burst: rl.burst };
+      // 40 students, 3 requests each, all within the first 20 seconds of the lesson.
+      const clients = cfg.sharedAddressClients;
+      expect(clients).toBeGreaterThanOrEqual(40);
+      const lesson = Array.from({ length: clients * cfg.requestsPerLogin }, (_, i) => (20 * i) / (clients * cfg.requestsPerLogin));
+      expect(rateLimited(limit, lesson).every(Boolean), env.name).toBe(true);
+      // The limit before issue 16 (10 a minute, bursts of 10) turned most of that class away.
+      expect(rateLimited({ average: 10, periodSeconds: 60, burst: 10 }, lesson).filter(Boolean).length).toBeLessThan(15);
+      // One address sending 10 requests a second for a minute gets the burst plus a minute's refill.
+      const flood = Array.from({ length: 600 }, (_, i) => i / 10);
+      const passed = rateLimited(limit, flood).filter(Boolean).length;
+      expect(passed).toBeLessThanOrEqual(limit.burst + limit.average * (60 / limit.periodSeconds) + 1);
+      expect(passed).toBeLessThan(flood.length / 2);
+    }
+  });
+
+  it('refuses an auth limit a class behind one NAT cannot log in through, naming the field', () => {
+    expect(() => renderAll({ environments: { production: { apps: { ingress: { authRateLimit: { burst: 10 } } } } } }))
+      .toThrow('config: environments.production.apps.ingress.authRateLimit.burst: 10 must let 40 clients behind one address (sharedAddressClients, a class behind a school NAT) log in at once: at least 40 x 3 requests (requestsPerLogin) = 120');
+    // Cloudflare counts per address too: its login rule must not lock out the class first.
+    const edge = r.config.cluster.bootstrap.cloudflare.rateLimits.map((rule) => (rule.ref === 'lms-login' ? { ...rule, requestsPerPeriod: 10 } : rule));
+    const login = edge.findIndex((rule) => rule.ref === 'lms-login');
+    expect(() => renderAll({ cluster: { bootstrap: { cloudflare: { rateLimits: edge } } } }))
+      .toThrow(`config: cluster.bootstrap.cloudflare.rateLimits[${login}].requestsPerPeriod: 10 counts the auth paths per address like environments.staging.apps.ingress.authRateLimit, which lets 40 clients behind one address (a school class) log in at once: allow at least 120 requests per period`);
+    expect(() => renderAll({ environments: { production: { apps: { ingress: { authPaths: ['/auth/'] } } } } }))
+      .toThrow('config: environments.production.apps.ingress.authPaths[0]: "/auth/" must be an absolute URL path without a trailing slash');
   });
 });

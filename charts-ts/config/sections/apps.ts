@@ -243,10 +243,34 @@ const Ingress = z.object({
   /** ClusterIssuer: Cloudflare's Full (strict) mode needs a publicly trusted origin certificate. */
   issuer: z.enum(['production', 'staging'], { error: 'must be production or staging (names.issuers)' }),
   hstsMaxAgeSeconds: z.number().int().min(300, 'must be at least 300 seconds'),
-  /** API path prefixes that get the authentication rate limit. */
-  authPathPrefixes: z.array(z.string().regex(/^\/[A-Za-z0-9/_-]*$/, 'must be an absolute URL path prefix like /auth')).min(1),
-  /** Per client IP: `average` requests per `period`, bursts up to `burst`. */
-  authRateLimit: z.object({ average: positiveInt, period: duration, burst: positiveInt }).strict(),
+  /**
+   * API paths that get the authentication rate limit: each path and everything below it, in any
+   * letter case (`/auth` matches `/auth`, `/auth/login`, `/AUTH/login`, never `/authors`), as the
+   * API's router matches them (charts-ts/apps/ingress.ts authPathRule).
+   */
+  authPaths: z.array(z.string().regex(/^(\/[A-Za-z0-9_-]+)+$/, 'must be an absolute URL path without a trailing slash, like /auth')).min(1),
+  /**
+   * Per client address (what Cloudflare saw): `average` requests per `period`, bursts up to
+   * `burst`. Sized so that `sharedAddressClients` clients behind one address (a school class
+   * behind its NAT) can each make `requestsPerLogin` requests under the auth paths at once.
+   */
+  authRateLimit: z.object({
+    average: positiveInt,
+    period: duration,
+    burst: positiveInt,
+    /** Clients that share one public address and log in together (a class behind a school NAT). */
+    sharedAddressClients: positiveInt,
+    /** Requests under the auth paths one client makes to log in (session check, login, token), retries included. */
+    requestsPerLogin: positiveInt,
+  }).strict().superRefine((l, ctx) => {
+    const needed = l.sharedAddressClients * l.requestsPerLogin;
+    if (l.burst < needed) {
+      ctx.addIssue({
+        code: 'custom', path: ['burst'], input: l.burst,
+        message: `must let ${l.sharedAddressClients} clients behind one address (sharedAddressClients, a class behind a school NAT) log in at once: at least ${l.sharedAddressClients} x ${l.requestsPerLogin} requests (requestsPerLogin) = ${needed}`,
+      });
+    }
+  }),
 }).strict();
 
 /** A destination outside the cluster an app may reach (everything else is denied). */
@@ -344,6 +368,15 @@ const shared = {
   }],
 } satisfies Partial<z.input<typeof AppsEnvironment>>;
 
+/**
+ * The authentication rate limit, per client address (docs/delivery.md "Ingress"). A school class
+ * of 40 behind one NAT logs in together: 40 x 3 requests fit the burst of 120; the bucket refills
+ * at one request a second, which also carries a whole school's token refreshes (400 users
+ * refreshing every 15 minutes: ~27 a minute). Guessing passwords is stopped per account by the API,
+ * not per address: an address limit low enough for that would lock out a school.
+ */
+const authRateLimit = { average: 60, period: '1m', burst: 120, sharedAddressClients: 40, requestsPerLogin: 3 } as const;
+
 const redisBase = {
   image: images.redis,
   exporterImage: images.redisExporter,
@@ -371,8 +404,8 @@ export const appsValues: Record<EnvironmentName, z.input<typeof AppsEnvironment>
     ingress: {
       issuer: 'production',
       hstsMaxAgeSeconds: 31536000,
-      authPathPrefixes: ['/auth'],
-      authRateLimit: { average: 20, period: '1m', burst: 20 },
+      authPaths: ['/auth'],
+      authRateLimit: { ...authRateLimit },
     },
     egress: [...shared.egress],
   },
@@ -387,8 +420,8 @@ export const appsValues: Record<EnvironmentName, z.input<typeof AppsEnvironment>
     ingress: {
       issuer: 'production',
       hstsMaxAgeSeconds: 31536000,
-      authPathPrefixes: ['/auth'],
-      authRateLimit: { average: 10, period: '1m', burst: 10 },
+      authPaths: ['/auth'],
+      authRateLimit: { ...authRateLimit },
     },
     egress: [...shared.egress],
   },

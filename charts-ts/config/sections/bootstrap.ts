@@ -271,7 +271,10 @@ export const bootstrapValues: z.input<typeof BootstrapSettings> = {
         description: 'Brute force on login and password reset',
         host: 'api',
         pathPrefixes: ['/auth/login', '/auth/password-reset'],
-        requestsPerPeriod: 10,
+        // Per address, like the origin's limit: a school class of 40 behind one NAT logs in within
+        // the same minute (environments.*.apps.ingress.authRateLimit; config cross-checks). Guessing
+        // one account's password is stopped per account by the API.
+        requestsPerPeriod: 120,
         periodSeconds: 60,
         mitigationTimeoutSeconds: 600,
         action: 'block',
