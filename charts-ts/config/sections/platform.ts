@@ -202,8 +202,10 @@ export const platformValues: z.input<typeof PlatformSettings> = {
   upgrades: {
     // Source: https://hub.docker.com/r/rancher/k3s-upgrade (one tag per k3s release, "+" written as "-")
     k3sUpgradeImage: 'docker.io/rancher/k3s-upgrade',
-    // Lowest traffic; the VPS snapshot (bootstrap) runs at 02:00 UTC, before this window opens.
-    window: { days: ['sunday'], startTime: '03:00', endTime: '05:00', timeZone: 'UTC' },
+    // Lowest traffic; the VPS snapshot (bootstrap) runs at 02:00 UTC, before this window opens. It
+    // closes at 04:00 so a Job started last (jobActiveDeadlineSeconds, 15 min) is done by 04:15,
+    // before the host's reboot window at 04:30 (bootstrap.upgrades; the config refuses an overlap).
+    window: { days: ['sunday'], startTime: '03:00', endTime: '04:00', timeZone: 'UTC' },
     jobActiveDeadlineSeconds: 900,
   },
   allowedImagePrefixes: [
