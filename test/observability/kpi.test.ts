@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { canaryServiceNames, servicePort, traefikMetrics as T, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
 import { costReport } from '../../charts-ts/lib/cost.ts';
-import { kpiSeries } from '../../charts-ts/observability/rules/kpi.ts';
+import { kpiSeries, timedPauseSeconds } from '../../charts-ts/observability/rules/kpi.ts';
+import { renderAll } from '../support/render.ts';
 import { counter, gauge } from './series.ts';
 import { rendered, ruleFile, run, tempDir, writeYaml } from './support.ts';
 
@@ -29,11 +30,11 @@ const rolloutInfo = (name: string, phase: string) =>
 const rolloutEvents = (name: string, reason: string, pod: string) =>
   `rollout_events_total${labels({ namespace: prod.namespace, name, reason, type: reason === 'RolloutAborted' ? 'Warning' : 'Normal', job: 'argo-rollouts', pod })}`;
 
-function promtool(tests: unknown[]) {
+function promtool(tests: unknown[], rendered = r) {
   const dir = tempDir('kpi');
-  const rules = ruleFile(dir, 'delivery-kpis');
+  const rules = ruleFile(dir, 'delivery-kpis', rendered);
   // Prometheus evaluates groups independently; promtool's order is random unless given. Signals first.
-  const groupEvalOrder = r.get('PrometheusRule', 'delivery-kpis', 'monitoring').spec.groups.map((g: any) => g.name);
+  const groupEvalOrder = rendered.get('PrometheusRule', 'delivery-kpis', 'monitoring').spec.groups.map((g: any) => g.name);
   const file = writeYaml(dir, 'kpi.test.yaml', { rule_files: [rules], evaluation_interval: interval, group_eval_order: groupEvalOrder, tests });
   return run('promtool', ['test', 'rules', file]);
 }
@@ -92,6 +93,7 @@ describe('delivery KPI rules (promtool test rules)', () => {
         { series: `ALERTS${labels({ ...alertLabels, severity: 'warning' })}`, values: gauge([['_', hours(2.5)], [1, hours(1)], ['stale', 1]]) },
         { series: rolloutInfo('lms-web', 'Abort'), values: gauge([['_', hours(3)], [1, hours(5 / 60)], ['stale', 1]]) },
         // A release: 10 min progressing, 20 min paused for approval, then healthy and completed.
+        // The approval wait is a human's, not delivery time: only the 10 minutes count.
         { series: rolloutInfo('lms-api', 'Progressing'), values: gauge([['_', hours(1)], [1, hours(10 / 60)], ['stale', 1]]) },
         { series: rolloutInfo('lms-api', 'Paused'), values: gauge([['_', hours(1 + 10 / 60)], [1, hours(20 / 60)], ['stale', 1]]) },
         { series: rolloutInfo('lms-api', 'Healthy'), values: gauge([['_', hours(1.5)], [1, total - hours(1.5)]]) },
@@ -106,10 +108,41 @@ describe('delivery KPI rules (promtool test rules)', () => {
         { expr: `${kpiSeries.mttrSeconds30d}{namespace="${prod.namespace}"}`, eval_time: '4h', exp_samples: [{ labels: `${kpiSeries.mttrSeconds30d}${labels({ namespace: prod.namespace })}`, value: 450 }] },
         // No recovery in staging: no MTTR (not 0).
         { expr: `${kpiSeries.mttrSeconds30d}{namespace="${staging.namespace}"}`, eval_time: '4h', exp_samples: [] },
-        { expr: `${kpiSeries.deployDuration30d}{namespace="${prod.namespace}"}`, eval_time: '4h', exp_samples: [{ labels: `${kpiSeries.deployDuration30d}${labels({ namespace: prod.namespace })}`, value: 1800 }] },
+        { expr: `${kpiSeries.deployDuration30d}{namespace="${prod.namespace}"}`, eval_time: '4h', exp_samples: [{ labels: `${kpiSeries.deployDuration30d}${labels({ namespace: prod.namespace })}`, value: 600 }] },
       ],
     }];
     const result = promtool(tests);
+    expect(result.status, result.output).toBe(0);
+  });
+
+  it('release time excludes the wait for approval and inconclusive pauses, but counts timed pause steps', () => {
+    // Production with a 2-minute timed pause after the 25 % gate (config steps never hold an indefinite pause).
+    const steps = [{ setWeight: 10 }, { analysis: true }, { setWeight: 25 }, { analysis: true }, { pause: { duration: '2m' } }, { setWeight: 50 }, { analysis: true }, { setWeight: 100 }];
+    const withPause = renderAll({ environments: { production: { canary: { steps } } } });
+    const total = hours(8);
+    const m = (minutes: number) => hours(minutes / 60);
+    const tests = [{
+      name: 'release time',
+      interval,
+      input_series: [
+        // Release 1 at 1h: 6 min progressing, 3 h waiting for approval, 8 min progressing (its timed
+        // pause shows as Paused, and counts at its configured 2 minutes), completed at 4h14.
+        // Release 2 at 5h14: 10 min progressing, 30 min paused on an inconclusive analysis, 4 min
+        // progressing, completed at 5h58.
+        { series: rolloutInfo('lms-api', 'Progressing'), values: gauge([['_', m(60)], [1, m(6)], ['_', m(180)], [1, m(8)], ['_', m(60)], [1, m(10)], ['_', m(30)], [1, m(4)], ['stale', 1]]) },
+        { series: rolloutInfo('lms-api', 'Paused'), values: gauge([['_', m(66)], [1, m(180)], ['_', m(8 + 60 + 10)], [1, m(30)], ['stale', 1]]) },
+        { series: rolloutInfo('lms-api', 'Healthy'), values: gauge([[1, m(60)], ['_', m(194)], [1, m(60)], ['_', m(44)], [1, total - m(358)]]) },
+        { series: rolloutEvents('lms-api', 'RolloutCompleted', 'argo-rollouts-0'), values: gauge([['_', m(254)], [1, m(104)], [2, total - m(358)]]) },
+      ],
+      promql_expr_test: [
+        // (6 + 8 + 10 + 4) min progressing over 2 completed releases, plus 2 min of timed pause each;
+        // the 3.5 hours of pauses for a human do not count.
+        { expr: near(`${kpiSeries.deployDuration30d}{namespace="${prod.namespace}"}`, (28 * 60) / 2 + 120), eval_time: '7h', exp_samples: [{ labels: labels({ namespace: prod.namespace }), value: 1 }] },
+      ],
+    }];
+    expect(timedPauseSeconds(withPause.config.environments.production)).toBe(120);
+    expect(timedPauseSeconds(prod)).toBe(0);
+    const result = promtool(tests, withPause);
     expect(result.status, result.output).toBe(0);
   });
 

@@ -10,14 +10,19 @@
  * - time to recover (target <= 10 min): an incident is open while a critical alert fires in the
  *   namespace or a Rollout there is aborted (phase Abort, until a new revision is healthy). MTTR =
  *   time open / number of recoveries (1 -> 0 transitions, `resets()`), over 30 days.
- * - time a release spends in the cluster (canary steps, analysis, the manual approval): seconds
- *   Rollouts spent Progressing or Paused per completed deployment, the in-cluster part of the lead
- *   time (the CI part is measured by the pipeline).
+ * - time a release spends in the cluster (migration, canary steps, analysis): seconds Rollouts
+ *   spent Progressing per completed deployment, plus the timed pause steps of the environment's
+ *   canary, the in-cluster part of the lead time (the CI part is measured by the pipeline). Not the
+ *   `Paused` phase: Argo Rollouts reports every pause as Paused (`rollout_info` phase), and in our
+ *   Rollouts those are the wait for manual approval and an inconclusive analysis waiting for a
+ *   human, neither of which is delivery time (the lead-time budget stops at the approval pause).
+ *   Timed pauses are Paused too but part of the release, so they count at their configured length.
  * - requests per second and p95 latency at the ingress, per app.
  * - cost per active user: the configured monthly price (charts-ts/lib/cost.ts) divided by the
  *   active-users gauge the API exposes (metric name in config `cost.activeUsersMetric`).
  */
 import type { Config, Environment } from '../../config/schema.ts';
+import { durationSeconds } from '../../config/sections/apps.ts';
 import { costReport } from '../../lib/cost.ts';
 import { httpOnly, traefikMetrics as T, traefikSelector, workloads } from '../signals.ts';
 import type { RecordingRule, RuleGroup } from './model.ts';
@@ -47,9 +52,15 @@ const seconds = (d: string): number => {
 };
 
 const nsRegex = (envs: Environment[]) => envs.map((e) => e.namespace).join('|');
+/** A constant per namespace (`label_replace(vector(v), "namespace", ...)` for each environment). */
+const perNamespace = (envs: Environment[], value: (e: Environment) => number) =>
+  envs.map((e) => `label_replace(vector(${value(e)}), "namespace", "${e.namespace}", "", "")`).join(' or ');
 /** A constant 0 for each namespace, so a KPI series exists (and starts at 0) before its first event. */
-const zeroPerNamespace = (envs: Environment[]) =>
-  envs.map((e) => `label_replace(vector(0), "namespace", "${e.namespace}", "", "")`).join(' or ');
+const zeroPerNamespace = (envs: Environment[]) => perNamespace(envs, () => 0);
+
+/** Seconds of timed pause steps a release of the environment goes through (config steps have no indefinite pause). */
+export const timedPauseSeconds = (env: Environment): number =>
+  env.canary.steps.reduce((sum, step) => sum + ('pause' in step && step.pause.duration ? durationSeconds(step.pause.duration) : 0), 0);
 
 export function kpiRuleGroups(config: Config): RuleGroup[] {
   const envs = Object.values(config.environments);
@@ -126,9 +137,13 @@ export function kpiRuleGroups(config: Config): RuleGroup[] {
     {
       record: kpiSeries.rolloutSeconds30d,
       // rollout_info is scraped every scrape interval: samples in a phase times the interval.
-      expr: `sum by (namespace) (count_over_time(rollout_info{phase=~"Progressing|Paused", namespace=~"${ns}"}[30d])) * ${scrape}`,
+      // Progressing only: Paused is the approval wait (and inconclusive pauses), see the module comment.
+      expr: `sum by (namespace) (count_over_time(rollout_info{phase="Progressing", namespace=~"${ns}"}[30d])) * ${scrape}`,
     },
-    { record: kpiSeries.deployDuration30d, expr: `${kpiSeries.rolloutSeconds30d} / (${kpiSeries.completed30d} > 0)` },
+    {
+      record: kpiSeries.deployDuration30d,
+      expr: `${kpiSeries.rolloutSeconds30d} / (${kpiSeries.completed30d} > 0) + on (namespace) (${perNamespace(envs, timedPauseSeconds)})`,
+    },
   ];
 
   return [
