@@ -49,9 +49,13 @@ export function k3sCrdObjects(): KubeObject[] {
 }
 
 export async function installCrds(kube: Kube): Promise<KubeObject[]> {
-  const crds: KubeObject[] = [...loadPinnedCrdObjects(), ...chartOnlyCrdObjects(), ...k3sCrdObjects()];
+  return installCrdObjects(kube, [...loadPinnedCrdObjects(), ...chartOnlyCrdObjects(), ...k3sCrdObjects()]);
+}
+
+/** Apply CRDs (a warning is an error) and wait until every one is served. */
+export async function installCrdObjects(kube: Kube, crds: KubeObject[], fieldManager = 'helm-controller'): Promise<KubeObject[]> {
   await Promise.all(crds.map(async (crd) => {
-    const res = await kube.apply(crd, { fieldManager: 'helm-controller' });
+    const res = await kube.apply(crd, { fieldManager });
     if (res.warnings.length) throw new Error(`installing ${objectRef(crd)} produced warnings: ${res.warnings.join('; ')}`);
   }));
   await waitEstablished(kube, crds);

@@ -1,0 +1,161 @@
+/**
+ * Runs the container of a live Deployment (as a Helm chart rendered it into the cluster) as a local
+ * process: the same arguments and environment (values and `fieldRef`s resolved as the kubelet would),
+ * the credentials of the pod's ServiceAccount (impersonated), and the pod's writable mounts as bind
+ * mounts of per-run directories in a private mount namespace, so a component that insists on its
+ * in-pod paths (CloudNativePG's webhook certificates in /run/secrets/cnpg.io/webhook) writes to the
+ * run dir. Only what has no equivalent without a pod network changes, each through `rewrite`:
+ * listen ports (free loopback ports) and leader election (one replica).
+ */
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { binary, type ComponentName } from '../../cluster/support/components.ts';
+import type { ControlPlane } from '../../cluster/support/control-plane.ts';
+import type { Kube } from '../../cluster/support/kube.ts';
+import { startProcess, type Proc } from '../../cluster/support/processes.ts';
+import { impersonatingKubeconfig } from './impersonation.ts';
+
+export interface PodProcessSpec {
+  /** Process and log name. */
+  readonly name: string;
+  readonly binary: ComponentName;
+  readonly namespace: string;
+  /** Label selector that finds the chart's Deployment (release names vary with fullnameOverride). */
+  readonly selector: string;
+  readonly container?: string;
+  /** Replaces pod-network specifics in the args (ports, leader election); gets the container's args. */
+  rewrite(args: string[]): Promise<string[]> | string[];
+  /** Extra environment (e.g. HTTPS_PROXY for calls to Services). */
+  readonly env?: Record<string, string>;
+  /** In-pod paths that must be writable (emptyDir or Secret mounts the component writes to). */
+  readonly mounts?: readonly string[];
+  /** Some components take the kubeconfig as a flag instead of KUBECONFIG. */
+  readonly kubeconfigFlag?: string;
+  /** Prepended to args (a binary whose image entrypoint adds a subcommand). */
+  readonly command?: readonly string[];
+}
+
+export interface PodProcess {
+  readonly proc: Proc;
+  readonly deployment: string;
+  readonly serviceAccount: string;
+  readonly args: string[];
+}
+
+/** The Deployment the selector finds, or undefined while the chart has not created it. */
+export async function findDeployment(kube: Kube, namespace: string, selector: string): Promise<any | undefined> {
+  const found = await kube.list('apps/v1', 'Deployment', namespace, selector);
+  if (found.length > 1) throw new Error(`${found.length} Deployments in ${namespace} match ${selector}; expected one`);
+  return found[0];
+}
+
+/** The container's environment as the kubelet would set it (envFrom ConfigMaps first, then env). */
+async function resolveEnv(kube: Kube, deployment: any, container: any, nodeName: string): Promise<Record<string, string>> {
+  const ns = deployment.metadata.namespace;
+  const template = deployment.spec.template;
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const ref = from.configMapRef ?? from.secretRef;
+    const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
+    const o = await kube.get('v1', kind, ref.name, ns);
+    if (!o && !ref.optional) throw new Error(`Deployment ${deployment.metadata.name}: envFrom ${kind} ${ns}/${ref.name} does not exist`);
+    for (const [k, v] of Object.entries<string>(o?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'Secret' ? Buffer.from(v, 'base64').toString('utf8') : v;
+  }
+  for (const e of container.env ?? []) {
+    const field: string | undefined = e.valueFrom?.fieldRef?.fieldPath;
+    const label = field && /^metadata\.labels\['(.+)'\]$/.exec(field);
+    if (e.value !== undefined) env[e.name] = String(e.value).replace(/\$\(([A-Za-z0-9_]+)\)/g, (_, v) => env[v] ?? '');
+    else if (field === 'metadata.namespace') env[e.name] = ns;
+    else if (field === 'metadata.name') env[e.name] = `${deployment.metadata.name}-e2e`;
+    else if (field === 'spec.nodeName') env[e.name] = nodeName;
+    else if (field === 'spec.serviceAccountName') env[e.name] = template.spec.serviceAccountName ?? 'default';
+    else if (label) env[e.name] = template.metadata?.labels?.[label[1]] ?? '';
+    else if (e.valueFrom?.resourceFieldRef) continue; // GOMAXPROCS/GOMEMLIMIT from limits: the Go runtime's defaults here
+    else if (e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef) {
+      const ref = e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef;
+      const o = await kube.get('v1', e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name, ns);
+      const v = o?.data?.[ref.key];
+      if (v === undefined && !ref.optional) throw new Error(`Deployment ${deployment.metadata.name} env ${e.name}: ${ref.name}/${ref.key} does not exist`);
+      if (v !== undefined) env[e.name] = e.valueFrom.secretKeyRef ? Buffer.from(v, 'base64').toString('utf8') : v;
+    } else throw new Error(`Deployment ${deployment.metadata.name} env ${e.name}: ${JSON.stringify(e.valueFrom)} is not resolvable outside a pod (extend test/e2e/support/pod-process.ts)`);
+  }
+  return env;
+}
+
+/**
+ * The container's ConfigMap, Secret and emptyDir mounts, materialised in the run dir (ConfigMap and
+ * Secret keys as files, as the kubelet writes them). hostPath mounts are the host's own paths
+ * already; the ServiceAccount token is replaced by the impersonating kubeconfig; a mount over a
+ * parent of the run dir (an emptyDir on /tmp) is left out, or it would hide the kubeconfig.
+ */
+async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployment: any, container: any): Promise<{ podPath: string; host: string }[]> {
+  const ns = deployment.metadata.namespace;
+  const volumes = new Map<string, any>((deployment.spec.template.spec.volumes ?? []).map((v: any) => [v.name, v]));
+  const out: { podPath: string; host: string }[] = [];
+  for (const [i, m] of (container.volumeMounts ?? []).entries()) {
+    const v = volumes.get(m.name);
+    if (!v || plane.runDir.startsWith(`${m.mountPath.replace(/\/$/, '')}/`)) continue;
+    const host = join(plane.runDir, `${name}-volumes`, String(i));
+    mkdirSync(host, { recursive: true });
+    if (v.emptyDir) { out.push({ podPath: m.mountPath, host }); continue; }
+    const source = v.configMap ?? v.secret;
+    if (!source) continue;
+    const kind = v.configMap ? 'ConfigMap' : 'Secret';
+    const o = await kube.get('v1', kind, v.configMap ? source.name : source.secretName, ns);
+    if (!o && !source.optional) throw new Error(`Deployment ${ns}/${deployment.metadata.name} mounts ${kind} ${v.configMap ? source.name : source.secretName}, which does not exist: its pod would never start`);
+    const data: Record<string, string> = o?.data ?? {};
+    const decode = (x: string) => (kind === 'Secret' ? Buffer.from(x, 'base64') : Buffer.from(x));
+    const items: { key: string; path: string }[] = source.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    for (const it of items) {
+      if (data[it.key] === undefined) continue;
+      mkdirSync(dirname(join(host, it.path)), { recursive: true });
+      writeFileSync(join(host, it.path), decode(data[it.key]));
+    }
+    if (m.subPath) out.push({ podPath: m.mountPath, host: join(host, m.subPath) });
+    else out.push({ podPath: m.mountPath, host });
+  }
+  return out;
+}
+
+export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: PodProcessSpec): Promise<PodProcess> {
+  const deployment = await findDeployment(kube, spec.namespace, spec.selector);
+  if (!deployment) throw new Error(`no Deployment in ${spec.namespace} matches ${spec.selector}`);
+  const pod = deployment.spec.template.spec;
+  const container = spec.container ? pod.containers.find((c: any) => c.name === spec.container) : pod.containers[0];
+  if (!container) throw new Error(`Deployment ${spec.namespace}/${deployment.metadata.name} has no container ${spec.container}`);
+  const serviceAccount = pod.serviceAccountName ?? 'default';
+  const kubeconfig = impersonatingKubeconfig(plane, spec.namespace, serviceAccount);
+  const env = await resolveEnv(kube, deployment, container, plane.nodeName);
+  const args = await spec.rewrite([...(spec.command ?? []), ...(container.args ?? [])].map((a: string) => a.replace(/\$\(([A-Za-z0-9_]+)\)/g, (m, v) => env[v] ?? m)));
+  if (spec.kubeconfigFlag) args.push(`${spec.kubeconfigFlag}=${kubeconfig}`);
+  const bin = binary(spec.binary);
+  const binds = [...await podMounts(kube, plane, spec.name, deployment, container), ...(spec.mounts ?? []).map((podPath) => ({ podPath, host: undefined }))];
+  let command = bin;
+  let argv = args;
+  if (binds.length) {
+    // mount --bind <run dir>/<name>-mounts/<n> <path> in a private mount namespace, then exec the binary.
+    const lines = binds.map((b, i) => {
+      const host = b.host ?? join(plane.runDir, `${spec.name}-mounts`, String(i));
+      if (!b.host) mkdirSync(host, { recursive: true });
+      const target = statSync(host).isDirectory() ? `mkdir -p '${b.podPath}'` : `mkdir -p '${dirname(b.podPath)}' && touch '${b.podPath}'`;
+      return `${target} && mount --bind '${host}' '${b.podPath}'`;
+    });
+    command = 'unshare';
+    argv = ['--mount', '--propagation', 'private', 'sh', '-c', `${lines.join(' && ')} && exec "$0" "$@"`, bin, ...args];
+  }
+  const proc = startProcess(spec.name, command, argv, plane.runDir, { ...env, KUBECONFIG: kubeconfig, ...spec.env });
+  return { proc, deployment: deployment.metadata.name, serviceAccount, args };
+}
+
+/** Replace (or add) `--flag=value`; flags given as `--flag value` pairs are replaced too. */
+export function setFlag(args: string[], flag: string, value: string | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === flag) { if (args[i + 1] !== undefined && !args[i + 1].startsWith('-')) i++; continue; }
+    if (a.startsWith(`${flag}=`)) continue;
+    out.push(a);
+  }
+  if (value !== undefined) out.push(`${flag}=${value}`);
+  return out;
+}
