@@ -175,7 +175,114 @@ export function firewallScript(m: FirewallModel): string {
   ].join('\n');
 }
 
+/** The ports the model opens to the outside (22, 80, 443): the only ones the check accepts. */
+export const openPorts = (m: FirewallModel): number[] => [...new Set(m.inbound.flatMap((r) => r.ports))].sort((a, b) => a - b);
+
+export const firewallCheckPath = '/usr/local/sbin/lms-firewall-check';
+
+/**
+ * Verifies that the firewall of the model is in force, from what the kernel and UFW report (not from
+ * the files that configure them): UFW active with default deny incoming; every ALLOW/LIMIT rule opens
+ * only the model's ports (22, 80, 443) or admits the k3s cluster networks (DENY/REJECT rules, e.g.
+ * fail2ban's bans, are fine); each of those ports has a rule; in the kernel, INPUT dropping by
+ * default with UFW's chains hooked in; the
+ * pre-routing guard chain with its NodePort drop, jumped to from mangle PREROUTING on the public
+ * interface, for IPv4 and IPv6. Exits 1 listing every problem.
+ *
+ * The k3s step runs it before installing or restarting k3s, first boot runs it after lms-firewall.
+ * LMS_FW_UFW_STATUS / LMS_FW_IPTABLES_SAVE / LMS_FW_IP6TABLES_SAVE name files holding
+ * `ufw status verbose` / `iptables-save` / `ip6tables-save` output to check instead of the live
+ * commands (the tests feed it outputs captured from a real active and inactive firewall).
+ */
+export function firewallCheckScript(m: FirewallModel): string {
+  const ports = openPorts(m);
+  return [
+    '#!/usr/bin/env bash',
+    generatedHeader('#', 'Checks that the host firewall (UFW + pre-routing guard) is active (see bootstrap/host/firewall.ts).').trimEnd(),
+    'set -euo pipefail',
+    `IFACE=${sq(m.publicInterface)}`,
+    'CHAIN=LMS-GUARD',
+    `OPEN_PORTS=(${ports.join(' ')})`,
+    `CLUSTER_CIDRS=(${m.clusterCidrs.map(sq).join(' ')})`,
+    `GUARDED=(${m.guardedPortRanges.map(sq).join(' ')})`,
+    'problems=()',
+    '',
+    'ufw_status() { if [ -n "${LMS_FW_UFW_STATUS:-}" ]; then cat "$LMS_FW_UFW_STATUS"; else ufw status verbose; fi; }',
+    'ipt_save() {',
+    '  local file="${LMS_FW_IPTABLES_SAVE:-}"',
+    '  if [ "$1" = ip6tables ]; then file="${LMS_FW_IP6TABLES_SAVE:-}"; fi',
+    '  if [ -n "$file" ]; then cat "$file"; else "$1-save"; fi',
+    '}',
+    'is_cluster_cidr() { local c; for c in "${CLUSTER_CIDRS[@]}"; do [ "$1" = "$c" ] && return 0; done; return 1; }',
+    'is_open_port() { local p; for p in "${OPEN_PORTS[@]}"; do [ "$1" = "$p" ] && return 0; done; return 1; }',
+    '',
+    '# stderr dropped: ufw warns about the environment (e.g. world-writable /tmp) on stderr.',
+    'status="$(ufw_status 2>/dev/null || true)"',
+    'active=0',
+    'if grep -q "^Status: active$" <<<"$status"; then active=1; else problems+=("UFW is not active ($(grep -m 1 "^Status:" <<<"$status" || echo "no status from ufw"))"); fi',
+    'grep -q "^Default: deny (incoming)" <<<"$status" || problems+=("UFW does not deny incoming connections by default")',
+    '',
+    '# Rule lines: "<to>[ (v6)][ on <if>]  <ACTION>[ IN|OUT|FWD]  <from>[ (v6)]  [# comment]".',
+    "rule_re='^([^ ]+)( \\(v6\\))?( on [^ ]+)? +(ALLOW|LIMIT|DENY|REJECT)( (IN|OUT|FWD))? +([^ ]+)( \\(v6\\))?$'",
+    "port_re='^([0-9,:]+)(/(tcp|udp))?$'",
+    'seen_ports=()',
+    'while IFS= read -r line; do',
+    '  rule="${line%%#*}"',
+    '  rule="${rule%"${rule##*[![:space:]]}"}"',
+    '  [ -n "$rule" ] || continue',
+    '  if ! [[ "$rule" =~ $rule_re ]]; then problems+=("unrecognised UFW rule: $rule"); continue; fi',
+    '  to="${BASH_REMATCH[1]}" action="${BASH_REMATCH[4]}" dir="${BASH_REMATCH[6]:-IN}" from="${BASH_REMATCH[7]}"',
+    '  case "$action" in DENY|REJECT) continue ;; esac',
+    '  if [ "$dir" = OUT ]; then continue; fi',
+    '  if [ "$dir" = FWD ]; then',
+    '    is_cluster_cidr "$from" || is_cluster_cidr "$to" || problems+=("routed traffic allowed outside the cluster networks: $rule")',
+    '    continue',
+    '  fi',
+    '  if [ "$to" = Anywhere ]; then',
+    '    is_cluster_cidr "$from" || problems+=("every port is open to $from: $rule")',
+    '    continue',
+    '  fi',
+    '  if ! [[ "$to" =~ $port_re ]]; then problems+=("unrecognised UFW rule: $rule"); continue; fi',
+    '  IFS=, read -r -a rule_ports <<<"${BASH_REMATCH[1]}"',
+    '  for p in "${rule_ports[@]}"; do',
+    '    if is_open_port "$p"; then seen_ports+=("$p"); else problems+=("port $p is open: $rule"); fi',
+    '  done',
+    "done < <(awk 'found && NF { print } /^--/ { found = 1 }' <<<\"$status\")",
+    'if [ "$active" = 1 ]; then',
+    '  for p in "${OPEN_PORTS[@]}"; do',
+    '    printf "%s\\n" "${seen_ports[@]}" | grep -qx -- "$p" || problems+=("no UFW rule opens port $p (another rule set is applied: run lms-firewall)")',
+    '  done',
+    'fi',
+    '',
+    '# The kernel tables: UFW hooked into INPUT, the guard chain with its drops on PREROUTING.',
+    'for ipt in iptables ip6tables; do',
+    '  saved="$(ipt_save "$ipt" 2>&1 || true)"',
+    "  filter=\"$(awk '/^\\*filter/ { t = 1; next } /^COMMIT/ { t = 0 } t' <<<\"$saved\")\"",
+    "  mangle=\"$(awk '/^\\*mangle/ { t = 1; next } /^COMMIT/ { t = 0 } t' <<<\"$saved\")\"",
+    '  ufw_chain=ufw-before-input',
+    '  if [ "$ipt" = ip6tables ]; then ufw_chain=ufw6-before-input; fi',
+    '  grep -qE -- "^:INPUT DROP " <<<"$filter" || problems+=("$ipt: INPUT does not drop by default (UFW\'s deny policy is not loaded)")',
+    '  grep -qxF -- "-A INPUT -j $ufw_chain" <<<"$filter" || problems+=("$ipt: the UFW chains are not in INPUT (UFW is not loaded)")',
+    '  grep -qE -- "^:$CHAIN - \\[[0-9]+:[0-9]+\\]$" <<<"$mangle" || problems+=("$ipt: guard chain $CHAIN is missing from the mangle table")',
+    '  grep -qxF -- "-A PREROUTING -i $IFACE -m conntrack --ctstate NEW -j $CHAIN" <<<"$mangle" || problems+=("$ipt: PREROUTING does not send new connections on $IFACE to $CHAIN")',
+    '  for range in "${GUARDED[@]}"; do',
+    '    grep -qxF -- "-A $CHAIN -p tcp -m tcp --dport $range -j DROP" <<<"$mangle" || problems+=("$ipt: $CHAIN does not drop TCP to $range")',
+    '  done',
+    'done',
+    '',
+    'if [ "${#problems[@]}" -gt 0 ]; then',
+    '  printf "lms-firewall-check: %s\\n" "${problems[@]}" >&2',
+    '  exit 1',
+    'fi',
+    'echo "lms-firewall-check: firewall active (UFW opens ${OPEN_PORTS[*]}; $CHAIN guards $IFACE)"',
+    '',
+  ].join('\n');
+}
+
 export const firewallFiles = (config: Config): HostFile[] => {
   const m = firewallModel(config);
-  return [{ path: '/usr/local/sbin/lms-firewall', content: firewallScript(m), permissions: '0750', shell: true }];
+  return [
+    { path: '/usr/local/sbin/lms-firewall', content: firewallScript(m), permissions: '0750', shell: true },
+    { path: firewallCheckPath, content: firewallCheckScript(m), permissions: '0750', shell: true },
+  ];
 };

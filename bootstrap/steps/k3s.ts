@@ -43,7 +43,7 @@ export const k3s: Step = {
     return [
       hostPlanNote(ctx),
       { kind: 'ssh', target: dest, command: 'cloud-init status --wait' },
-      { kind: 'ssh', target: dest, command: `sudo bash -s < k3s-install.sh (${script.length} bytes: writes ${k3sPaths.config}, ${k3sPaths.psa}, ${k3sPaths.auditPolicy}; installs k3s ${ctx.config.cluster.k3s.version} when another version runs; restarts k3s when the config changed)` },
+      { kind: 'ssh', target: dest, command: `sudo bash -s < k3s-install.sh (${script.length} bytes: refuses unless the firewall is verifiably active (lms-firewall-check); writes ${k3sPaths.config}, ${k3sPaths.psa}, ${k3sPaths.eventRateLimit}, ${k3sPaths.auditPolicy}; installs k3s ${ctx.config.cluster.k3s.version} when another version runs, with the installer ${ctx.config.cluster.k3s.installScript ? `sha256 ${ctx.config.cluster.k3s.installScript.sha256}` : 'NOT PINNED (cluster.k3s.installScript): it will refuse to install'}; restarts k3s when the config changed)` },
       { kind: 'wait', what: `node ${ctx.config.cluster.node.hostname} Ready (ssh: ${readyCommand(ctx.config.cluster.node.hostname)})` },
       { kind: 'ssh', target: dest, command: `sudo cat ${k3sPaths.kubeconfig} -> ${defaultKubeconfig(ctx)} (mode 0600, server https://127.0.0.1:6443 via SSH tunnel)` },
     ];
@@ -54,8 +54,12 @@ export const k3s: Step = {
     const t = sshTarget(ctx, ctx.config, ipv4);
     const node = ctx.config.cluster.node.hostname;
     ctx.out.info(`… waiting for cloud-init to finish on ${sshDestination(t)}`);
-    const ci = await sshRun(ctx, t, 'cloud-init status --wait');
-    if (!/status: done/.test(ci)) throw new BootstrapError(`cloud-init did not finish cleanly on ${ipv4}: ${ci.trim()}`, 'ssh in and read /var/log/cloud-init-output.log');
+    // `cloud-init status --wait` exits 1 when first boot failed (lms-first-boot stops at its first error).
+    const ci = await sshRun(ctx, t, 'cloud-init status --wait').catch((e: Error) => `error: ${e.message}`);
+    if (!/status: done/.test(ci)) {
+      throw new BootstrapError(`cloud-init did not finish cleanly on ${ipv4}, so k3s is not installed: ${ci.trim()}`,
+        'ssh in and read /var/log/cloud-init-output.log (lms-first-boot names the step that failed); fix the cause in the config, then reinstall the host (docs/runbooks/server-rebuild.md): a half-hardened first boot is not repaired in place');
+    }
     ctx.out.info('✓ cloud-init done');
 
     // Streamed: the k3s download and first start take minutes.

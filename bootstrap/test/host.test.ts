@@ -4,12 +4,12 @@
  * schema, shellcheck, apt-config, systemd-analyze.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activationCommands, hostFiles, userData } from '../host/cloud-init.ts';
+import { firstBootPath, firstBootScript, hostFiles, runcmd, sshdPrivsepCommand, supportedImages, userData } from '../host/cloud-init.ts';
 import { fail2banJail } from '../host/fail2ban.ts';
 import { firewallModel, guardScript } from '../host/firewall.ts';
 import { k3sInstallScript } from '../host/k3s.ts';
@@ -45,6 +45,23 @@ describe('sshd_config', () => {
     const bad = join(work, 'sshd_config.bad');
     writeFileSync(bad, sshdConfig(config, { hostKeyDir: keys }).replace('Ciphers ', 'Ciphers rot13-cbc,'), { mode: 0o600 });
     expect(sh('/usr/sbin/sshd', ['-t', '-f', bad]).status).not.toBe(0);
+  });
+
+  it('first boot creates /run/sshd before sshd -t: without it (Ubuntu 24.04 socket activation) the check fails', () => {
+    // A private mount namespace with an empty /run: the state of a socket-activated host before the
+    // first SSH connection. The same sshd binary, the same rendered configuration.
+    const inFreshRun = (cmd: string) => sh('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs /run && ${cmd}`]);
+    const without = inFreshRun(`/usr/sbin/sshd -t -f ${file}`);
+    expect(without.status).not.toBe(0);
+    expect(without.stderr).toContain('Missing privilege separation directory: /run/sshd');
+    const withDir = inFreshRun(`${sshdPrivsepCommand} && /usr/sbin/sshd -t -f ${file}`);
+    expect(withDir.stderr).toBe('');
+    expect(withDir.status).toBe(0);
+    // The first-boot script does exactly that, before sshd -t and the restart.
+    const lines = firstBootScript().split('\n');
+    expect(lines.indexOf(sshdPrivsepCommand)).toBeGreaterThan(0);
+    expect(lines.indexOf(sshdPrivsepCommand)).toBeLessThan(lines.indexOf('sshd -t'));
+    expect(lines.indexOf('sshd -t')).toBeLessThan(lines.findIndex((l) => l.startsWith('systemctl restart ssh.service')));
   });
 
   it('resolves to keys-only, no root, the admin user only, modern algorithms (sshd -T)', () => {
@@ -190,13 +207,85 @@ describe('cloud-init user-data', () => {
     expect(doc.write_files.map((f: { path: string }) => f.path)).toEqual(hostFiles(config).map((f) => f.path));
     expect(doc.write_files.every((f: { defer: boolean }) => f.defer)).toBe(true);
   });
+
+  it('runcmd is the first-boot script alone, and that script stops at the first failure', () => {
+    const doc = parse(ud);
+    expect(doc.runcmd).toEqual([[firstBootPath]]);
+    expect(runcmd()).toEqual([[firstBootPath]]);
+    const script = hostFiles(config).find((f) => f.path === firstBootPath)!;
+    expect(script.content.split('\n').slice(0, 5)).toContain('set -euo pipefail');
+    expect(script.permissions).toBe('0750');
+  });
+});
+
+describe('first boot fails fast', () => {
+  const dir = join(work, 'first-boot');
+  const stubs = join(dir, 'bin');
+  const log = join(dir, 'calls.log');
+  const script = join(dir, 'lms-first-boot');
+  // Every command the script runs, as a stand-in that records its call; `failing` exits 1.
+  const commands = ['rm', 'sysctl', 'systemctl', 'lms-firewall', 'lms-firewall-check', 'install', 'sshd'];
+  const setup = (failing?: string) => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(stubs, { recursive: true });
+    for (const c of commands) {
+      writeFileSync(join(stubs, c), `#!/bin/sh\necho "${c} $*" >> ${log}\nexit ${c === failing ? 1 : 0}\n`, { mode: 0o755 });
+    }
+    writeFileSync(log, '');
+    writeFileSync(script, firstBootScript(), { mode: 0o755 });
+  };
+  const calls = () => readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+  const env = { ...process.env, LMS_FIRST_BOOT_PATH: stubs };
+
+  it('runs every step in order when each succeeds, /run/sshd before sshd -t', () => {
+    setup();
+    const r = spawnSync('/bin/bash', [script], { encoding: 'utf8', env });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const c = calls();
+    expect(c[0]).toMatch(/^rm -f \/etc\/ssh\/sshd_config\.d\//);
+    expect(c.indexOf('lms-firewall ')).toBeLessThan(c.indexOf('lms-firewall-check '));
+    expect(c.indexOf('install -d -m 0755 /run/sshd')).toBeLessThan(c.indexOf('sshd -t'));
+    expect(c.at(-1)).toBe('systemctl restart ssh.service');
+  });
+
+  it.each(['lms-firewall', 'lms-firewall-check'])('a failing %s stops the sequence: nothing after it runs, the exit status says so', (failing) => {
+    setup(failing);
+    const r = spawnSync('/bin/bash', [script], { encoding: 'utf8', env });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/lms-first-boot: FAILED at line \d+ \(exit 1\)/);
+    const c = calls();
+    expect(c.at(-1)).toMatch(new RegExp(`^${failing}( |$)`));
+    expect(c.some((l) => l.startsWith('sshd') || l.includes('fail2ban'))).toBe(false);
+  });
+
+  it('as cloud-init runs runcmd: the boot fails when the script fails (and did not with one entry per command)', () => {
+    // cloud-init's own rendering of runcmd into the script it executes (cc_runcmd -> util.shellify).
+    // cloud-init's own Python (the interpreter of its entry point), whatever python3 is first on PATH.
+    const cloudInit = spawnSync('sh', ['-c', 'command -v cloud-init'], { encoding: 'utf8' }).stdout.trim();
+    const python = readFileSync(cloudInit, 'utf8').split('\n')[0]!.replace(/^#!\s*/, '').split(' ')[0]!;
+    const shellify = (cmds: unknown) => spawnSync(python, ['-c', 'import json, sys; from cloudinit.util import shellify; sys.stdout.write(shellify(json.load(sys.stdin)))'], { encoding: 'utf8', input: JSON.stringify(cmds) });
+    setup('lms-firewall');
+    const rendered = shellify(runcmd().map((c) => c.map((a) => (a === firstBootPath ? script : a))));
+    expect(rendered.status).toBe(0);
+    const r = spawnSync('/bin/sh', ['-c', rendered.stdout], { encoding: 'utf8', env });
+    expect(r.status).not.toBe(0);
+    // The old shape (one `sh -c` entry per command): a failing firewall in the middle went unnoticed.
+    const old = shellify([['sh', '-c', 'sysctl --system'], ['sh', '-c', 'false'], ['sh', '-c', 'true']]);
+    expect(spawnSync('/bin/sh', ['-c', old.stdout], { encoding: 'utf8' }).status).toBe(0);
+  });
+
+  it('only the supported OS images can be configured (Ubuntu 24.04, Debian 12/13)', () => {
+    expect([...supportedImages]).toEqual(['ubuntu-24.04', 'debian-12', 'debian-13']);
+    expect(() => testConfig({ cluster: { bootstrap: { contabo: { imageName: 'ubuntu-22.04' } } } })).toThrow(/is not a supported OS image; use one of ubuntu-24.04, debian-12, debian-13/);
+    expect(testConfig({ cluster: { bootstrap: { contabo: { imageName: 'debian-13' } } } }).cluster.bootstrap.contabo.imageName).toBe('debian-13');
+  });
 });
 
 describe('shell snippets', () => {
   const snippets: Record<string, string> = {
     'ufw-before.init': guardScript(firewallModel(config)),
     'k3s-install': k3sInstallScript(config),
-    runcmd: `#!/bin/sh\n${activationCommands().join('\n')}\n`,
   };
   for (const f of hostFiles(config).filter((f) => f.shell)) snippets[f.path.split('/').pop()!] = f.content;
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { auditPolicy, k3sConfig, k3sConfigYaml, podSecurityConfig } from '../host/k3s.ts';
+import { auditPolicy, eventRateLimitConfig, k3sConfig, k3sConfigYaml, k3sFiles, k3sInstallScript, k3sPaths, kubeletTlsCipherSuites, podSecurityConfig } from '../host/k3s.ts';
 import { repoRoot, testConfig } from './support/config.ts';
 
 const dataLines = (file: string): string[] =>
@@ -64,6 +64,19 @@ describe('k3s config.yaml', () => {
     expect(api).toEqual(expect.arrayContaining([`audit-log-maxage=${a.maxAgeDays}`, `audit-log-maxbackup=${a.maxBackups}`, `audit-log-maxsize=${a.maxSizeMB}`]));
   });
 
+  it('carries the CIS items of the current k3s hardening guide: EventRateLimit, no token extension, kubelet TLS ciphers', () => {
+    const api = cfg['kube-apiserver-arg'] as string[];
+    // The guide's list: k3s's default NodeRestriction plus EventRateLimit (configured in psa.yaml).
+    expect(api).toContain('enable-admission-plugins=NodeRestriction,EventRateLimit');
+    expect(api).toContain(`admission-control-config-file=${k3sPaths.psa}`);
+    expect(api).toContain('service-account-extend-token-expiration=false');
+    const kubelet = cfg['kubelet-arg'] as string[];
+    expect(kubelet).toContain(`tls-cipher-suites=${kubeletTlsCipherSuites.join(',')}`);
+    // ECDHE key exchange and AEAD ciphers only: no CBC, no static RSA, no 3DES/RC4.
+    for (const suite of kubeletTlsCipherSuites) expect(suite).toMatch(/^TLS_ECDHE_(ECDSA|RSA)_WITH_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305)$/);
+    expect(kubeletTlsCipherSuites).toHaveLength(6);
+  });
+
   it('reserves for the kubelet exactly what the capacity budget subtracts (cluster.reservation)', () => {
     const changed = testConfig({ cluster: { reservation: { systemReserved: { cpu: '700m', memory: '1Gi' }, kubeReserved: { cpu: '300m', memory: '512Mi' }, evictionHardMemory: '256Mi' } } });
     const kubelet = k3sConfig(changed)['kubelet-arg'] as string[];
@@ -91,6 +104,22 @@ describe('Pod Security Admission and audit policy', () => {
     expect(c.exemptions.namespaces).toEqual(['kube-system']);
   });
 
+  it('configures EventRateLimit in the same AdmissionConfiguration, from a file the k3s step writes', () => {
+    const admission = parse(podSecurityConfig(config));
+    expect(admission.plugins.map((p: { name: string }) => p.name)).toEqual(['PodSecurity', 'EventRateLimit']);
+    expect(admission.plugins[1]).toEqual({ name: 'EventRateLimit', path: k3sPaths.eventRateLimit });
+    // The cluster tests point it at their run directory.
+    expect(parse(podSecurityConfig(config, '/tmp/x/erl.yaml')).plugins[1].path).toBe('/tmp/x/erl.yaml');
+    const erl = parse(eventRateLimitConfig());
+    expect(erl).toMatchObject({ apiVersion: 'eventratelimit.admission.k8s.io/v1alpha1', kind: 'Configuration' });
+    expect(erl.limits.map((l: { type: string }) => l.type)).toEqual(['Server', 'Namespace', 'User']);
+    for (const l of erl.limits) expect(l.burst).toBeGreaterThanOrEqual(l.qps);
+    // Written by the k3s step (root-only), next to psa.yaml.
+    const files = k3sFiles(config);
+    expect(files.find((f) => f.path === k3sPaths.eventRateLimit)).toMatchObject({ permissions: '0600', content: eventRateLimitConfig() });
+    expect(k3sInstallScript(config)).toContain(`write_file '${k3sPaths.eventRateLimit}' 0600 '${Buffer.from(eventRateLimitConfig()).toString('base64')}'`);
+  });
+
   it('never records Secret payloads, records who changed RBAC in full', () => {
     const p = parse(auditPolicy());
     const rules = p.rules as { level: string; resources?: { group: string; resources?: string[] }[]; verbs?: string[] }[];
@@ -100,5 +129,26 @@ describe('Pod Security Admission and audit policy', () => {
     // First match wins: the Metadata rule for secrets must come before any rule that logs bodies.
     expect(secretRule).toBeLessThan(firstBodyRule);
     expect(rules.at(-1)).toEqual({ level: 'Metadata' });
+  });
+});
+
+describe('k3s release pins', () => {
+  const version = testConfig().cluster.k3s.version;
+
+  it('pins the installer to the sha256 of the version it installs, and refuses an unpinned one', () => {
+    const sha = 'a'.repeat(64);
+    expect(k3sInstallScript(testConfig({ cluster: { k3s: { installScript: { version, sha256: sha } } } }))).toContain(`INSTALLER_SHA256='${sha}'`);
+    expect(k3sInstallScript(testConfig())).toContain("INSTALLER_SHA256=''");
+    expect(k3sInstallScript(testConfig())).toContain('refusing to run an unpinned installer');
+    // The check runs before anything is written or installed.
+    const script = k3sInstallScript(testConfig());
+    expect(script.indexOf('if ! bash "$fw_check"; then')).toBeLessThan(script.indexOf('if write_file'));
+  });
+
+  it('a version bump without re-pinning fails the config (the old bytes never run as the new release)', () => {
+    expect(() => testConfig({ cluster: { k3s: { version: 'v1.36.4+k3s1', installScript: { version, sha256: 'a'.repeat(64) } } } }))
+      .toThrow(/installScript\.version.*pins install\.sh of v1\.36\.3\+k3s1, but version is v1\.36\.4\+k3s1/);
+    expect(() => testConfig({ cluster: { k3s: { upgradeImage: { tag: 'v1.36.2-k3s1', digest: `sha256:${'b'.repeat(64)}` } } } }))
+      .toThrow(/upgradeImage\.tag.*is not the k3s-upgrade tag of v1\.36\.3\+k3s1 \(v1\.36\.3-k3s1\)/);
   });
 });

@@ -36,7 +36,25 @@ export const Cluster = z.object({
   k3s: z.object({
     /** k3s release, e.g. v1.36.3+k3s1. The Kubernetes version the cluster runs is derived from it. */
     version: z.string().regex(/^v1\.\d+\.\d+\+k3s\d+$/, 'is not a k3s release; use the form v1.36.3+k3s1'),
-  }).strict(),
+    /**
+     * sha256 of install.sh at the `version` tag, the file k3s publishes next to it as
+     * install.sh.sha256sum. The k3s step runs no installer without it (docs/runbooks/upgrade-k3s.md).
+     */
+    installScript: z.object({ version: z.string(), sha256: z.string().regex(/^[a-f0-9]{64}$/, 'is not a sha256; use the 64 hex characters of install.sh.sha256sum') }).strict().optional(),
+    /** The rancher/k3s-upgrade image of `version` by digest (the upgrade Plan pulls exactly it). */
+    upgradeImage: z.object({
+      tag: z.string(),
+      digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'is not an image digest; use sha256:<64 hex characters> from the registry'),
+    }).strict().optional(),
+  }).strict().superRefine((k, ctx) => {
+    // Pins belong to one release: a version bump without re-pinning must not run the old bytes.
+    if (k.installScript && k.installScript.version !== k.version) {
+      ctx.addIssue({ code: 'custom', path: ['installScript', 'version'], input: k.installScript.version, message: `pins install.sh of ${k.installScript.version}, but version is ${k.version}; re-pin it (docs/runbooks/upgrade-k3s.md)` });
+    }
+    if (k.upgradeImage && k.upgradeImage.tag !== k.version.replace('+', '-')) {
+      ctx.addIssue({ code: 'custom', path: ['upgradeImage', 'tag'], input: k.upgradeImage.tag, message: `is not the k3s-upgrade tag of ${k.version} (${k.version.replace('+', '-')}); re-pin the digest (docs/runbooks/upgrade-k3s.md)` });
+    }
+  }),
   /**
    * What the kubelet keeps back from pods (k3s config kubelet-arg); the capacity budget subtracts the
    * same numbers so both agree on what is allocatable.

@@ -65,6 +65,12 @@ const rateLimit = z.object({
   action: z.enum(['block', 'managed_challenge', 'js_challenge', 'log'], { error: 'must be block, managed_challenge, js_challenge or log' }),
 }).strict();
 
+/**
+ * The OS images the host bootstrap supports: Ubuntu 24.04 LTS (sshd socket-activated) and Debian 12/13
+ * (sshd as ssh.service). Others may differ in service names, sshd versions and UFW/iptables backends.
+ */
+export const supportedImages = ['ubuntu-24.04', 'debian-12', 'debian-13'] as const;
+
 export const BootstrapSettings = z.object({
   admin: z.object({
     /** The only account that may log in over SSH (sudo, key only). */
@@ -125,8 +131,11 @@ export const BootstrapSettings = z.object({
     region: z.enum(['EU', 'US-central', 'US-east', 'US-west', 'SIN', 'UK', 'AUS', 'JPN', 'IND'], {
       error: 'is not a Contabo instance region; use EU, US-central, US-east, US-west, SIN, UK, AUS, JPN or IND',
     }),
-    /** Standard image name as the images API lists it. */
-    imageName: z.string().regex(/^[a-z0-9.-]+$/, 'is not an image name; use ubuntu-24.04'),
+    /**
+     * Standard image name as the images API lists it; only the images the host bootstrap is written
+     * and tested for (bootstrap/host/cloud-init.ts, docs/security/hardening.md).
+     */
+    imageName: z.enum(supportedImages, { error: `is not a supported OS image; use one of ${supportedImages.join(', ')}` }),
     periodMonths: z.union([z.literal(1), z.literal(3), z.literal(6), z.literal(12)], { error: 'must be 1, 3, 6 or 12 (months)' }),
     objectStorage: z.object({
       sizeTB: z.number().min(0.25, 'must be at least 0.25 (TB)'),

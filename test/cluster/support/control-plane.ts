@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { auditPolicy, k3sConfig, k3sPaths, podSecurityConfig } from '../../../bootstrap/host/k3s.ts';
+import { auditPolicy, eventRateLimitConfig, k3sConfig, k3sPaths, podSecurityConfig } from '../../../bootstrap/host/k3s.ts';
 import { parseConfig } from '../../../charts-ts/config/load.ts';
 import { values } from '../../../charts-ts/config/values.ts';
 import { cpuCores, memoryBytes } from '../../../charts-ts/lib/quantity.ts';
@@ -49,27 +49,36 @@ function kubeconfigFor(server: string, pki: Pki): string {
 
 /**
  * The `kube-apiserver-arg` and `kube-controller-manager-arg` of the k3s config the bootstrap renders,
- * with the files they name (Pod Security AdmissionConfiguration, audit policy) written into the run
- * dir from the same renderers: a bad file or flag there stops this API server from starting.
+ * with the files they name (the AdmissionConfiguration with Pod Security and EventRateLimit, the
+ * EventRateLimit limits, the audit policy) written into the run dir from the same renderers: a bad
+ * file or flag there stops this API server from starting. `admissionPlugins` is the config's
+ * enable-admission-plugins list (merged with the harness's own into one flag).
  */
-function bootstrapArgs(runDir: string): { apiserver: string[]; controllerManager: string[] } {
+function bootstrapArgs(runDir: string): { apiserver: string[]; controllerManager: string[]; admissionPlugins: string[] } {
   const config = parseConfig(values);
   const local: Record<string, string> = {
     [k3sPaths.psa]: join(runDir, 'psa.yaml'),
+    [k3sPaths.eventRateLimit]: join(runDir, 'event-rate-limit.yaml'),
     [k3sPaths.auditPolicy]: join(runDir, 'audit.yaml'),
     [k3sPaths.auditLog]: join(runDir, 'audit.log'),
   };
-  writeFileSync(local[k3sPaths.psa], podSecurityConfig(config));
+  const admission = podSecurityConfig(config, local[k3sPaths.eventRateLimit]);
+  if (admission.includes('/var/lib/rancher/')) throw new Error(`the AdmissionConfiguration names host files the cluster tests do not provide (map them in test/cluster/support/control-plane.ts):\n${admission}`);
+  writeFileSync(local[k3sPaths.psa], admission);
+  writeFileSync(local[k3sPaths.eventRateLimit], eventRateLimitConfig());
   writeFileSync(local[k3sPaths.auditPolicy], auditPolicy());
   const flags = (key: string) => ((k3sConfig(config)[key] ?? []) as string[]).map((arg) => {
     const [name, ...rest] = arg.split('=');
     const value = rest.join('=');
     return `--${name}=${local[value] ?? value}`;
   });
-  const apiserver = flags('kube-apiserver-arg');
+  const pluginsFlag = '--enable-admission-plugins=';
+  const all = flags('kube-apiserver-arg');
+  const apiserver = all.filter((a) => !a.startsWith(pluginsFlag));
+  const admissionPlugins = all.filter((a) => a.startsWith(pluginsFlag)).flatMap((a) => a.slice(pluginsFlag.length).split(','));
   const unmapped = apiserver.filter((a) => /=\/(etc|var)\//.test(a));
   if (unmapped.length) throw new Error(`bootstrap/host/k3s.ts passes host paths the cluster tests do not provide: ${unmapped.join(' ')} (map them in test/cluster/support/control-plane.ts)`);
-  return { apiserver, controllerManager: flags('kube-controller-manager-arg') };
+  return { apiserver, controllerManager: flags('kube-controller-manager-arg'), admissionPlugins };
 }
 
 /** What the kubelet leaves allocatable: capacity minus system/kube reserved and the hard eviction threshold. */
@@ -127,8 +136,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--api-audiences=https://kubernetes.default.svc.cluster.local,k3s',
       `--service-cluster-ip-range=${serviceCidr}`,
       '--authorization-mode=Node,RBAC', '--anonymous-auth=false', '--allow-privileged=true', '--profiling=false',
-      // On by default in 1.36; listed so a changed default cannot silently switch them off here.
-      '--enable-admission-plugins=NodeRestriction,PodSecurity,ValidatingAdmissionPolicy',
+      // PodSecurity and ValidatingAdmissionPolicy are on by default in 1.36; listed so a changed default
+      // cannot silently switch them off here. The bootstrap's list (NodeRestriction, EventRateLimit) joins them.
+      `--enable-admission-plugins=${[...new Set(['NodeRestriction', 'PodSecurity', 'ValidatingAdmissionPolicy', ...k3s.admissionPlugins])].join(',')}`,
       ...k3s.apiserver,
     ], runDir);
     procs.push(apiserver);
