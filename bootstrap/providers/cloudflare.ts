@@ -40,6 +40,7 @@ export const cloudflareCalls = {
   listDnsRecords: (zoneId: string, type: string, name: string) => ({ method: 'GET' as Method, path: `/zones/${zoneId}/dns_records${q({ type, name, per_page: 100 })}` }),
   createDnsRecord: (zoneId: string, rec: DnsRecord) => ({ method: 'POST' as Method, path: `/zones/${zoneId}/dns_records`, body: rec }),
   updateDnsRecord: (zoneId: string, id: string, rec: DnsRecord) => ({ method: 'PUT' as Method, path: `/zones/${zoneId}/dns_records/${id}`, body: rec }),
+  deleteDnsRecord: (zoneId: string, id: string) => ({ method: 'DELETE' as Method, path: `/zones/${zoneId}/dns_records/${id}` }),
   getSetting: (zoneId: string, setting: string) => ({ method: 'GET' as Method, path: `/zones/${zoneId}/settings/${setting}` }),
   setSetting: (zoneId: string, setting: string, value: unknown) => ({ method: 'PATCH' as Method, path: `/zones/${zoneId}/settings/${setting}`, body: { value } }),
   getEntrypoint: (zoneId: string, phase: string) => ({ method: 'GET' as Method, path: `/zones/${zoneId}/rulesets/phases/${phase}/entrypoint` }),
@@ -94,6 +95,7 @@ export class CloudflareClient {
   }
   async createDnsRecord(zoneId: string, rec: DnsRecord): Promise<void> { await this.call(cloudflareCalls.createDnsRecord(zoneId, rec)); }
   async updateDnsRecord(zoneId: string, id: string, rec: DnsRecord): Promise<void> { await this.call(cloudflareCalls.updateDnsRecord(zoneId, id, rec)); }
+  async deleteDnsRecord(zoneId: string, id: string): Promise<void> { await this.call(cloudflareCalls.deleteDnsRecord(zoneId, id)); }
   async setting(zoneId: string, id: string): Promise<ZoneSetting | undefined> {
     return (await this.call<ZoneSetting>(cloudflareCalls.getSetting(zoneId, id)))?.result;
   }

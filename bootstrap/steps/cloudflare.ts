@@ -1,5 +1,7 @@
 /**
- * cloudflare: the edge in front of the VPS. Proxied DNS records for every environment hostname, SSL
+ * cloudflare: the edge in front of the VPS. Proxied DNS records for every environment hostname (A
+ * only: the cluster is IPv4 single-stack, an AAAA record would send Cloudflare to an IPv6 origin
+ * address nothing listens on, and any left over is deleted), SSL
  * mode Full (strict) with HTTPS only, the managed WAF rulesets, and rate-limiting rules for login and
  * API paths. Each resource is read first and written only when it differs (idempotent). The two
  * ruleset entry points are owned by this step: a PUT replaces rules added by hand in the dashboard.
@@ -11,6 +13,7 @@ import { BootstrapError } from '../lib/context.ts';
 import { cloudflareCredentials, requireCredentials } from '../lib/credentials.ts';
 import type { PlanItem } from '../lib/plan.ts';
 import { CloudflareClient, cloudflareApiUrl, cloudflareCalls, cloudflarePlan, type DnsRecord, type Ruleset, type RulesetRule } from '../providers/cloudflare.ts';
+import { clusterIpFamilies } from '../host/k3s.ts';
 import { hostPlanNote, serverAddress, type Step } from './common.ts';
 
 export const phases = { managed: 'http_request_firewall_managed', rateLimit: 'http_ratelimit' } as const;
@@ -104,7 +107,11 @@ export const cloudflare: Step = {
       items.push(cloudflarePlan(api, cloudflareCalls.listDnsRecords('<zone>', 'A', h)));
       items.push(cloudflarePlan(api, cloudflareCalls.createDnsRecord('<zone>', dnsRecord(h, 'A', '<server IPv4>')), 'record missing; PUT .../dns_records/<id> when it differs'));
     }
-    items.push({ kind: 'note', text: 'AAAA records the same way when the server has an IPv6 address' });
+    if (clusterIpFamilies.includes('IPv6')) {
+      items.push({ kind: 'note', text: 'AAAA records the same way when the server has an IPv6 address' });
+    } else {
+      items.push({ kind: 'note', text: 'no AAAA records: the cluster is IPv4 single-stack (bootstrap/host/k3s.ts clusterIpFamilies); AAAA records found for these names are deleted' });
+    }
     for (const [k, v] of Object.entries(zoneSettings(ctx.config))) {
       items.push(cloudflarePlan(api, cloudflareCalls.getSetting('<zone>', k)));
       items.push(cloudflarePlan(api, cloudflareCalls.setSetting('<zone>', k, v), 'value differs'));
@@ -135,8 +142,16 @@ export const cloudflare: Step = {
 
     // DNS
     const all = [...new Set([...hostnames(config).web, ...hostnames(config).api])];
+    const dualStack = clusterIpFamilies.includes('IPv6');
     for (const name of all) {
-      for (const [type, content] of [['A', addr.ipv4], ['AAAA', addr.ipv6]] as const) {
+      if (!dualStack) {
+        // Single-stack IPv4: nothing serves the origin's IPv6 address, so an AAAA record only yields 521s.
+        for (const stale of await client.dnsRecords(zone.id, 'AAAA', name)) {
+          await client.deleteDnsRecord(zone.id, stale.id!);
+          ctx.out.warn(`DNS AAAA ${name} -> ${stale.content} deleted: the cluster is IPv4 single-stack`);
+        }
+      }
+      for (const [type, content] of [['A', addr.ipv4], ['AAAA', dualStack ? addr.ipv6 : undefined]] as const) {
         if (!content) continue;
         const want = dnsRecord(name, type, content);
         const have = await client.dnsRecords(zone.id, type, name);

@@ -1,5 +1,6 @@
 /** The cloudflare step against a local fake of the Cloudflare API v4 (127.0.0.1). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { clusterIpFamilies } from '../host/k3s.ts';
 import { cloudflare, rateLimitExpression } from '../steps/cloudflare.ts';
 import { testConfig } from './support/config.ts';
 import { testContext } from './support/context.ts';
@@ -14,11 +15,15 @@ const ctxFor = (p: { env?: Record<string, string>; config?: ReturnType<typeof te
 const hosts = ['api.lms.example.com', 'lms.example.com', 'staging-api.lms.example.com', 'staging.lms.example.com'];
 
 describe('cloudflare step', () => {
-  it('creates proxied A/AAAA records, SSL Full (strict), managed WAF and rate limits on a fresh zone', async () => {
+  it('creates proxied A records (no AAAA: IPv4 single-stack), SSL Full (strict), managed WAF and rate limits on a fresh zone', async () => {
     const ctx = ctxFor();
     await cloudflare.run(ctx);
     expect(fake.records.filter((r) => r.type === 'A').map((r) => r.name).sort()).toEqual(hosts);
-    expect(fake.records.filter((r) => r.type === 'AAAA').map((r) => r.name).sort()).toEqual(hosts);
+    // The server has an IPv6 address (LMS_HOST_IPV6), but nothing in the cluster listens on it.
+    expect(clusterIpFamilies).toEqual(['IPv4']);
+    expect(fake.records.filter((r) => r.type === 'AAAA')).toEqual([]);
+    expect(fake.requests.filter((r) => r.method === 'POST' && r.json?.type === 'AAAA')).toEqual([]);
+    expect(cloudflare.plan(ctx).map((i) => JSON.stringify(i)).join('\n')).toContain('no AAAA records: the cluster is IPv4 single-stack');
     expect(fake.records.every((r) => r.proxied && r.ttl === 1)).toBe(true);
     expect(fake.records.filter((r) => r.type === 'A').every((r) => r.content === '203.0.113.10')).toBe(true);
     expect(fake.settings).toMatchObject({ ssl: 'strict', always_use_https: 'on', min_tls_version: '1.2', tls_1_3: 'on' });
@@ -39,6 +44,19 @@ describe('cloudflare step', () => {
     expect(fake.writes().length).toBe(before);
     expect(ctx.out.text).toContain('http_ratelimit: 2 rule(s) already in place');
     expect(ctx.out.text).toContain('setting ssl already strict');
+  });
+
+  it('deletes AAAA records left for the hostnames (they send Cloudflare to an IPv6 origin nothing serves: 521)', async () => {
+    fake.records.push({ id: 'v6a', type: 'AAAA', name: 'lms.example.com', content: '2001:db8::10', proxied: true, ttl: 1 });
+    fake.records.push({ id: 'v6b', type: 'AAAA', name: 'api.lms.example.com', content: '2001:db8::10', proxied: true, ttl: 1 });
+    fake.records.push({ id: 'other', type: 'AAAA', name: 'mail.lms.example.com', content: '2001:db8::25', proxied: false, ttl: 300 });
+    const ctx = ctxFor();
+    await cloudflare.run(ctx);
+    expect(fake.count('DELETE', /dns_records\/v6a$/)).toBe(1);
+    expect(fake.count('DELETE', /dns_records\/v6b$/)).toBe(1);
+    // Only this step's hostnames: other records in the zone are not its business.
+    expect(fake.records.filter((r) => r.type === 'AAAA').map((r) => r.id)).toEqual(['other']);
+    expect(ctx.out.text).toContain('DNS AAAA lms.example.com -> 2001:db8::10 deleted: the cluster is IPv4 single-stack');
   });
 
   it('corrects drift: a record pointing elsewhere or not proxied is updated in place', async () => {

@@ -63,6 +63,12 @@ export class FakeCloudflare extends FakeApi {
       this.records.push(rec);
       return ok(rec);
     }
+    if (r.method === 'DELETE' && id) {
+      const at = this.records.findIndex((x) => x.id === id);
+      if (at < 0) return err(404, 81044, 'Record does not exist.');
+      this.records.splice(at, 1);
+      return ok({ id });
+    }
     if ((r.method === 'PUT' || r.method === 'PATCH') && id) {
       const rec = this.records.find((x) => x.id === id);
       if (!rec) return err(404, 81044, 'Record does not exist.');
