@@ -8,7 +8,7 @@
 import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema.ts';
-import { taggedImageRef } from '../config/sections/platform.ts';
+import { imageRef } from '../config/fields.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
 import { providesApiGroupsAnnotation } from '../lib/helm-release.ts';
 import { platformNs } from '../lib/namespaces.ts';
@@ -38,9 +38,9 @@ export class SystemUpgradeControllerChart extends LmsChart {
         SYSTEM_UPGRADE_CONTROLLER_LEADER_ELECT: 'true',
         SYSTEM_UPGRADE_JOB_ACTIVE_DEADLINE_SECONDS: String(upgrades.jobActiveDeadlineSeconds),
         SYSTEM_UPGRADE_JOB_BACKOFF_LIMIT: '99',
-        // Images are pinned by tag: no need to re-pull on every Job.
+        // Images are pinned by digest: no need to re-pull on every Job.
         SYSTEM_UPGRADE_JOB_IMAGE_PULL_POLICY: 'IfNotPresent',
-        SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE: taggedImageRef(c.kubectlImage),
+        SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE: imageRef(c.kubectlImage),
         SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE_WINDOWS: '',
         // The k3s upgrade replaces the binary on the host: the Job must be privileged.
         SYSTEM_UPGRADE_JOB_PRIVILEGED: 'true',
@@ -88,7 +88,7 @@ export class SystemUpgradeControllerChart extends LmsChart {
             securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
             containers: [{
               name: controllerName,
-              image: taggedImageRef(c.image),
+              image: imageRef(c.image),
               imagePullPolicy: 'IfNotPresent',
               resources: c.resources,
               securityContext: {

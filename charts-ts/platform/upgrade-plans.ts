@@ -20,6 +20,18 @@ export const k3sServerPlan = 'k3s-server';
 /** The k3s-upgrade image tag for a k3s release: "+" is not allowed in tags, upstream writes "-". */
 export const k3sUpgradeTag = (k3sVersion: string): string => k3sVersion.replace('+', '-');
 
+/**
+ * The upgrade image: by tag and digest when cluster.k3s.upgradeImage pins it (the controller leaves a
+ * tagged or digested reference as it is: system-upgrade-controller pkg/upgrade/container WithLatestTag
+ * only appends the version's tag to a bare repository), otherwise the bare repository, to which the
+ * controller appends the tag derived from `version` (see k3sUpgradeTag).
+ */
+export function k3sUpgradeImageRef(config: Config): string {
+  const repo = config.cluster.platform.upgrades.k3sUpgradeImage;
+  const pin = config.cluster.k3s.upgradeImage;
+  return pin ? `${repo}:${pin.tag}@${pin.digest}` : repo;
+}
+
 export class UpgradePlansChart extends LmsChart {
   constructor(scope: Construct, id: string, config: Config) {
     super(scope, id, { layer: layers.configs, component: 'upgrades' });
@@ -50,8 +62,7 @@ export class UpgradePlansChart extends LmsChart {
           endTime: u.window.endTime,
           timeZone: u.window.timeZone,
         },
-        // The controller appends the tag derived from `version` (see k3sUpgradeTag).
-        upgrade: { image: u.k3sUpgradeImage },
+        upgrade: { image: k3sUpgradeImageRef(config) },
       },
     });
   }

@@ -55,6 +55,11 @@ describe('k3s upgrade Plan', () => {
     const next = renderAll({ cluster: { k3s: { version: 'v1.37.1+k3s2' } } });
     expect(next.get('Plan', 'k3s-server', 'system-upgrade').spec.version).toBe('v1.37.1+k3s2');
   });
+  it('pulls the k3s-upgrade image by digest once cluster.k3s.upgradeImage pins it (the controller keeps a digested reference)', () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const pinned = renderAll({ cluster: { k3s: { upgradeImage: { tag: 'v1.36.3-k3s1', digest } } } });
+    expect(pinned.get('Plan', 'k3s-server', 'system-upgrade').spec.upgrade.image).toBe(`docker.io/rancher/k3s-upgrade:v1.36.3-k3s1@${digest}`);
+  });
 });
 
 describe('Traefik HelmChartConfig', () => {

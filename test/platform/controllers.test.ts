@@ -125,14 +125,17 @@ describe('system-upgrade-controller', () => {
     expect(deployment.spec.replicas).toBe(1);
     expect(spec.containers).toHaveLength(1);
     const ctr = spec.containers[0];
-    expect(ctr.image).toBe(`${c.systemUpgrade.image.repository}:${c.systemUpgrade.image.tag}`);
+    // By digest: the controller creates privileged Jobs on the node.
+    expect(ctr.image).toBe(`${c.systemUpgrade.image.repository}:${c.systemUpgrade.image.tag}@${c.systemUpgrade.image.digest}`);
+    expect(ctr.image).toMatch(/^docker\.io\/rancher\/system-upgrade-controller:v0\.20\.1@sha256:[a-f0-9]{64}$/);
     expect(ctr.resources).toEqual(c.systemUpgrade.resources);
     expect(ctr.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(JSON.parse(deployment.metadata.annotations[providesApiGroupsAnnotation])).toEqual(['upgrade.cattle.io']);
   });
   it('gives the upgrade Jobs a pinned kubectl and bounded default resources', () => {
     const env = r.get('ConfigMap', 'default-controller-env', 'system-upgrade').data;
-    expect(env.SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE).toBe(`${c.systemUpgrade.kubectlImage.repository}:${c.systemUpgrade.kubectlImage.tag}`);
+    expect(env.SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE).toBe(`${c.systemUpgrade.kubectlImage.repository}:${c.systemUpgrade.kubectlImage.tag}@${c.systemUpgrade.kubectlImage.digest}`);
+    expect(env.SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE).toMatch(/@sha256:[a-f0-9]{64}$/);
     expect(env.SYSTEM_UPGRADE_JOB_PRIVILEGED).toBe('true');
     const limits = r.get('LimitRange', 'upgrade-job-defaults', 'system-upgrade');
     expect(limits.spec.limits).toEqual([{ type: 'Container', defaultRequest: c.systemUpgrade.jobResources.requests, default: c.systemUpgrade.jobResources.limits }]);

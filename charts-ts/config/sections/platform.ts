@@ -4,7 +4,7 @@
  * Schema and the values used, in one place.
  */
 import { z } from 'zod';
-import { dnsLabel, dnsName, duration, resources, secretRef } from '../fields.ts';
+import { dnsLabel, dnsName, duration, image, resources, secretRef } from '../fields.ts';
 
 
 /** A Helm chart pin: repository URL, chart name and an exact version (no ranges: upgrades are pull requests). */
@@ -55,9 +55,10 @@ export const PlatformSettings = z.object({
       dns01RecursiveNameservers: z.array(z.string().regex(/^[0-9a-f.:[\]]+:53$/, 'is not a resolver; use ip:53 like 1.1.1.1:53')).min(1),
     }).strict(),
     systemUpgrade: z.object({
-      image: taggedImage,
-      /** kubectl used by the upgrade Job to cordon the node. */
-      kubectlImage: taggedImage,
+      /** By tag and digest: the controller and the cordon Job run with node-level privileges. */
+      image,
+      /** kubectl used by the upgrade Job to cordon the node (tag and digest). */
+      kubectlImage: image,
       resources,
       /** Defaults for the upgrade Job's containers, which the controller creates without resources. */
       jobResources: resources,
@@ -179,12 +180,15 @@ export const platformValues: z.input<typeof PlatformSettings> = {
     },
     systemUpgrade: {
       // Upstream publishes no Helm chart; the controller is rendered from manifests/ at this tag.
-      // Source: https://github.com/rancher/system-upgrade-controller/releases/tag/v0.20.1
+      // Source: https://github.com/rancher/system-upgrade-controller/releases/tag/v0.20.1; digest: the
+      // manifest list (amd64, arm64, arm/v7) of that tag on Docker Hub, as recorded by a public GitOps
+      // repository that pins the same release by digest (no registry access here to re-read it).
       // renovate: datasource=docker depName=docker.io/rancher/system-upgrade-controller
-      image: { repository: 'docker.io/rancher/system-upgrade-controller', tag: 'v0.20.1' },
-      // Source: https://hub.docker.com/r/rancher/kubectl/tags (tracks Kubernetes minor releases)
+      image: { repository: 'docker.io/rancher/system-upgrade-controller', tag: 'v0.20.1', digest: 'sha256:aaf4dbf640579a6abfa6390aab927ee664f06814e33c371e69df9dd451ca153a' },
+      // Source: https://hub.docker.com/r/rancher/kubectl/tags (tracks Kubernetes minor releases); digest
+      // as pinned (Renovate-maintained) by a public repository's Dockerfile for the same tag.
       // renovate: datasource=docker depName=docker.io/rancher/kubectl
-      kubectlImage: { repository: 'docker.io/rancher/kubectl', tag: 'v1.36.1' },
+      kubectlImage: { repository: 'docker.io/rancher/kubectl', tag: 'v1.36.1', digest: 'sha256:e430739d5eaef82b73e738ffa57019c8206c92b65ab3a18df766a1732b17c7f5' },
       resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '96Mi' } },
       jobResources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     },
