@@ -7,7 +7,8 @@
  * (entrypoint forwardedHeaders.trustedIPs = cluster.cloudflare) and strips it from anyone else.
  * Cloudflare appends the address it saw, so the client is the right-most X-Forwarded-For entry
  * that is not a Cloudflare address; the rate limit's `ipStrategy.excludedIPs` picks exactly that
- * (CF-Connecting-IP is never used: Traefik does not strip it from untrusted peers).
+ * (CF-Connecting-IP is never used: Traefik does not strip it from untrusted peers). The staging
+ * IP allow-list picks the client address the same way.
  */
 import type { Construct } from 'constructs';
 import type { Config, Environment } from '../config/schema.ts';
@@ -63,6 +64,7 @@ export const middlewareNames = {
   webHeaders: 'web-security-headers',
   apiHeaders: 'api-security-headers',
   authRateLimit: 'auth-rate-limit',
+  ipAllowList: 'ip-allow-list',
   httpsRedirect: 'https-redirect',
 } as const;
 
@@ -102,6 +104,16 @@ export class IngressChart extends LmsChart {
       metadata: { name: middlewareNames.apiHeaders, namespace: ns },
       spec: { headers: { ...commonHeaders, contentSecurityPolicy: apiContentSecurityPolicy } },
     });
+    // The client address for both: the right-most X-Forwarded-For entry outside Cloudflare's ranges.
+    const clientAddress = { ipStrategy: { excludedIPs: [...config.cluster.cloudflare.ipv4, ...config.cluster.cloudflare.ipv6] } };
+    if (ing.ipAllowList) {
+      new Middleware(this, 'ip-allow-list', {
+        metadata: { name: middlewareNames.ipAllowList, namespace: ns, annotations: { 'lms.dev/owners': ing.ipAllowList.map((r) => `${r.cidr}: ${r.owner}`).join('; ') } },
+        // No X-Forwarded-For entry outside Cloudflare (a request that did not come through it) is
+        // an empty address, which Traefik refuses.
+        spec: { ipAllowList: { sourceRange: ing.ipAllowList.map((r) => r.cidr), ...clientAddress } },
+      });
+    }
     new Middleware(this, 'auth-rate-limit', {
       metadata: { name: middlewareNames.authRateLimit, namespace: ns },
       spec: {
@@ -109,9 +121,7 @@ export class IngressChart extends LmsChart {
           average: ing.authRateLimit.average,
           period: MiddlewareSpecRateLimitPeriod.fromString(`${durationSeconds(ing.authRateLimit.period)}s`),
           burst: ing.authRateLimit.burst,
-          sourceCriterion: {
-            ipStrategy: { excludedIPs: [...config.cluster.cloudflare.ipv4, ...config.cluster.cloudflare.ipv6] },
-          },
+          sourceCriterion: clientAddress,
         },
       },
     });
@@ -120,7 +130,9 @@ export class IngressChart extends LmsChart {
       spec: { redirectScheme: { scheme: 'https', permanent: true } },
     });
 
-    const mw = (...ms: string[]) => ms.map((name) => ({ name, namespace: ns }));
+    // The allow-list goes first: a refused client spends no rate-limit tokens and reaches nothing.
+    const allow = ing.ipAllowList ? [middlewareNames.ipAllowList] : [];
+    const mw = (...ms: string[]) => [...allow, ...ms].map((name) => ({ name, namespace: ns }));
     const traefikService = (app: string) => [{ name: canaryServiceNames(app).traefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }];
     const host = (h: string) => `Host(\`${h}\`)`;
 

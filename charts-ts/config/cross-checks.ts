@@ -8,6 +8,7 @@
  * - Cloudflare's rate limits on the auth paths admit what the origin's auth limit is sized for (a
  *   school class behind one address): an edge limit tighter than that locks the class out before
  *   the origin's limit is ever reached.
+ * - Staging, which runs unreleased code, is not public: it has an IP allow-list.
  * - The k3s upgrade window and the host's reboot window never overlap: a reboot in the middle of an
  *   upgrade leaves the node cordoned (docs/runbooks/upgrade-k3s.md).
  */
@@ -25,6 +26,12 @@ export function crossSectionChecks(c: ConfigShape, ctx: z.RefinementCtx): void {
   checkScrapeIntervals(c, ctx);
   checkEdgeAuthLimits(c, ctx);
   checkMaintenanceWindows(c, ctx);
+  if (!c.environments.staging.apps.ingress.ipAllowList) {
+    ctx.addIssue({
+      code: 'custom', path: ['environments', 'staging', 'apps', 'ingress', 'ipAllowList'], input: undefined,
+      message: 'is required: staging runs unreleased code and must not be public; list the operators\' and the deploy pipeline\'s address ranges (docs/delivery.md "Staging allow-list")',
+    });
+  }
 }
 
 /** Whether a request path prefix and an auth path (itself and below) can match the same request. */

@@ -6,10 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { authPathRule, middlewareNames, tlsSecretName, webContentSecurityPolicy } from '../../charts-ts/apps/ingress.ts';
 import { canaryServiceNames } from '../../charts-ts/apps/metrics.ts';
+import { parseConfig } from '../../charts-ts/config/load.ts';
+import { values } from '../../charts-ts/config/values.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
-import { rateLimited, ruleMatches } from './traefik-semantics.ts';
+import { inRanges, poolStrategyAddress, rateLimited, ruleMatches } from './traefik-semantics.ts';
 
 const r = rendered();
 
@@ -48,7 +50,8 @@ describe('ingress', () => {
       const ir = r.get('IngressRoute', 'lms-http-redirect', env.namespace);
       expect(ir.spec.entryPoints).toEqual(['web']);
       expect(ir.spec.routes[0].match).toBe(`Host(\`${env.hostnames.web}\`) || Host(\`${env.hostnames.api}\`)`);
-      expect(ir.spec.routes[0].middlewares).toEqual([{ name: middlewareNames.httpsRedirect, namespace: env.namespace }]);
+      const allowList = env.apps.ingress.ipAllowList ? [{ name: middlewareNames.ipAllowList, namespace: env.namespace }] : [];
+      expect(ir.spec.routes[0].middlewares).toEqual([...allowList, { name: middlewareNames.httpsRedirect, namespace: env.namespace }]);
       expect(r.get('Middleware', middlewareNames.httpsRedirect, env.namespace).spec.redirectScheme).toEqual({ scheme: 'https', permanent: true });
     }
   });
@@ -112,6 +115,51 @@ describe('ingress', () => {
     expect(ruleMatches('Host(`a`) && PathPrefix(`/auth`)', { host: 'a', path: '/authors' })).toBe(true);
     expect(ruleMatches('Host(`a`) && PathPrefix(`/auth`)', { host: 'a', path: '/AUTH/login' })).toBe(false);
     expect(authPathRule(['/auth', '/v2/session'])).toBe('PathRegexp(`(?i)^(/auth|/v2/session)(/|$)`)');
+  });
+
+  it('staging answers only its allow-list, by the address Cloudflare saw; production is public', () => {
+    const cloudflare = [...r.config.cluster.cloudflare.ipv4, ...r.config.cluster.cloudflare.ipv6];
+    const staging = r.config.environments.staging;
+    const list = staging.apps.ingress.ipAllowList!;
+    expect(list.length).toBeGreaterThan(0);
+    const allow = r.get('Middleware', middlewareNames.ipAllowList, staging.namespace).spec.ipAllowList;
+    expect(allow).toEqual({ sourceRange: list.map((x) => x.cidr), ipStrategy: { excludedIPs: cloudflare } });
+    // First on every route of both hosts, before the rate limit spends a token.
+    for (const name of ['lms-web', 'lms-api', 'lms-http-redirect']) {
+      for (const route of r.get('IngressRoute', name, staging.namespace).spec.routes) {
+        expect(route.middlewares[0], `${name} ${route.match}`).toEqual({ name: middlewareNames.ipAllowList, namespace: staging.namespace });
+      }
+    }
+    const production = r.config.environments.production;
+    expect(production.apps.ingress.ipAllowList).toBeUndefined();
+    expect(r.find('Middleware', { namespace: production.namespace, name: middlewareNames.ipAllowList })).toEqual([]);
+    for (const name of ['lms-web', 'lms-api']) {
+      for (const route of r.get('IngressRoute', name, production.namespace).spec.routes) {
+        expect(route.middlewares.map((m: any) => m.name)).not.toContain(middlewareNames.ipAllowList);
+      }
+    }
+
+    // Which requests get through, with Traefik's address selection and the rendered lists.
+    const operator = list[0].cidr.replace(/0\/\d+$/, '7');
+    const edge = '172.70.1.1'; // a Cloudflare address (172.64.0.0/13)
+    const passes = (xff: string) => inRanges(poolStrategyAddress(xff, allow.ipStrategy.excludedIPs), allow.sourceRange);
+    // Cloudflare appends the client it saw; Traefik (trusting Cloudflare) appends the edge.
+    expect(passes(`${operator}, ${edge}`)).toBe(true);
+    expect(passes(`192.0.2.44, ${edge}`)).toBe(false);
+    // A client cannot claim an allowed address: it can only prepend, Cloudflare appends the real one.
+    expect(passes(`${operator}, 192.0.2.44, ${edge}`)).toBe(false);
+    // No address outside Cloudflare (the request did not come through it): refused.
+    expect(passes(edge)).toBe(false);
+    expect(passes('')).toBe(false);
+  });
+
+  it('refuses a public staging, naming the field', () => {
+    const publicStaging = structuredClone(values) as any;
+    delete publicStaging.environments.staging.apps.ingress.ipAllowList;
+    expect(() => parseConfig(publicStaging))
+      .toThrow('config: environments.staging.apps.ingress.ipAllowList: missing is required: staging runs unreleased code and must not be public');
+    expect(() => renderAll({ environments: { staging: { apps: { ingress: { ipAllowList: [] } } } } }))
+      .toThrow('config: environments.staging.apps.ingress.ipAllowList: [] must list at least one range');
   });
 
   it('sizes the auth limit for a school class behind one NAT, and still stops a flood from one address', () => {

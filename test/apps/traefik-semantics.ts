@@ -12,8 +12,11 @@
  * - the RateLimit middleware (pkg/middlewares/ratelimiter/rate_limiter.go): a token bucket per
  *   source of `burst` tokens refilled at average/period per second (golang.org/x/time/rate); a
  *   request that would have to wait longer than maxDelay (1 / (2 x rate), or 0.5 s below one
- *   request a second) is answered 429 and takes no token.
+ *   request a second) is answered 429 and takes no token;
+ * - the client address of `ipStrategy.excludedIPs` (pkg/ip/strategy.go) and the IPAllowList check
+ *   (pkg/middlewares/ipallowlist: an empty address is refused).
  */
+import { cidrContains } from '../../charts-ts/config/sections/apps.ts';
 
 const unreserved = /^[A-Za-z0-9\-._~]$/;
 /** Percent-encodings the routing path keeps encoded (mux.go reservedCharacters). */
@@ -117,4 +120,23 @@ export function rateLimited(limit: RateLimit, times: readonly number[]): boolean
     tokens -= 1;
     return true;
   });
+}
+
+/**
+ * The client address an `ipStrategy.excludedIPs` picks (pkg/ip/strategy.go PoolStrategy): the
+ * right-most X-Forwarded-For entry not in the excluded ranges, or "" when there is none.
+ */
+export function poolStrategyAddress(xForwardedFor: string, excluded: readonly string[]): string {
+  const entries = xForwardedFor.split(',').map((e) => e.trim());
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (entries[i] && !inRanges(entries[i], excluded)) return entries[i];
+  }
+  return '';
+}
+
+/** Whether an address lies in one of the CIDR ranges ("" never does: Traefik refuses it). */
+export function inRanges(address: string, ranges: readonly string[]): boolean {
+  if (!address) return false;
+  const host = `${address}/${address.includes(':') ? 128 : 32}`;
+  return ranges.some((r) => (r.includes(':') === address.includes(':')) && cidrContains(r, host));
 }

@@ -271,6 +271,16 @@ const Ingress = z.object({
       });
     }
   }),
+  /**
+   * Only clients from these ranges (the address Cloudflare saw) reach the environment's hosts;
+   * everyone else gets 403 from Traefik. Unset: public. Staging must have one, it runs unreleased
+   * code (config cross-checks); each range says whose it is.
+   */
+  ipAllowList: z.array(z.object({
+    cidr,
+    /** Who connects from this range, e.g. "operators' VPN" or "deploy pipeline runner". */
+    owner: z.string().min(3, 'must say whose range this is'),
+  }).strict()).min(1, 'must list at least one range; leave the field out for a public environment').optional(),
 }).strict();
 
 /** A destination outside the cluster an app may reach (everything else is denied). */
@@ -406,6 +416,14 @@ export const appsValues: Record<EnvironmentName, z.input<typeof AppsEnvironment>
       hstsMaxAgeSeconds: 31536000,
       authPaths: ['/auth'],
       authRateLimit: { ...authRateLimit },
+      // Staging runs unreleased code: only operators and the deploy pipeline reach it
+      // (docs/delivery.md "Staging allow-list"). Placeholders (documentation ranges): replace
+      // with the operators' office/VPN egress and the static egress of the runner that runs
+      // deploy.yml's synthetic traffic and smoke test, or staging's canary gets no traffic.
+      ipAllowList: [
+        { cidr: '198.51.100.0/24', owner: 'operators\' office and VPN egress (placeholder: replace)' },
+        { cidr: '203.0.113.0/28', owner: 'deploy pipeline runner egress, static (placeholder: replace)' },
+      ],
     },
     egress: [...shared.egress],
   },
