@@ -6,7 +6,8 @@
 #
 # With internet you can skip a build and use official release binaries instead: set any of
 # KUBE_APISERVER_BIN, KUBE_CONTROLLER_MANAGER_BIN, KUBE_SCHEDULER_BIN, KINE_BIN, KWOK_BIN,
-# ROLLOUTS_CONTROLLER_BIN, PROMETHEUS_BIN to an executable; a wrapper whose binaries are all given
+# ROLLOUTS_CONTROLLER_BIN, PROMETHEUS_BIN, CERT_MANAGER_CONTROLLER_BIN, CERT_MANAGER_WEBHOOK_BIN,
+# CERT_MANAGER_CAINJECTOR_BIN to an executable; a wrapper whose binaries are all given
 # that way is not built. The tests check the version of whatever binary they run.
 #
 # Build logs and times: .cache/logs/build-<name>.log. First build on 2 cores: see docs/testing.md.
@@ -70,12 +71,14 @@ check_licenses() {
   done < <(cd "$COMPONENTS/$name" && go list -deps -f '{{with .Module}}{{.Dir}}{{end}}' tool | sort -u)
 }
 
-# build NAME MODULE "BINARY=ENV_VAR ..." [extra ldflags] [note shown while building]
+# build NAME MODULE "BINARY=ENV_VAR[:GO_NAME] ..." [extra ldflags] [note shown while building]
+# GO_NAME: the file name `go build` gives that tool (its package path's last element) when it is not BINARY.
 build() {
-  local name="$1" module="$2" binaries="$3" ldflags="-s -w ${4:-}" version pair bin var missing=0 given=0 count=0
+  local name="$1" module="$2" binaries="$3" ldflags="-s -w ${4:-}" version pair bin var go_name missing=0 given=0 count=0
   version=$(pinned "$name" "$module")
   for pair in $binaries; do
     bin="${pair%%=*}" var="${pair#*=}"
+    var="${var%%:*}"
     count=$((count + 1))
     if [ -n "${!var:-}" ]; then
       [ -x "${!var}" ] || { echo "setup: $var=${!var} is not an executable file" >&2; exit 1; }
@@ -91,14 +94,21 @@ build() {
     argo-rollouts) check_rollouts_replaces "$version" ;;
   esac
   echo "$name $version: building (log: .cache/logs/build-$name.log)${5:+; $5}"
-  local start=$SECONDS
-  if ! (cd "$COMPONENTS/$name" && go build -ldflags "$ldflags" -o "$BIN/" tool) >"$LOGS/build-$name.log" 2>&1; then
+  local start=$SECONDS out="$BIN/.build-$name"
+  rm -rf "$out" && mkdir -p "$out"
+  if ! (cd "$COMPONENTS/$name" && go build -ldflags "$ldflags" -o "$out/" tool) >"$LOGS/build-$name.log" 2>&1; then
     tail -40 "$LOGS/build-$name.log" >&2
     echo "setup: building $name $version failed (full log: .cache/logs/build-$name.log)" >&2
     exit 1
   fi
   check_licenses "$name"
-  for pair in $binaries; do echo "$version" > "$BIN/.${pair%%=*}.version"; done
+  for pair in $binaries; do
+    bin="${pair%%=*}" var="${pair#*=}" go_name="$bin"
+    case "$var" in *:*) go_name="${var#*:}" ;; esac
+    mv "$out/$go_name" "$BIN/$bin"
+    echo "$version" > "$BIN/.$bin.version"
+  done
+  rm -rf "$out"
   echo "$name $version: built in $((SECONDS - start))s" | tee -a "$LOGS/build-times.log"
 }
 
@@ -131,6 +141,31 @@ build argo-rollouts github.com/argoproj/argo-rollouts "rollouts-controller=ROLLO
 prometheus_module=$(pinned prometheus github.com/prometheus/prometheus)
 build prometheus github.com/prometheus/prometheus "prometheus=PROMETHEUS_BIN" \
   "-X github.com/prometheus/common/version.Version=$(cat "$(go env GOMODCACHE)/github.com/prometheus/prometheus@$prometheus_module/VERSION" 2>/dev/null || echo "$prometheus_module")"
+
+# cert-manager: its cmd/<name> modules are not published, so the wrapper holds unchanged copies of the
+# pinned tag's files (see its go.mod); check them against the blob ids in upstream-cmd.txt, and stamp
+# the binaries like the release build (make/00_mod.mk: pkg/util.AppVersion and AppGitCommit).
+check_cert_manager_cmd() {
+  local dir="$COMPONENTS/cert-manager" tag want have
+  tag=$(awk '$1 == "tag" { print $2 }' "$dir/upstream-cmd.txt")
+  if [ "$tag" != "$1" ]; then
+    echo "setup: test/cluster/components/cert-manager: cmd/ holds cert-manager $tag's files but go.mod pins $1; copy $1's (see go.mod)" >&2
+    exit 1
+  fi
+  want=$(grep -E '^[0-9a-f]{40} ' "$dir/upstream-cmd.txt" | LC_ALL=C sort -k2)
+  have=$(cd "$dir" && find cmd -type f | LC_ALL=C sort | while read -r f; do echo "$(git hash-object --no-filters "$f") $f"; done)
+  if [ "$want" != "$have" ]; then
+    echo "setup: test/cluster/components/cert-manager/cmd/ differs from cert-manager $1's files listed in upstream-cmd.txt (< listed, > present):" >&2
+    diff <(echo "$want") <(echo "$have") >&2 || true
+    exit 1
+  fi
+}
+cert_manager_version=$(pinned cert-manager github.com/cert-manager/cert-manager)
+check_cert_manager_cmd "$cert_manager_version"
+cert_manager_commit=$(awk '$1 == "tag" { print $4 }' "$COMPONENTS/cert-manager/upstream-cmd.txt")
+build cert-manager github.com/cert-manager/cert-manager \
+  "cert-manager-controller=CERT_MANAGER_CONTROLLER_BIN:controller-binary cert-manager-webhook=CERT_MANAGER_WEBHOOK_BIN:webhook-binary cert-manager-cainjector=CERT_MANAGER_CAINJECTOR_BIN:cainjector-binary" \
+  "-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cert_manager_version -X github.com/cert-manager/cert-manager/pkg/util.AppGitCommit=$cert_manager_commit"
 
 # Files the harness reads from the pinned module downloads (checked against go.sum; never committed):
 # kwok's default node and pod stages (what kwokctl configures: node initialise + heartbeat with lease,

@@ -33,7 +33,16 @@ interface Component {
   /** Arguments that print the version, and the text the output must contain for version `v`. */
   readonly versionArgs: string[];
   readonly expect: (v: string) => string;
+  /** Environment added for that call. */
+  readonly versionEnv?: Record<string, string>;
 }
+
+const noKubeconfig = '/nonexistent/cert-manager-version-check/kubeconfig';
+const certManagerVersionCheck = {
+  versionArgs: [`--kubeconfig=${noKubeconfig}`],
+  versionEnv: { KUBECONFIG: noKubeconfig },
+  expect: (v: string) => `version="${v}"`,
+};
 
 export const components = {
   'kube-apiserver': { env: 'KUBE_APISERVER_BIN', wrapper: 'kubernetes', module: 'k8s.io/kubernetes', versionArgs: ['--version'], expect: (v: string) => `Kubernetes ${v}` },
@@ -43,6 +52,11 @@ export const components = {
   kwok: { env: 'KWOK_BIN', wrapper: 'kwok', module: 'sigs.k8s.io/kwok', versionArgs: ['--version'], expect: (v: string) => `version ${v}` },
   'rollouts-controller': { env: 'ROLLOUTS_CONTROLLER_BIN', wrapper: 'argo-rollouts', module: 'github.com/argoproj/argo-rollouts', versionArgs: ['--version'], expect: (v: string) => v },
   prometheus: { env: 'PROMETHEUS_BIN', wrapper: 'prometheus', module: 'github.com/prometheus/prometheus', versionArgs: ['--version'], expect: (v: string) => `version ${prometheusRelease(v)}` },
+  // cert-manager has no version flag: each binary logs `"starting cert-manager ..." version="v1.21.1"`
+  // first thing and then fails on the missing kubeconfig (the cainjector reads only KUBECONFIG).
+  'cert-manager-controller': { env: 'CERT_MANAGER_CONTROLLER_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
+  'cert-manager-webhook': { env: 'CERT_MANAGER_WEBHOOK_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
+  'cert-manager-cainjector': { env: 'CERT_MANAGER_CAINJECTOR_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
 } satisfies Record<string, Component>;
 
 export type ComponentName = keyof typeof components;
@@ -80,7 +94,7 @@ export function binary(name: ComponentName): string {
   try { accessSync(path, constants.X_OK); } catch { throw new SetupError(`${path} is not executable`); }
   let out: string;
   try {
-    out = execFileSync(path, c.versionArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    out = execFileSync(path, c.versionArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, env: { ...process.env, ...c.versionEnv } });
   } catch (e: any) {
     out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
   }
