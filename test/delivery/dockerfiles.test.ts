@@ -26,13 +26,13 @@ describe('reference Dockerfiles', () => {
     const froms = DockerfileParser.parse(readFileSync(path, 'utf8')).getFROMs();
     expect(froms.length).toBeGreaterThanOrEqual(2);
     expect(froms[0].getImageName()).toBe('node');
-    expect(froms[0].getImageTag()).toMatch(/^20\./); // Node 20, as this repository and the app use
+    expect(froms[0].getImageTag()).toMatch(/^24\./); // Node 24 LTS (Node 20 is out of support)
   });
 
   it('the API runs on distroless Node as the pods\' uid, on the configured port, probing the pods\' liveness path', () => {
     const d = DockerfileParser.parse(readFileSync(dockerfiles.api, 'utf8'));
     const final = d.getFROMs().at(-1)!;
-    expect(`${final.getRegistry()}/${final.getImageName()}`).toBe('gcr.io/distroless/nodejs20-debian12');
+    expect(`${final.getRegistry()}/${final.getImageName()}`).toBe('gcr.io/distroless/nodejs24-debian12');
     const keywords = d.getInstructions().filter((i) => i.getRange().start.line > final.getRange().start.line);
     const uid = appsValues.production.api.runAsUser;
     expect(keywords.find((i) => i.getKeyword() === 'USER')!.getArguments()[0].getValue()).toBe(`${uid}:${uid}`);

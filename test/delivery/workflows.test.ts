@@ -122,6 +122,24 @@ describe('pinned actions', () => {
     ]);
   });
 
+  it('no action that builds its image from a Dockerfile on a mutable tag: such tools run as docker:// images by digest', () => {
+    // hadolint-action v3.3.0 builds FROM ghcr.io/hadolint/hadolint:v2.14.0-debian, dockle-action
+    // v0.4.15 FROM goodwithtech/dockle:v0.4.15 (both read from the tagged commits): the commit pin
+    // does not pin what runs.
+    const tagBuilt = ['hadolint/hadolint-action', 'goodwithtech/dockle-action'];
+    for (const file of workflowFiles) {
+      for (const [id, job] of Object.entries<any>(workflow(file).jobs ?? {})) {
+        for (const u of uses(job)) expect(tagBuilt.includes(u.split('@')[0]), `${file} job ${id} uses ${u}`).toBe(false);
+      }
+    }
+    const build = workflow('images.yml').jobs.build.steps;
+    const step = (re: RegExp) => build.find((s: any) => re.test(s.name ?? ''));
+    expect(step(/hadolint/).uses).toMatch(/^docker:\/\/hadolint\/hadolint:v2\.14\.0@sha256:[a-f0-9]{64}$/);
+    expect(step(/hadolint/).with.args).toContain('--failure-threshold warning');
+    expect(step(/Dockle/).uses).toMatch(/^docker:\/\/goodwithtech\/dockle:v0\.4\.15@sha256:[a-f0-9]{64}$/);
+    expect(step(/Dockle/).with.args).toBe('--exit-code 1 --exit-level warn ${{ steps.names.outputs.scan }}');
+  });
+
   it('container images of jobs are pinned by digest', () => {
     for (const file of workflowFiles) {
       for (const [id, job] of Object.entries<any>(workflow(file).jobs ?? {})) {
@@ -153,10 +171,55 @@ describe('workflows against the config', () => {
 
   it('deploy.yml: push to main; production waits for staging and runs in the `production` environment', () => {
     expect(deploy.on.push.branches).toEqual(['main']);
-    expect(deploy.concurrency).toMatchObject({ group: 'deploy', 'cancel-in-progress': false });
     expect(deploy.jobs.production.needs).toBe('staging');
     expect(deploy.jobs.production.environment.name).toBe('production');
     expect(deploy.jobs.production.permissions.deployments).toBe('write');
+  });
+
+  it('deploy.yml: deploys queue per environment, never cancelling one another (no workflow-wide group)', () => {
+    // A workflow-wide group held by a run waiting for production approval would block the next merge's
+    // staging deploy, and GitHub replaces a pending run of a group with the newer one.
+    expect(deploy.concurrency).toBeUndefined();
+    for (const [id, job] of Object.entries<any>(deploy.jobs)) {
+      const env = typeof job.environment === 'string' ? job.environment : job.environment?.name;
+      expect(env, `deploy.yml job ${id} deploys to an environment`).toBeTruthy();
+      expect(job.concurrency, `deploy.yml job ${id}`).toEqual({ group: `deploy-${env}`, 'cancel-in-progress': false });
+    }
+  });
+
+  it('Node 24 LTS in every workflow (setup-node and job containers)', () => {
+    let seen = 0;
+    for (const file of workflowFiles) {
+      const wf = workflow(file);
+      for (const [id, job] of Object.entries<any>(wf.jobs ?? {})) {
+        for (const s of job.steps ?? []) {
+          if (!String(s.uses ?? '').startsWith('actions/setup-node@')) continue;
+          const v = String(s.with?.['node-version'] ?? '').replace(/^\$\{\{ env\.(\w+) \}\}$/, (_m, k) => String(job.env?.[k] ?? wf.env?.[k]));
+          expect(v, `${file} job ${id}`).toMatch(/^24(\.|$)/);
+          seen++;
+        }
+        const image = typeof job.container === 'string' ? job.container : job.container?.image;
+        if (image?.startsWith('node:')) { expect(image, `${file} job ${id}`).toMatch(/^node:24\./); seen++; }
+      }
+    }
+    expect(seen).toBeGreaterThan(5);
+    // The repository itself still supports Node 20 (development machines, .ci/run).
+    expect(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).engines.node).toMatch(/^>=20\./);
+  });
+
+  it('Contabo credentials are read only by jobs in the protected `contabo` environment', () => {
+    let readers = 0;
+    for (const file of workflowFiles) {
+      const wf = workflow(file);
+      expect(JSON.stringify(wf.env ?? {}), `${file} workflow env`).not.toContain('secrets.CONTABO_');
+      for (const [id, job] of Object.entries<any>(wf.jobs ?? {})) {
+        if (!JSON.stringify(job).includes('secrets.CONTABO_')) continue;
+        readers++;
+        const env = typeof job.environment === 'string' ? job.environment : job.environment?.name;
+        expect(env, `${file} job ${id} reads CONTABO_* secrets`).toBe('contabo');
+      }
+    }
+    expect(readers).toBeGreaterThan(0);
   });
 
   it('deploy.yml publishes exactly the configured paths, and together they cover every dist/ layer', () => {
@@ -249,7 +312,7 @@ describe('workflows against the config', () => {
     expect(Object.keys(images.on)).toEqual(['workflow_call']);
     const actions = uses(images.jobs.build).map((u) => u.split('@')[0]);
     expect(actions).toEqual(expect.arrayContaining([
-      'hadolint/hadolint-action', 'aquasecurity/trivy-action', 'goodwithtech/dockle-action',
+      'docker://hadolint/hadolint:v2.14.0', 'aquasecurity/trivy-action', 'docker://goodwithtech/dockle:v0.4.15',
       'docker/build-push-action', 'docker/login-action', 'anchore/sbom-action',
     ]));
     const trivy = images.jobs.build.steps.filter((s: any) => s.uses?.startsWith('aquasecurity/trivy-action'));
