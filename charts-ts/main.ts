@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
+import { assertBudget } from './lib/budget.ts';
 import { repoRoot } from './lib/crds.ts';
 import { writeDist } from './lib/synth.ts';
 
@@ -14,7 +15,10 @@ const out = outIndex >= 0 ? resolve(process.argv[outIndex + 1]) : resolve(repoRo
 
 try {
   const config = loadConfig();
-  const files = writeDist(buildApp(config), out);
+  // The capacity budget (npm run budget) is part of the config check: output that does not fit the
+  // node within the headroom is refused like a bad value, and dist/ stays as it was.
+  const files = writeDist(buildApp(config), out, (rendered) =>
+    assertBudget(rendered.flatMap((f) => f.objects.map((object) => ({ file: f.path, object }))), config.cluster));
   const objects = files.reduce((n, f) => n + f.objects.length, 0);
   console.log(`synth: wrote ${objects} objects in ${files.length} files to ${out}`);
 } catch (e) {

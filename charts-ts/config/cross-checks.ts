@@ -9,6 +9,8 @@
  *   school class behind one address): an edge limit tighter than that locks the class out before
  *   the origin's limit is ever reached.
  * - Staging, which runs unreleased code, is not public: it has an IP allow-list.
+ * - The capacity budget keeps at least `minHeadroomPercent` of allocatable free of requests
+ *   (charts-ts/lib/budget.ts; `npm run budget` and `npm run synth` fail above the rest).
  * - The k3s upgrade window and the host's reboot window never overlap: a reboot in the middle of an
  *   upgrade leaves the node cordoned (docs/runbooks/upgrade-k3s.md).
  */
@@ -16,6 +18,9 @@ import type { z } from 'zod';
 import { sloWindows } from '../observability/rules/slo.ts';
 import type { Cluster, Environment, EnvironmentName } from './schema.ts';
 import { durationSeconds, rateWindowScrapes } from './sections/apps.ts';
+
+/** Share of allocatable CPU and memory kept free of requests (issue 16: requests <= 80 %). */
+export const minHeadroomPercent = 20;
 
 interface ConfigShape {
   readonly cluster: Cluster;
@@ -26,6 +31,12 @@ export function crossSectionChecks(c: ConfigShape, ctx: z.RefinementCtx): void {
   checkScrapeIntervals(c, ctx);
   checkEdgeAuthLimits(c, ctx);
   checkMaintenanceWindows(c, ctx);
+  if (c.cluster.reservation.headroomPercent < minHeadroomPercent) {
+    ctx.addIssue({
+      code: 'custom', path: ['cluster', 'reservation', 'headroomPercent'], input: c.cluster.reservation.headroomPercent,
+      message: `must be at least ${minHeadroomPercent}: requests at the HPA maxima plus the canary pods, jobs and k3s's pods may use at most ${100 - minHeadroomPercent} % of allocatable CPU and memory (docs/architecture.md "Capacity"); trim requests or HPA maxima instead`,
+    });
+  }
   if (!c.environments.staging.apps.ingress.ipAllowList) {
     ctx.addIssue({
       code: 'custom', path: ['environments', 'staging', 'apps', 'ingress', 'ipAllowList'], input: undefined,

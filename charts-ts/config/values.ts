@@ -29,7 +29,10 @@ export const values: ConfigInput = {
       // k3s runs the API server, controllers, scheduler, kine and containerd in one process.
       kubeReserved: { cpu: '500m', memory: '1024Mi' },
       evictionHardMemory: '300Mi',
-      headroomPercent: 10,
+      // Requests (HPA maxima, canary pods, jobs, k3s's own pods) stay within 80 % of allocatable:
+      // the rest absorbs bursts above requests, k3s's spikes and a pod restarting on a full node.
+      // The config refuses less; docs/architecture.md "Capacity" has the trade-offs.
+      headroomPercent: 20,
     },
     storageClass: 'local-path',
     objectStorage: {
@@ -73,14 +76,17 @@ export const values: ConfigInput = {
         // Image pins are updated by the images workflow's pull request (tag for humans, digest deployed).
         image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
         port: 3000,
-        hpa: { min: 1, max: 2 },
-        // Requests sized to a NestJS process's working set (~150-200 MiB); limits leave room for spikes.
-        resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
+        // One pod (plus the canary's): staging proves a release works, not capacity (capacity:
+        // production's HPA, the cluster HPA test). docs/architecture.md "Capacity".
+        hpa: { min: 1, max: 1 },
+        // Requests at a NestJS process's working set (~150-200 MiB, an idle staging pod at the low
+        // end); limits leave room for spikes.
+        resources: { requests: { cpu: '100m', memory: '160Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
       },
       web: {
         image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
         port: 8080,
-        hpa: { min: 1, max: 2 },
+        hpa: { min: 1, max: 1 },
         resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
       },
       canary: {
@@ -104,13 +110,17 @@ export const values: ConfigInput = {
       api: {
         image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
         port: 3000,
-        hpa: { min: 2, max: 6 },
-        resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+        // At most 5 pods (+1 canary): the node's requests must stay within 80 % of allocatable
+        // (docs/architecture.md "Capacity").
+        hpa: { min: 2, max: 5 },
+        // Requests at the top of a NestJS working set (~150-200 MiB) plus margin; the limit takes spikes.
+        resources: { requests: { cpu: '250m', memory: '224Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       },
       web: {
         image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
         port: 8080,
-        hpa: { min: 2, max: 4 },
+        // Static files, mostly answered from Cloudflare's cache: 3 Nginx pods are plenty.
+        hpa: { min: 2, max: 3 },
         resources: { requests: { cpu: '50m', memory: '48Mi' }, limits: { cpu: '300m', memory: '96Mi' } },
       },
       canary: {

@@ -5,6 +5,9 @@
  * not fail the budget. Available for pods = node - k3s reservation (config cluster.reservation:
  * systemReserved + kubeReserved, and evictionHard for memory, exactly what the kubelet subtracts to get
  * the node's allocatable) - headroomPercent of allocatable - the pods k3s itself runs outside dist/.
+ * headroomPercent is at least 20 (`minHeadroomPercent`, config cross-checks): requests stay within
+ * 80 % of allocatable CPU and memory. `npm run budget` fails above it, and so does `npm run synth`
+ * (assertBudget).
  *
  * How each object is counted (the peak that can last, not a momentary blip):
  * - Deployment, StatefulSet, ReplicaSet: an HPA's maxReplicas if one targets it, else spec.replicas (default 1).
@@ -24,6 +27,7 @@
  *   pod template). An object that makes pods without a pod template (HelmRelease, CNPG Cluster or
  *   Pooler, ... see podMakingKinds) and without the annotation is an error: declare its footprint.
  */
+import { ConfigError } from '../config/load.ts';
 import type { Cluster } from '../config/schema.ts';
 import { footprintAnnotation, PodFootprint } from './footprint.ts';
 import { cpuCores, GiB, memoryBytes, MiB } from './quantity.ts';
@@ -61,6 +65,8 @@ export interface Budget {
   readonly reserved: Amount;
   readonly allocatable: Amount;
   readonly headroom: Amount;
+  /** cluster.reservation.headroomPercent: the share of allocatable kept free of requests. */
+  readonly headroomPercent: number;
   /** allocatable - headroom: what requests must stay within. */
   readonly available: Amount;
   readonly requests: Amount;
@@ -257,7 +263,7 @@ export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster)
   };
   const eps = 1e-9;
   const fits = requests.cpu <= available.cpu + eps && requests.memory <= available.memory + eps;
-  return { lines, errors, node, reserved, allocatable, headroom, available, requests, limits, unlimited, fits };
+  return { lines, errors, node, reserved, allocatable, headroom, headroomPercent: r.headroomPercent, available, requests, limits, unlimited, fits };
 }
 
 // ------------------------------------------------------------------ the table
@@ -265,6 +271,28 @@ export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster)
 const cpuText = (c: number): string => (c === Infinity ? 'none' : Number.isInteger(c) ? `${c}` : `${Math.round(c * 1000)}m`);
 const memText = (m: number): string => (m === Infinity ? 'none' : m >= GiB && m % (GiB / 8) === 0 ? `${m / GiB}Gi` : `${Math.round(m / MiB)}Mi`);
 const pct = (part: number, whole: number): string => `${Math.round((part / whole) * 100)}%`;
+/** One decimal: 79.8 %, so a figure just under the limit does not read as the limit. */
+const pct1 = (part: number, whole: number): string => `${(Math.floor((part / whole) * 1000 + 1e-6) / 10).toFixed(1)} %`;
+
+/** The verdict line: requests as shares of allocatable against the limit. */
+export function budgetVerdict(b: Budget): string {
+  const limit = 100 - b.headroomPercent;
+  const need = `CPU ${cpuText(b.requests.cpu)} = ${pct1(b.requests.cpu, b.allocatable.cpu)} and memory ${memText(b.requests.memory)} = ${pct1(b.requests.memory, b.allocatable.memory)} of allocatable`;
+  if (b.fits) return `budget: OK, requests (HPA maxima, canary pods, jobs, k3s's pods) need ${need}, within the ${limit} % limit`;
+  return `budget: FAIL, requests (HPA maxima, canary pods, jobs, k3s's pods) need ${need}, above the ${limit} % limit `
+    + `(${cpuText(b.available.cpu)} CPU, ${memText(b.available.memory)}; cluster.reservation.headroomPercent ${b.headroomPercent}); `
+    + 'lower requests or HPA maxima in config, or resize the node';
+}
+
+/**
+ * The same rule at synth time: a ConfigError (printed as one `config:` line per problem, nothing
+ * written) when the rendered objects do not fit or make pods without a declared footprint.
+ */
+export function assertBudget(objects: readonly BudgetInput[], cluster: Cluster): void {
+  const b = computeBudget(objects, cluster);
+  const problems = [...b.errors, ...(b.fits ? [] : [budgetVerdict(b)])];
+  if (problems.length) throw new ConfigError(problems.map((p) => `capacity: ${p.replace(/^budget: /, '')} (npm run budget shows every workload)`));
+}
 
 function table(rows: string[][], right: Set<number>): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -292,11 +320,12 @@ export function formatBudget(b: Budget): string {
   sum('= available for requests', b.available);
   const out = [table(rows, new Set([2, 4, 5, 6, 7]))];
   out.push('');
-  out.push(`requests: CPU ${cpuText(b.requests.cpu)} of ${cpuText(b.available.cpu)} (${pct(b.requests.cpu, b.available.cpu)}), memory ${memText(b.requests.memory)} of ${memText(b.available.memory)} (${pct(b.requests.memory, b.available.memory)})`);
+  out.push(`requests: CPU ${cpuText(b.requests.cpu)} of ${cpuText(b.available.cpu)} available (${pct1(b.requests.cpu, b.allocatable.cpu)} of allocatable), `
+    + `memory ${memText(b.requests.memory)} of ${memText(b.available.memory)} available (${pct1(b.requests.memory, b.allocatable.memory)} of allocatable)`);
   const unbounded = (n: number) => (n ? ` + ${n} pod(s) without a limit` : '');
   out.push(`limits: CPU ${cpuText(b.limits.cpu)}${unbounded(b.unlimited.cpu)}, memory ${memText(b.limits.memory)}${unbounded(b.unlimited.memory)} `
     + `= ${pct(b.limits.memory, b.allocatable.memory)} of allocatable memory (overcommit is allowed; requests are what must fit)`);
   for (const e of b.errors) out.push(`error: ${e}`);
-  out.push(b.fits ? 'budget: OK, requests fit the node' : 'budget: FAIL, requests exceed what the node has for pods; lower requests or replicas in config, or resize the node');
+  out.push(budgetVerdict(b));
   return out.join('\n');
 }

@@ -35,9 +35,13 @@ export function toYaml(objects: any[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
 
-/** Render, then swap the result into `distDir`. */
-export function writeDist(app: App, distDir: string): RenderedFile[] {
+/**
+ * Render, then swap the result into `distDir`. `check` sees the rendered files first and throws to
+ * refuse them (the capacity budget, charts-ts/main.ts): nothing is written then.
+ */
+export function writeDist(app: App, distDir: string, check?: (files: RenderedFile[]) => void): RenderedFile[] {
   const rendered = render(app);
+  check?.(rendered);
   const tmp = `${distDir.replace(/\/$/, '')}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   try {

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../charts-ts/config/load.ts';
+import { minHeadroomPercent } from '../../charts-ts/config/cross-checks.ts';
+import { deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
 import { values } from '../../charts-ts/config/values.ts';
-import { computeBudget, formatBudget, k3sPackagedPods, rolloutSurge, type BudgetInput } from '../../charts-ts/lib/budget.ts';
+import { assertBudget, computeBudget, formatBudget, k3sPackagedPods, rolloutSurge, type BudgetInput } from '../../charts-ts/lib/budget.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
 import { footprintAnnotation, footprintValue } from '../../charts-ts/lib/footprint.ts';
 import { GiB } from '../../charts-ts/lib/quantity.ts';
@@ -36,18 +37,32 @@ const deployment = (name: string, cpu: string, memory: string, replicas = 1): Bu
 }).find((o) => o.object.kind === 'Deployment')!;
 
 describe('capacity budget', () => {
-  it('the whole rendered output fits the node', () => {
+  it('the whole rendered output fits the node within 80 % of allocatable CPU and memory', () => {
     const budget = computeBudget(renderAll().objects, cluster);
     expect(budget.errors).toEqual([]);
     expect(budget.fits, formatBudget(budget)).toBe(true);
+    expect(budget.requests.cpu / budget.allocatable.cpu).toBeLessThanOrEqual(0.8);
+    expect(budget.requests.memory / budget.allocatable.memory).toBeLessThanOrEqual(0.8);
+    // Counted at the HPA maxima plus a canary pod, with k3s's own pods.
+    const production = parseConfig(values).environments.production;
+    expect(budget.lines.find((l) => l.workload === 'Rollout/lms-production/lms-api')).toMatchObject({ replicas: production.api.hpa.max + 1 });
+    expect(budget.lines.filter((l) => l.workload === 'k3s packaged')).toHaveLength(k3sPackagedPods.length);
+  });
+
+  it('keeps 20 % of allocatable free of requests: the config refuses less headroom, naming the field', () => {
+    expect(cluster.reservation.headroomPercent).toBeGreaterThanOrEqual(minHeadroomPercent);
+    expect(minHeadroomPercent).toBe(20);
+    expect(() => parseConfig(deepMerge(values, { cluster: { reservation: { headroomPercent: 10 } } }))).toThrow(
+      'config: cluster.reservation.headroomPercent: 10 must be at least 20: requests at the HPA maxima plus the canary pods, jobs and k3s\'s pods may use at most 80 % of allocatable CPU and memory',
+    );
   });
 
   it('subtracts the k3s reservation and the headroom from the node', () => {
     const b = computeBudget([], cluster);
-    // values.ts: 6 vCPU / 12 GiB; reserved 0.5+0.5 CPU, 768Mi+1024Mi+300Mi eviction; 10% headroom.
+    // values.ts: 6 vCPU / 12 GiB; reserved 0.5+0.5 CPU, 768Mi+1024Mi+300Mi eviction; 20% headroom.
     expect(b.allocatable).toEqual({ cpu: 5, memory: 12 * GiB - (768 + 1024 + 300) * 2 ** 20 });
-    expect(b.available.cpu).toBeCloseTo(4.5);
-    expect(b.available.memory).toBeCloseTo(b.allocatable.memory * 0.9);
+    expect(b.available.cpu).toBeCloseTo(4);
+    expect(b.available.memory).toBeCloseTo(b.allocatable.memory * 0.8);
     // Only the pods k3s runs itself.
     expect(b.lines.map((l) => l.pod)).toEqual(k3sPackagedPods.map((p) => p.name));
   });
@@ -105,10 +120,18 @@ describe('capacity budget', () => {
     ]);
   });
 
-  it('fails when requests exceed what the node has for pods', () => {
+  it('fails above 80 % of allocatable, saying by how much and what to change', () => {
     const b = computeBudget([deployment('big', '2', '2Gi', 3)], cluster);
     expect(b.fits).toBe(false);
-    expect(formatBudget(b)).toMatch(/budget: FAIL, requests exceed what the node has for pods/);
+    expect(formatBudget(b)).toMatch(/^budget: FAIL, requests \(HPA maxima, canary pods, jobs, k3s's pods\) need CPU 6200m = 124\.0 % and memory 6284Mi = 61\.6 % of allocatable, above the 80 % limit \(4 CPU, 8157Mi; cluster\.reservation\.headroomPercent 20\); lower requests or HPA maxima in config, or resize the node$/m);
+    // Just above the limit in memory alone is a failure too: 80 % of allocatable is the line.
+    const limit = (b.allocatable.memory * 0.8) / 2 ** 20;
+    const justOver = computeBudget([deployment('edge', '1', `${Math.floor(limit) - 139}Mi`)], cluster);
+    expect(justOver.requests.memory).toBeGreaterThan(b.allocatable.memory * 0.8);
+    expect(justOver.fits).toBe(false);
+    // The same rule, as synth's config check.
+    expect(() => assertBudget([deployment('big', '2', '2Gi', 3)], cluster)).toThrow(/^config: capacity: FAIL, requests .* above the 80 % limit .*\(npm run budget shows every workload\)$/);
+    expect(() => assertBudget(renderAll().objects, cluster)).not.toThrow();
   });
 });
 
@@ -118,8 +141,8 @@ describe('npm run budget', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^workload\s+pod\s+replicas\s+counted as\s+req cpu\s+req mem\s+lim cpu\s+lim mem$/m);
-    expect(r.stdout).toMatch(/^= available for requests\s+4500m\s+9176Mi$/m);
-    expect(r.stdout).toMatch(/^budget: OK, requests fit the node$/m);
+    expect(r.stdout).toMatch(/^= available for requests\s+4\s+8157Mi$/m);
+    expect(r.stdout).toMatch(/^budget: OK, requests \(HPA maxima, canary pods, jobs, k3s's pods\) need CPU \d+m = [\d.]+ % and memory \d+Mi = [\d.]+ % of allocatable, within the 80 % limit$/m);
   });
 
   it('exits non-zero on an output that does not fit, and on a missing footprint', async () => {
@@ -129,7 +152,7 @@ describe('npm run budget', () => {
     const big = await budgetCli('--dist', dir);
     expect(big.code).toBe(1);
     expect(big.stdout).toMatch(/^Deployment\/fixture\/big\s+big\s+3\s+replicas 3\s+6\s+12Gi/m);
-    expect(big.stdout).toMatch(/budget: FAIL/);
+    expect(big.stdout).toMatch(/^budget: FAIL, requests .* above the 80 % limit/m);
 
     const nofp = join(tmp, 'no-footprint');
     mkdirSync(nofp, { recursive: true });

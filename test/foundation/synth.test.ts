@@ -64,6 +64,23 @@ describe.concurrent('synth', () => {
     expect(readdirSync(dirname(out)).filter((e) => e.startsWith('existing.'))).toEqual([]);
   });
 
+  it('refuses output whose requests do not fit 80 % of the node (the capacity budget), writing nothing', async () => {
+    const out = join(tmp, 'over-budget');
+    mkdirSync(join(out, 'platform'), { recursive: true });
+    writeFileSync(join(out, 'platform', 'keep.yaml'), 'kind: Sentinel\n');
+    const before = tree(out);
+    const values = join(tmp, 'big-values.yaml');
+    // Production API up to 9 pods: 4 more pods of 250m / 224Mi than the budget holds.
+    writeFileSync(values, 'environments:\n  production:\n    api:\n      hpa:\n        max: 9\n');
+    const err = await synth('--values', values, '--out', out).then(() => undefined, (e) => e as { code: number; stderr: string });
+    expect(err, 'synth must refuse an output over the capacity budget').toBeDefined();
+    expect(err!.code).toBe(1);
+    expect(err!.stderr.split('\n').filter((l) => l.startsWith('config:'))).toEqual([
+      expect.stringMatching(/^config: capacity: FAIL, requests \(HPA maxima, canary pods, jobs, k3s's pods\) need CPU \d+m = [\d.]+ % and memory \d+Mi = [\d.]+ % of allocatable, above the 80 % limit .*lower requests or HPA maxima in config, or resize the node \(npm run budget shows every workload\)$/),
+    ]);
+    expect(tree(out)).toEqual(before);
+  });
+
   it('names an unknown config field instead of ignoring it', async () => {
     const values = join(tmp, 'typo-values.yaml');
     writeFileSync(values, 'cluster:\n  nodee: {}\n');
