@@ -9,6 +9,10 @@
 # ROLLOUTS_CONTROLLER_BIN, PROMETHEUS_BIN, CERT_MANAGER_CONTROLLER_BIN, CERT_MANAGER_WEBHOOK_BIN,
 # CERT_MANAGER_CAINJECTOR_BIN to an executable; a wrapper whose binaries are all given
 # that way is not built. The tests check the version of whatever binary they run.
+# Likewise for the controllers and operators: SOURCE_CONTROLLER_BIN, KUSTOMIZE_CONTROLLER_BIN,
+# FLUX_HELM_CONTROLLER_BIN, NOTIFICATION_CONTROLLER_BIN, CNPG_MANAGER_BIN, BARMAN_CLOUD_PLUGIN_BIN,
+# PROMETHEUS_OPERATOR_BIN, KUBE_STATE_METRICS_BIN, SYSTEM_UPGRADE_CONTROLLER_BIN (Flux's release
+# binaries record no module version, so the tests' version check rejects them).
 #
 # Build logs and times: .cache/logs/build-<name>.log. First build on 2 cores: see docs/testing.md.
 set -euo pipefail
@@ -48,13 +52,41 @@ check_kubernetes_replaces() {
   fi
 }
 
-# The Argo Rollouts wrapper carries upstream's replace block unchanged.
-check_rollouts_replaces() {
-  local upstream_dir
-  upstream_dir=$(go mod download -json "github.com/argoproj/argo-rollouts@$1" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).Dir)')
-  if [ "$(replaces "$upstream_dir/go.mod")" != "$(replaces "$COMPONENTS/argo-rollouts/go.mod")" ]; then
-    echo "setup: test/cluster/components/argo-rollouts/go.mod: the replace directives must equal those of argo-rollouts $1's go.mod; difference (< upstream, > wrapper):" >&2
-    diff <(replaces "$upstream_dir/go.mod") <(replaces "$COMPONENTS/argo-rollouts/go.mod") >&2 || true
+# A field of `go mod download -json MODULE@VERSION` ("Dir", "Origin.Hash", ...), empty when absent
+# (the module proxy does not always record the commit).
+download_field() {
+  go mod download -json "$1" | node -e '
+    const info = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    console.log(process.argv[1].split(".").reduce((o, k) => o?.[k], info) ?? "");' "$2"
+}
+
+# Replace directives a wrapper needs beyond its upstream's, because the version upstream uses is not
+# on the Go module proxy; the wrapper's go.mod says what (if anything) that changes in the binary.
+replace_deviations() {
+  case "$1" in
+    flux-source-controller) echo "github.com/fluxcd/pkg/artifact => github.com/fluxcd/pkg/artifact v0.18.1" ;;
+    flux-helm-controller) echo "helm.sh/helm/v4 => helm.sh/helm/v4 v4.2.4" ;;
+  esac
+}
+
+# A wrapper carries the replace directives of its upstream go.mod (they only apply in the main module,
+# so `go install MODULE@VERSION` would link other versions): the same lines, except that upstream's
+# replacement of one of its own nested modules by its directory (`MODULE/api => ./api`; that directory
+# is not in the module zip) becomes that nested module at the same tag, or at a pseudo-version of the
+# same commit where the nested module is not tagged; plus the deviations above.
+check_upstream_replaces() {
+  local name="$1" module="$2" version="$3" upstream_dir commit deviations want have
+  upstream_dir=$(download_field "$module@$version" Dir)
+  commit=$(download_field "$module@$version" Origin.Hash)
+  deviations=$(replace_deviations "$name")
+  want=$( { replaces "$upstream_dir/go.mod" | awk -v skip=" $(echo "$deviations" | awk '{ printf "%s ", $1 }')" 'index(skip, " " $1 " ") == 0'
+    [ -z "$deviations" ] || echo "$deviations"; } | LC_ALL=C sort)
+  have=$(replaces "$COMPONENTS/$name/go.mod" | awk -v m="$module/" -v v="$version" -v c="${commit:0:12}" '
+    index($1, m) == 1 && $3 == $1 && ($4 == v || (c != "" && $4 ~ ("-" c "$"))) { print $1 " => ./" substr($1, length(m) + 1); next }
+    { print }' | LC_ALL=C sort)
+  if [ "$want" != "$have" ]; then
+    echo "setup: test/cluster/components/$name/go.mod: the replace directives must be those of $module $version's go.mod (nested modules at the same tag or commit); difference (< wanted, > wrapper):" >&2
+    diff <(echo "$want") <(echo "$have") >&2 || true
     exit 1
   fi
 }
@@ -91,7 +123,8 @@ build() {
   if [ "$missing" = 0 ]; then echo "$name $version: up to date"; return; fi
   case "$name" in
     kubernetes) check_kubernetes_replaces "$version" ;;
-    argo-rollouts) check_rollouts_replaces "$version" ;;
+    argo-rollouts | flux-* | cloudnative-pg | plugin-barman-cloud | prometheus-operator | kube-state-metrics | system-upgrade-controller)
+      check_upstream_replaces "$name" "$module" "$version" ;;
   esac
   echo "$name $version: building (log: .cache/logs/build-$name.log)${5:+; $5}"
   local start=$SECONDS out="$BIN/.build-$name"
@@ -166,6 +199,50 @@ cert_manager_commit=$(awk '$1 == "tag" { print $4 }' "$COMPONENTS/cert-manager/u
 build cert-manager github.com/cert-manager/cert-manager \
   "cert-manager-controller=CERT_MANAGER_CONTROLLER_BIN:controller-binary cert-manager-webhook=CERT_MANAGER_WEBHOOK_BIN:webhook-binary cert-manager-cainjector=CERT_MANAGER_CAINJECTOR_BIN:cainjector-binary" \
   "-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cert_manager_version -X github.com/cert-manager/cert-manager/pkg/util.AppGitCommit=$cert_manager_commit"
+
+# The Flux controllers of flux2 v2.9.4. Their release images are built without version ldflags, so
+# they are stamped with nothing; the tests read the module version from the binary's Go build info.
+build flux-source-controller github.com/fluxcd/source-controller "source-controller=SOURCE_CONTROLLER_BIN"
+build flux-kustomize-controller github.com/fluxcd/kustomize-controller "kustomize-controller=KUSTOMIZE_CONTROLLER_BIN"
+build flux-helm-controller github.com/fluxcd/helm-controller "flux-helm-controller=FLUX_HELM_CONTROLLER_BIN:helm-controller"
+build flux-notification-controller github.com/fluxcd/notification-controller "notification-controller=NOTIFICATION_CONTROLLER_BIN"
+
+# The commit (Origin.Hash; empty when the module proxy did not record it) and commit date of a
+# pinned module, for the version stamps release builds take from git.
+module_commit() { download_field "$1@$(pinned "$2" "$1")" Origin.Hash; }
+module_date() { (cd "$COMPONENTS/$2" && go list -m -f '{{.Time.Format "2006-01-02"}}' "$1"); }
+
+# Stamped like the release build (.goreleaser.yml: pkg/versions.buildVersion, buildCommit, buildDate),
+# so `cnpg-manager version` reports 1.30.0 and the commit.
+cnpg=github.com/cloudnative-pg/cloudnative-pg
+cnpg_version=$(pinned cloudnative-pg "$cnpg") cnpg_commit=$(module_commit "$cnpg" cloudnative-pg)
+build cloudnative-pg "$cnpg" "cnpg-manager=CNPG_MANAGER_BIN:manager" \
+  "-X $cnpg/pkg/versions.buildVersion=${cnpg_version#v} -X $cnpg/pkg/versions.buildCommit=${cnpg_commit:0:7} -X $cnpg/pkg/versions.buildDate=$(module_date "$cnpg" cloudnative-pg)"
+
+# The plugin's version is a constant in its source (internal/cnpgi/metadata, set by release-please);
+# the release image is built without ldflags.
+build plugin-barman-cloud github.com/cloudnative-pg/plugin-barman-cloud "barman-cloud-plugin=BARMAN_CLOUD_PLUGIN_BIN:manager"
+
+# Stamped like the release build (Makefile GO_BUILD_LDFLAGS: prometheus/common/version from VERSION
+# and the commit), so `prometheus-operator --version` reports 0.93.1.
+promop=github.com/prometheus-operator/prometheus-operator
+promop_version=$(pinned prometheus-operator "$promop")
+build prometheus-operator "$promop" "prometheus-operator=PROMETHEUS_OPERATOR_BIN:operator" \
+  "-X github.com/prometheus/common/version.Version=${promop_version#v} -X github.com/prometheus/common/version.Revision=$(module_commit "$promop" prometheus-operator)"
+
+# Stamped like the release build (Makefile build-local: prometheus/common/version with the tag, and
+# pkg/app.ClientGoVersion), so `kube-state-metrics version` reports v2.20.0.
+ksm=k8s.io/kube-state-metrics/v2
+ksm_commit=$(module_commit "$ksm" kube-state-metrics)
+build kube-state-metrics "$ksm" "kube-state-metrics=KUBE_STATE_METRICS_BIN" \
+  "-X github.com/prometheus/common/version.Version=$(pinned kube-state-metrics "$ksm") -X github.com/prometheus/common/version.Revision=${ksm_commit:0:7} -X $ksm/pkg/app.ClientGoVersion=$(pinned kube-state-metrics k8s.io/client-go)"
+
+# Stamped like the release image (package/Dockerfile: pkg/version.Version and GitCommit), so
+# `system-upgrade-controller --version` reports v0.20.1.
+suc=github.com/rancher/system-upgrade-controller
+suc_commit=$(module_commit "$suc" system-upgrade-controller)
+build system-upgrade-controller "$suc" "system-upgrade-controller=SYSTEM_UPGRADE_CONTROLLER_BIN" \
+  "-X $suc/pkg/version.Version=$(pinned system-upgrade-controller "$suc") -X $suc/pkg/version.GitCommit=${suc_commit:0:7}"
 
 # Files the harness reads from the pinned module downloads (checked against go.sum; never committed):
 # kwok's default node and pod stages (what kwokctl configures: node initialise + heartbeat with lease,

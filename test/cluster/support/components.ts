@@ -25,17 +25,29 @@ export class SetupError extends Error {
   }
 }
 
-interface Component {
+interface ComponentSource {
   /** Environment variable that may name an official release binary instead. */
   readonly env: string;
   readonly wrapper: string;
   readonly module: string;
+}
+
+/** A binary that prints its version. */
+interface PrintsVersion extends ComponentSource {
   /** Arguments that print the version, and the text the output must contain for version `v`. */
   readonly versionArgs: string[];
   readonly expect: (v: string) => string;
   /** Environment added for that call. */
   readonly versionEnv?: Record<string, string>;
 }
+
+/** A binary without a version flag (the Flux controllers, the Barman Cloud plugin). */
+interface RecordsVersion extends ComponentSource {
+  /** The version of `module` the binary at `path` was built from; it must equal the pinned one. */
+  readonly version: (path: string, module: string) => string;
+}
+
+type Component = PrintsVersion | RecordsVersion;
 
 const noKubeconfig = '/nonexistent/cert-manager-version-check/kubeconfig';
 const certManagerVersionCheck = {
@@ -52,6 +64,16 @@ export const components = {
   kwok: { env: 'KWOK_BIN', wrapper: 'kwok', module: 'sigs.k8s.io/kwok', versionArgs: ['--version'], expect: (v: string) => `version ${v}` },
   'rollouts-controller': { env: 'ROLLOUTS_CONTROLLER_BIN', wrapper: 'argo-rollouts', module: 'github.com/argoproj/argo-rollouts', versionArgs: ['--version'], expect: (v: string) => v },
   prometheus: { env: 'PROMETHEUS_BIN', wrapper: 'prometheus', module: 'github.com/prometheus/prometheus', versionArgs: ['--version'], expect: (v: string) => `version ${prometheusRelease(v)}` },
+  'source-controller': { env: 'SOURCE_CONTROLLER_BIN', wrapper: 'flux-source-controller', module: 'github.com/fluxcd/source-controller', version: goBuildInfoVersion },
+  'kustomize-controller': { env: 'KUSTOMIZE_CONTROLLER_BIN', wrapper: 'flux-kustomize-controller', module: 'github.com/fluxcd/kustomize-controller', version: goBuildInfoVersion },
+  'flux-helm-controller': { env: 'FLUX_HELM_CONTROLLER_BIN', wrapper: 'flux-helm-controller', module: 'github.com/fluxcd/helm-controller', version: goBuildInfoVersion },
+  'notification-controller': { env: 'NOTIFICATION_CONTROLLER_BIN', wrapper: 'flux-notification-controller', module: 'github.com/fluxcd/notification-controller', version: goBuildInfoVersion },
+  // `version` prints "Build: {Version:1.30.0 Commit:... Date:...}".
+  'cnpg-manager': { env: 'CNPG_MANAGER_BIN', wrapper: 'cloudnative-pg', module: 'github.com/cloudnative-pg/cloudnative-pg', versionArgs: ['version'], expect: (v: string) => `{Version:${v.replace(/^v/, '')} ` },
+  'barman-cloud-plugin': { env: 'BARMAN_CLOUD_PLUGIN_BIN', wrapper: 'plugin-barman-cloud', module: 'github.com/cloudnative-pg/plugin-barman-cloud', version: goBuildInfoVersion },
+  'prometheus-operator': { env: 'PROMETHEUS_OPERATOR_BIN', wrapper: 'prometheus-operator', module: 'github.com/prometheus-operator/prometheus-operator', versionArgs: ['--version'], expect: (v: string) => `version ${v.replace(/^v/, '')} ` },
+  'kube-state-metrics': { env: 'KUBE_STATE_METRICS_BIN', wrapper: 'kube-state-metrics', module: 'k8s.io/kube-state-metrics/v2', versionArgs: ['version'], expect: (v: string) => `version ${v} ` },
+  'system-upgrade-controller': { env: 'SYSTEM_UPGRADE_CONTROLLER_BIN', wrapper: 'system-upgrade-controller', module: 'github.com/rancher/system-upgrade-controller', versionArgs: ['--version'], expect: (v: string) => `version ${v} ` },
   // cert-manager has no version flag: each binary logs `"starting cert-manager ..." version="v1.21.1"`
   // first thing and then fails on the missing kubeconfig (the cainjector reads only KUBECONFIG).
   'cert-manager-controller': { env: 'CERT_MANAGER_CONTROLLER_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
@@ -76,6 +98,28 @@ function prometheusRelease(moduleVersion: string): string {
   return m ? `3.${Number(m[1])}.${m[2]}` : moduleVersion;
 }
 
+/**
+ * The version of `module` in a Go binary's build info (`go version -m`, so `go` must be on PATH, as
+ * setup needs it anyway): the `dep` line when the binary was built from one of our wrapper modules,
+ * the `mod` line when it was built in the module's own repository. Empty when neither names a version
+ * (a release build from a checkout without git data records `(devel)`).
+ */
+export function goBuildInfoVersion(path: string, module: string): string {
+  let out: string;
+  try {
+    out = execFileSync('go', ['version', '-m', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (e: any) {
+    throw new SetupError(e.code === 'ENOENT'
+      ? `go is not on PATH; it reads the module version recorded in ${path}`
+      : `\`go version -m ${path}\` failed: ${String(e.stderr || e.message).trim()}`);
+  }
+  for (const line of out.split('\n')) {
+    const [kind, modulePath, version] = line.trim().split(/\s+/);
+    if ((kind === 'mod' || kind === 'dep') && modulePath === module && version !== '(devel)') return version;
+  }
+  return '';
+}
+
 const checked = new Map<ComponentName, string>();
 
 /** Absolute path of a component binary of the pinned version, or a SetupError saying what to do. */
@@ -92,6 +136,14 @@ export function binary(name: ComponentName): string {
       : `${name} ${version} is missing: .cache/bin/${name} was not built (or set ${c.env} to an official ${version} binary).`);
   }
   try { accessSync(path, constants.X_OK); } catch { throw new SetupError(`${path} is not executable`); }
+  if ('version' in c) {
+    const recorded = c.version(path, c.module);
+    if (recorded !== version) {
+      throw new SetupError(`${path} was built from ${c.module} ${recorded || '(no version recorded)'}, expected ${version} (pinned in test/cluster/components/${c.wrapper}/go.mod)`);
+    }
+    checked.set(name, path);
+    return path;
+  }
   let out: string;
   try {
     out = execFileSync(path, c.versionArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, env: { ...process.env, ...c.versionEnv } });
