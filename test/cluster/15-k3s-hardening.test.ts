@@ -20,7 +20,7 @@ describe('k3s hardening arguments on the real API server', () => {
     const event = (i: number) => ({
       apiVersion: 'v1', kind: 'Event',
       metadata: { name: `flood-${i}`, namespace: ns },
-      involvedObject: { apiVersion: 'v1', kind: 'Namespace', name: ns },
+      involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', name: 'flood-source', namespace: ns },
       reason: 'Flood', message: `event ${i}`, type: 'Normal',
       firstTimestamp: new Date().toISOString(), lastTimestamp: new Date().toISOString(), count: 1,
     });
