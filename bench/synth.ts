@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchResultPath, type BenchResult } from '../charts-ts/tools/lead-time.ts';
 import { repoRoot } from '../charts-ts/lib/crds.ts';
+import { commandLine, integer } from '../charts-ts/tools/cli.ts';
 
-const runsArg = process.argv.indexOf('--runs');
-const runs = runsArg >= 0 ? Number(process.argv[runsArg + 1]) : 3;
-if (!Number.isInteger(runs) || runs < 1 || runs > 10) {
-  console.error('bench:synth: --runs must be a whole number from 1 to 10');
-  process.exit(1);
-}
+const { options: { runs } } = commandLine({
+  script: 'bench:synth',
+  summary: 'Time `npm run synth` end to end, one run after another, and record the result in bench/results/synth.json (read by npm run lead-time).',
+  options: { runs: integer('<n>', 'how many runs', { min: 1, max: 10, default: 3 }) },
+});
 
 const out = mkdtempSync(join(tmpdir(), 'bench-synth-'));
 const samples: number[] = [];

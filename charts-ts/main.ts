@@ -9,12 +9,18 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import { assertBudget } from './lib/budget.ts';
 import { repoRoot } from './lib/crds.ts';
 import { writeDist } from './lib/synth.ts';
+import { commandLine, text } from './tools/cli.ts';
 
-const outIndex = process.argv.indexOf('--out');
-const out = outIndex >= 0 ? resolve(process.argv[outIndex + 1]) : resolve(repoRoot, 'dist');
+const cli = commandLine({
+  script: 'synth',
+  summary: 'Validate the config, render every chart and replace dist/ atomically (a failure leaves it as it was).',
+  options: { out: text('<dir>', 'write here instead of dist/') },
+  config: true,
+});
+const out = resolve(cli.options.out ?? resolve(repoRoot, 'dist'));
 
 try {
-  const config = loadConfig();
+  const config = loadConfig(cli.valuesFile);
   // The capacity budget (npm run budget) is part of the config check: output that does not fit the
   // node within the headroom is refused like a bad value, and dist/ stays as it was.
   const files = writeDist(buildApp(config), out, (rendered) =>

@@ -5,22 +5,25 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { argv } from 'zx';
+import { commandLine, flag, integer } from '../charts-ts/tools/cli.ts';
 import { runDrill } from './drill.ts';
 import { figures, reportMarkdown } from './report.ts';
 import { repoRoot } from './tools.ts';
 
 /** pgbench scale 70 is ~1.05 GiB of tables and indexes. */
 const defaultScale = 70;
-const scale = Number(argv.scale ?? defaultScale);
-if (!Number.isInteger(scale) || scale < 1) {
-  console.error(`drill: --scale must be a positive integer (pgbench scale factor; ${defaultScale} = ~1 GiB), got ${argv.scale}`);
-  process.exit(2);
-}
+const { options: { scale, keep } } = commandLine({
+  script: 'drill',
+  summary: 'The disaster-recovery drill: real PostgreSQL, barman-cloud and S3 server, timed restores. Writes drill/report.md and drill/report.json; exit 1 if a restore lost a committed row.',
+  options: {
+    scale: integer('<n>', `pgbench scale factor, ${defaultScale} = ~1 GiB`, { min: 1, default: defaultScale }),
+    keep: flag('keep the scratch directory (for debugging)'),
+  },
+});
 
 const t0 = Date.now();
 try {
-  const result = await runDrill({ scale, keep: Boolean(argv.keep), log: (l) => console.log(`drill: ${l}`) });
+  const result = await runDrill({ scale, keep, log: (l) => console.log(`drill: ${l}`) });
   const f = figures(result);
   const md = reportMarkdown(result, f);
   const { config: _config, ...rest } = result;

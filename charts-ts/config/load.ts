@@ -1,6 +1,7 @@
 /**
  * Loading and validating the configuration. Overrides (a YAML/JSON file deep-merged onto values.ts)
- * come from `--values <file>` or LMS_VALUES; tests and one-off runs (e.g. a DR restore) use them.
+ * come from `--values <file>` or LMS_VALUES, read by the tools' command line (charts-ts/tools/cli.ts,
+ * `valuesFile`), which passes the path in; tests and one-off runs (e.g. a DR restore) use them.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -61,7 +62,8 @@ function formatIssue(i: z.core.$ZodIssue, input: unknown): string {
   return `${formatPath(path)}: ${show(got)} ${message}`;
 }
 
-export function loadConfig(overrideFile = overrideFileFromArgs()): Config {
+/** values.ts, with the overrides file deep-merged onto it when one is given, validated. */
+export function loadConfig(overrideFile?: string): Config {
   let input: unknown = values;
   if (overrideFile) {
     let patch: unknown;
@@ -73,9 +75,4 @@ export function loadConfig(overrideFile = overrideFileFromArgs()): Config {
     input = deepMerge(values, patch);
   }
   return parseConfig(input);
-}
-
-function overrideFileFromArgs(): string | undefined {
-  const i = process.argv.indexOf('--values');
-  return i >= 0 ? process.argv[i + 1] : process.env.LMS_VALUES || undefined;
 }

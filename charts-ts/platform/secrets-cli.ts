@@ -16,6 +16,7 @@ import { stringify } from 'yaml';
 import { $ } from 'zx';
 import { loadConfig } from '../config/load.ts';
 import { repoRoot } from '../lib/crds.ts';
+import { commandLine, failUsage, flag } from '../tools/cli.ts';
 import { secretsPath } from './flux-layers.ts';
 import { secretFile, secretInventory, type SopsSecret } from './secrets.ts';
 import { checkSecretFiles } from './sops-files.ts';
@@ -51,29 +52,36 @@ export function kustomizationFor(inventory: SopsSecret[]): string {
   return `# Written by \`npm run secrets -- scaffold\` from charts-ts/platform/secrets.ts.\n${stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources })}`;
 }
 
+const cliSpec = {
+  script: 'secrets',
+  summary: 'The SOPS-encrypted Secrets under clusters/production/secrets/: check them against the inventory, or scaffold missing ones.',
+  positionals: { usage: 'check | scaffold', description: 'check: encrypted for .sops.yaml and matching the inventory; scaffold: create missing files with placeholders', min: 1, max: 1 },
+  options: { force: flag('scaffold: rewrite every file, not only the missing ones') },
+  config: true,
+};
+
 async function main(argv: string[]): Promise<number> {
   process.env.PATH = `${repoRoot}/.cache/bin:${process.env.PATH}`;
-  const [command, ...rest] = argv;
-  const inventory = secretInventory(loadConfig());
+  const cli = commandLine(cliSpec, argv);
+  const [command] = cli.positionals;
+  if (command !== 'check' && command !== 'scaffold') failUsage(cliSpec, `unknown command "${command}"; use check or scaffold`);
+  if (cli.options.force && command !== 'scaffold') failUsage(cliSpec, '--force only applies to scaffold');
+  const inventory = secretInventory(loadConfig(cli.valuesFile));
   if (command === 'check') {
     const problems = checkSecretFiles(repoRoot, inventory);
     for (const p of problems) console.error(`secrets: ${p}`);
     if (!problems.length) console.log(`secrets: ${inventory.length} encrypted Secrets match the inventory and .sops.yaml`);
     return problems.length ? 1 : 0;
   }
-  if (command === 'scaffold') {
-    const force = rest.includes('--force');
-    for (const s of inventory) {
-      const path = secretFile(s);
-      if (existsSync(join(repoRoot, path)) && !force) continue;
-      await sopsEncryptTo(repoRoot, path, placeholderManifest(s));
-      console.log(`secrets: wrote ${path} (placeholders; set real values with: sops edit ${path})`);
-    }
-    writeFileSync(join(repoRoot, secretsPath, 'kustomization.yaml'), kustomizationFor(inventory));
-    return 0;
+  // scaffold
+  for (const s of inventory) {
+    const path = secretFile(s);
+    if (existsSync(join(repoRoot, path)) && !cli.options.force) continue;
+    await sopsEncryptTo(repoRoot, path, placeholderManifest(s));
+    console.log(`secrets: wrote ${path} (placeholders; set real values with: sops edit ${path})`);
   }
-  console.error('usage: npm run secrets -- check | scaffold [--force]');
-  return 2;
+  writeFileSync(join(repoRoot, secretsPath, 'kustomization.yaml'), kustomizationFor(inventory));
+  return 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

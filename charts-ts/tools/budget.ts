@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { computeBudget, formatBudget, type BudgetInput } from '../lib/budget.ts';
 import { repoRoot } from '../lib/crds.ts';
+import { commandLine, text } from './cli.ts';
 
 function readDist(dir: string): BudgetInput[] {
   const out: BudgetInput[] = [];
@@ -29,12 +30,17 @@ function readDist(dir: string): BudgetInput[] {
   return out;
 }
 
-const distIndex = process.argv.indexOf('--dist');
-const dist = distIndex >= 0 ? resolve(process.argv[distIndex + 1]) : resolve(repoRoot, 'dist');
+const cli = commandLine({
+  script: 'budget',
+  summary: 'The requests and limits of every workload in dist/ against the node\'s allocatable CPU and memory. Exit 1 when they do not fit.',
+  options: { dist: text('<dir>', 'the synthesized output to count (default dist/)') },
+  config: true,
+});
+const dist = resolve(cli.options.dist ?? resolve(repoRoot, 'dist'));
 
 try {
   if (!existsSync(dist)) throw new Error(`${dist} does not exist; run \`npm run synth\` first`);
-  const config = loadConfig();
+  const config = loadConfig(cli.valuesFile);
   const budget = computeBudget(readDist(dist), config.cluster);
   console.log(formatBudget(budget));
   process.exit(budget.fits && !budget.errors.length ? 0 : 1);

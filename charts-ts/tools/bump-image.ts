@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { repoRoot } from '../lib/crds.ts';
+import { commandLine, text } from './cli.ts';
 
 export interface ImagePin {
   readonly repository: string;
@@ -91,12 +92,17 @@ export function bumpImage(pin: ImagePin, files = configFiles()): { file: string;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] ?? '' : '';
-  };
+  const { options: o } = commandLine({
+    script: 'bump-image',
+    summary: 'Pin an image to a new build: every config object with this repository gets the tag and digest.',
+    options: {
+      repository: text('<repo>', 'the image repository, e.g. ghcr.io/lms-platform/lms-api', { required: true }),
+      tag: text('<tag>', 'the release version (a leading v is dropped: v1.4.2 -> 1.4.2)', { required: true }),
+      digest: text('sha256:<hex>', 'the image digest as the registry reports it', { required: true }),
+    },
+  });
   try {
-    const pin = { repository: arg('repository'), tag: arg('tag').replace(/^v(?=\d)/, ''), digest: arg('digest') };
+    const pin = { repository: o.repository, tag: o.tag.replace(/^v(?=\d)/, ''), digest: o.digest };
     for (const c of bumpImage(pin)) console.log(`bump-image: ${c.file}: ${c.updated} pin(s) of ${pin.repository} -> ${pin.tag}@${pin.digest}`);
   } catch (e) {
     console.error((e as Error).message);

@@ -4,11 +4,16 @@
  */
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { costReport, formatCostReport } from '../lib/cost.ts';
+import { commandLine, integer } from './cli.ts';
 
-const i = process.argv.indexOf('--users');
-const users = i >= 0 ? Number(process.argv[i + 1]) : 1000;
+const cli = commandLine({
+  script: 'cost',
+  summary: 'Monthly cost, cost per active user against the target, and the break-even user count. Exit 1 above target.',
+  options: { users: integer('<n>', 'monthly active users', { min: 1, default: 1000 }) },
+  config: true,
+});
 try {
-  const report = costReport(loadConfig().cluster.cost, users);
+  const report = costReport(loadConfig(cli.valuesFile).cluster.cost, cli.options.users);
   console.log(formatCostReport(report));
   process.exit(report.meetsTarget ? 0 : 1);
 } catch (e) {

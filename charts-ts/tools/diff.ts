@@ -10,11 +10,18 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../lib/crds.ts';
 import { diffManifests, formatMarkdown, formatTerminal, type Located } from '../lib/diff.ts';
+import { commandLine, flag, text } from './cli.ts';
 
-const arg = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-};
+const cli = commandLine({
+  script: 'diff',
+  summary: 'What would change in the cluster, per object, between the clusters branch (what Flux applies now) and dist/.',
+  options: {
+    base: text('<git-ref>', 'compare against this ref (default origin/clusters, else clusters)'),
+    beforeDir: text('<dir>', 'compare against a directory instead of a git ref'),
+    afterDir: text('<dir>', 'the new output (default dist/)'),
+    markdown: flag('Markdown for the pull-request comment'),
+  },
+});
 
 const isManifest = (f: string): boolean => /\.ya?ml$/.test(f) && !f.endsWith('kustomization.yaml');
 
@@ -47,13 +54,13 @@ function defaultBase(): string | undefined {
   return undefined;
 }
 
-const beforeDir = arg('--before-dir');
-const base = arg('--base') ?? defaultBase();
-const afterDir = arg('--after-dir') ?? join(repoRoot, 'dist');
+const beforeDir = cli.options.beforeDir;
+const base = cli.options.base ?? defaultBase();
+const afterDir = cli.options.afterDir ?? join(repoRoot, 'dist');
 let before: Located[] = [];
 if (beforeDir) before = fromDir(beforeDir);
 else if (base) before = fromGit(base);
 else console.error('diff: no clusters branch found (fetch it, or pass --base <ref>); showing everything as added');
 
 const diffs = diffManifests(before, fromDir(afterDir));
-console.log(process.argv.includes('--markdown') ? formatMarkdown(diffs) : formatTerminal(diffs));
+console.log(cli.options.markdown ? formatMarkdown(diffs) : formatTerminal(diffs));

@@ -9,12 +9,19 @@ import { loadConfig } from '../config/load.ts';
 import { architectureDocs } from '../lib/c4.ts';
 import { repoRoot } from '../lib/crds.ts';
 import { render } from '../lib/synth.ts';
+import { commandLine, flag } from './cli.ts';
 
-const config = loadConfig();
+const cli = commandLine({
+  script: 'docs',
+  summary: 'Regenerate the C4 diagrams in docs/architecture/ from the config and the synthesized objects.',
+  options: { check: flag('write nothing; exit 1 when the committed files are stale') },
+  config: true,
+});
+const config = loadConfig(cli.valuesFile);
 const objects = render(buildApp(config)).flatMap((f) => f.objects);
 const dir = join(repoRoot, 'docs', 'architecture');
 const docs = architectureDocs(config, objects);
-const check = process.argv.includes('--check');
+const check = cli.options.check;
 let stale = 0;
 mkdirSync(dir, { recursive: true });
 for (const [file, text] of Object.entries(docs)) {

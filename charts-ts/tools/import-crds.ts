@@ -6,11 +6,17 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { $ } from 'zx';
 import { crdDir, crdFile, pinnedCrds, repoRoot } from '../lib/crds.ts';
+import { commandLine, flag } from './cli.ts';
 
+const cli = commandLine({
+  script: 'import',
+  summary: 'Regenerate charts-ts/imports/ from the CRDs pinned in cdk8s.yaml (read from CRD_DIR).',
+  options: { download: flag('first fetch each pinned URL into CRD_DIR (sha256-checked)') },
+});
 const out = resolve(repoRoot, 'charts-ts/imports');
 const crds = pinnedCrds();
 
-if (process.argv.includes('--download')) {
+if (cli.options.download) {
   for (const crd of crds) {
     const res = await fetch(crd.url);
     if (!res.ok) throw new Error(`download ${crd.url}: HTTP ${res.status}`);

@@ -18,7 +18,7 @@
  * measures it separately, see docs/delivery.md).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from '../app.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
@@ -26,6 +26,7 @@ import type { Config, EnvironmentName } from '../config/schema.ts';
 import { repoRoot } from '../lib/crds.ts';
 import { names } from '../lib/names.ts';
 import { render } from '../lib/synth.ts';
+import { commandLine, flag } from './cli.ts';
 
 export interface LeadTimeStep {
   readonly stage: 'staging' | 'production';
@@ -243,13 +244,22 @@ export function leadTimeFor(config: Config): LeadTime {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const cli = commandLine({
+    script: 'lead-time',
+    summary: 'Worst-case time from a merge to main until the production canary pauses for approval. Exit 1 over the budget.',
+    options: {
+      markdown: flag('print the table as Markdown'),
+      writeDocs: flag(`also write the table into ${relative(repoRoot, docsPath)}`),
+    },
+    config: true,
+  });
   try {
-    const lt = leadTimeFor(loadConfig());
-    if (process.argv.includes('--write-docs')) {
+    const lt = leadTimeFor(loadConfig(cli.valuesFile));
+    if (cli.options.writeDocs) {
       writeFileSync(docsPath, replaceDocsTable(readFileSync(docsPath, 'utf8'), formatMarkdown(lt)));
       console.log(`lead-time: wrote the table into ${docsPath}`);
     }
-    console.log(process.argv.includes('--markdown') ? formatMarkdown(lt) : formatText(lt));
+    console.log(cli.options.markdown ? formatMarkdown(lt) : formatText(lt));
     process.exit(lt.withinBudget ? 0 : 1);
   } catch (e) {
     console.error(e instanceof ConfigError ? e.message : (e as Error).message);

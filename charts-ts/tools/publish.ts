@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { $, type ProcessOutput } from 'zx';
+import { commandLine, integer, list, text } from './cli.ts';
 
 export interface PublishOptions {
   /** A git work tree (or any directory inside one) that holds the source commit. */
@@ -219,39 +220,33 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
   }
 }
 
-function parseArgs(argv: string[]): PublishOptions {
-  const paths: string[] = [];
-  const flags: Record<string, string> = {};
-  const repoPaths: string[] = [];
-  const known = ['repo-path', 'remote', 'branch', 'dist', 'source', 'attempts'];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const [name, inline] = a.slice(2).split('=', 2);
-      if (!known.includes(name)) throw new PublishError(`unknown option --${name}; known: ${known.map((k) => `--${k}`).join(', ')}`);
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new PublishError(`--${name} needs a value`);
-      if (name === 'repo-path') repoPaths.push(value);
-      else flags[name] = value;
-    } else {
-      paths.push(a);
-    }
-  }
-  return {
-    repo: process.cwd(),
-    paths,
-    repoPaths,
-    remote: flags.remote,
-    branch: flags.branch,
-    distDir: flags.dist,
-    source: flags.source,
-    attempts: flags.attempts === undefined ? undefined : Number(flags.attempts),
-  };
-}
+export const publishCli = {
+  script: 'publish',
+  summary: 'Copy dist/ subtrees of a commit into the clusters branch (same paths at its root) and push it; Flux reads that branch.',
+  positionals: { usage: '<path>...', description: 'dist/ subtrees to publish, e.g. apps/staging platform/controllers' },
+  options: {
+    repoPath: list('<path>', 'a file or folder from the repository root (e.g. clusters/production/secrets)'),
+    remote: text('<name>', 'the remote to push to (default origin)'),
+    branch: text('<name>', 'the branch Flux reads (default clusters)'),
+    dist: text('<dir>', 'where the generated tree is in the source commit (default dist)'),
+    source: text('<rev>', 'the commit whose dist/ is published (default HEAD)'),
+    attempts: integer('<n>', 'push attempts when other pushes keep winning the race', { min: 1, default: 5 }),
+  },
+};
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { options: o, positionals } = commandLine(publishCli);
   try {
-    const result = await publish(parseArgs(process.argv.slice(2)));
+    const result = await publish({
+      repo: process.cwd(),
+      paths: positionals,
+      repoPaths: o.repoPath,
+      remote: o.remote,
+      branch: o.branch,
+      distDir: o.dist,
+      source: o.source,
+      attempts: o.attempts,
+    });
     if (process.env.GITHUB_OUTPUT) {
       appendFileSync(process.env.GITHUB_OUTPUT, `commit=${result.commit}\nchanged=${result.changed}\nsource=${result.sourceCommit}\n`);
     }

@@ -20,13 +20,14 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { arch, platform, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../../charts-ts/config/load.ts';
 import type { Image } from '../../charts-ts/config/schema.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
 import { imageLayout, writeImageLayout, type ImageLayout, type LayerFile } from '../../charts-ts/lib/oci-layout.ts';
 import { bumpImage } from '../../charts-ts/tools/bump-image.ts';
+import { commandLine, flag, text } from '../../charts-ts/tools/cli.ts';
 
 export const ageImage = {
   module: 'filippo.io/age',
@@ -151,28 +152,35 @@ export function pinProblem(pinned: Image, built: string): string | undefined {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] ?? '' : undefined;
-  };
+  const cli = commandLine({
+    script: 'image:age',
+    summary: 'Build the logical dump\'s age image reproducibly (OCI layout) and compare it with the digest the config pins.',
+    options: {
+      check: flag('exit 1 if the build differs from the pinned digest'),
+      pin: flag('write the built digest into the config (after a version or toolchain bump)'),
+      out: text('<dir>', `build into this directory (default ${relative(repoRoot, ageImage.defaultOut)})`),
+      githubOutput: flag('also write ref=, digest= and layout= to $GITHUB_OUTPUT (the age-image workflow)'),
+    },
+    config: true,
+  });
   try {
-    const pinned = loadConfig().cluster.data.logicalDump.images.age;
-    const out = arg('out') || ageImage.defaultOut;
+    const pinned = loadConfig(cli.valuesFile).cluster.data.logicalDump.images.age;
+    const out = cli.options.out ?? ageImage.defaultOut;
     const build = buildAgeImage(pinned.tag);
     writeImageLayout(out, build.layout);
     const ref = `${pinned.repository}:${pinned.tag}`;
     console.log(`image:age: ${ref}@${build.layout.digest} -> ${out} (OCI layout)`);
-    if (process.argv.includes('--github-output')) {
+    if (cli.options.githubOutput) {
       if (!process.env.GITHUB_OUTPUT) throw new Error('image:age: --github-output needs $GITHUB_OUTPUT (set by GitHub Actions)');
       appendFileSync(process.env.GITHUB_OUTPUT, `ref=${ref}\ndigest=${build.layout.digest}\nlayout=${out}\n`);
     }
-    if (process.argv.includes('--pin')) {
+    if (cli.options.pin) {
       for (const c of bumpImage({ repository: pinned.repository, tag: pinned.tag, digest: build.layout.digest })) console.log(`image:age: pinned in ${c.file}`);
     } else {
       const problem = pinProblem(pinned, build.layout.digest);
       if (problem) {
         console.error(`image:age: ${problem}`);
-        if (process.argv.includes('--check')) process.exit(1);
+        if (cli.options.check) process.exit(1);
       } else {
         console.log('image:age: the build is the pinned image');
       }
