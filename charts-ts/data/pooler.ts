@@ -29,6 +29,16 @@ export class PgBouncerPooler extends Construct {
   constructor(scope: Construct, id: string, props: PgBouncerPoolerProps) {
     super(scope, id);
     const r = props.resources;
+    const resources = {
+      requests: {
+        cpu: PoolerSpecTemplateSpecContainersResourcesRequests.fromString(r.requests.cpu),
+        memory: PoolerSpecTemplateSpecContainersResourcesRequests.fromString(r.requests.memory),
+      },
+      limits: {
+        cpu: PoolerSpecTemplateSpecContainersResourcesLimits.fromString(r.limits.cpu),
+        memory: PoolerSpecTemplateSpecContainersResourcesLimits.fromString(r.limits.memory),
+      },
+    };
     new Pooler(this, 'Resource', {
       metadata: {
         name: props.name,
@@ -53,19 +63,14 @@ export class PgBouncerPooler extends Construct {
         },
         template: {
           spec: {
-            containers: [{
-              name: 'pgbouncer',
-              resources: {
-                requests: {
-                  cpu: PoolerSpecTemplateSpecContainersResourcesRequests.fromString(r.requests.cpu),
-                  memory: PoolerSpecTemplateSpecContainersResourcesRequests.fromString(r.requests.memory),
-                },
-                limits: {
-                  cpu: PoolerSpecTemplateSpecContainersResourcesLimits.fromString(r.limits.cpu),
-                  memory: PoolerSpecTemplateSpecContainersResourcesLimits.fromString(r.limits.memory),
-                },
-              },
-            }],
+            containers: [{ name: 'pgbouncer', resources }],
+            // CloudNativePG adds a `bootstrap-controller` init container (it copies the instance
+            // manager into the pod) and gives it only the template's pod-level resources
+            // (pkg/specs/pgbouncer/deployments.go, 1.30); without these the operator's Deployment
+            // has a container without requests/limits, which lms-resources-required and the quota
+            // refuse (found by npm run test:e2e). Same numbers as pgbouncer: the pod's effective
+            // request stays the same.
+            initContainers: [{ name: 'bootstrap-controller', resources }],
           },
         },
       },

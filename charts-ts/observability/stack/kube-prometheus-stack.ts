@@ -102,6 +102,10 @@ export function kubePrometheusStackValues(config: Config): Record<string, unknow
       // Rules are validated by promtool in CI; without the webhook there are no cert-patch Jobs.
       // A rule the operator still rejects raises PrometheusOperatorRejectedResources.
       admissionWebhooks: { enabled: false, patch: { enabled: false } },
+      // The chart's TLS listener mounts the `<release>-admission` Secret, which only the webhook's
+      // cert Jobs (off above) or cert-manager create: with TLS on, the operator pod never starts
+      // (ContainerCreating). Found by npm run test:e2e (pods must have every Secret they mount).
+      tls: { enabled: false },
       prometheusConfigReloader: { image: { ...img.configReloader }, resources: k8sResources(o.prometheus.configReloader) },
     },
 

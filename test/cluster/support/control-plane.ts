@@ -96,7 +96,12 @@ export function nodeResources() {
   };
 }
 
-export async function startControlPlane(): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** Extra kube-apiserver arguments (the first-deploy suite routes the cluster egress through its proxy). */
+  readonly apiserverArgs?: readonly string[];
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const runDir = mkdtempSync(join(tmpdir(), 'lms-cluster-'));
   const procs: Proc[] = [];
   const stop = async (keepLogs = process.env.KEEP_CLUSTER_RUN === '1') => {
@@ -140,6 +145,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       // cannot silently switch them off here. The bootstrap's list (NodeRestriction, EventRateLimit) joins them.
       `--enable-admission-plugins=${[...new Set(['NodeRestriction', 'PodSecurity', 'ValidatingAdmissionPolicy', ...k3s.admissionPlugins])].join(',')}`,
       ...k3s.apiserver,
+      ...(opts.apiserverArgs ?? []),
     ], runDir);
     procs.push(apiserver);
 

@@ -235,15 +235,16 @@ export class FluxControllers {
       local.push(`--storage-path=${storage}`, `--storage-addr=127.0.0.1:${a.storage}`, `--storage-adv-addr=127.0.0.1:${a.storage}`);
     }
     if (c.name === 'notification-controller') local.push(`--events-addr=127.0.0.1:${a.events}`, `--receiverAddr=127.0.0.1:${a.receiver}`);
-    const kubeconfig = impersonatingKubeconfig(this.plane, fluxNamespace, c.name);
-    return [`--kubeconfig=${kubeconfig}`, ...kept, ...local];
+    return [...kept, ...local];
   }
 
   /** Start (or restart, after its Deployment changed) one controller. */
   async start(name: FluxController['name']): Promise<Proc> {
     const c = fluxControllers.find((x) => x.name === name)!;
     await this.procs.get(name)?.stop();
-    const proc = startProcess(name, binary(c.binary), await this.args(c), this.plane.runDir, { RUNTIME_NAMESPACE: fluxNamespace });
+    // controller-runtime reads KUBECONFIG (the Flux binaries register no --kubeconfig flag).
+    const kubeconfig = impersonatingKubeconfig(this.plane, fluxNamespace, c.name);
+    const proc = startProcess(name, binary(c.binary), await this.args(c), this.plane.runDir, { RUNTIME_NAMESPACE: fluxNamespace, KUBECONFIG: kubeconfig });
     this.procs.set(name, proc);
     return proc;
   }

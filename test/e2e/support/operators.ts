@@ -42,15 +42,15 @@ export function operatorSpecs(): OperatorSpec[] {
       started: /serving|Listening|listening/i,
     },
     {
+      // Reads KUBECONFIG only (its --kubeconfig flag is ignored upstream).
       name: 'cert-manager-cainjector', binary: 'cert-manager-cainjector', namespace: 'cert-manager', selector: 'app.kubernetes.io/name=cainjector,app.kubernetes.io/instance=cert-manager',
-      kubeconfigFlag: '--kubeconfig',
       rewrite: async (a, port) => setFlag(notLeader(a), '--metrics-listen-address', await loopback(port)),
       started: /Starting|starting/,
     },
     {
       name: 'cert-manager-controller', binary: 'cert-manager-controller', namespace: 'cert-manager', selector: 'app.kubernetes.io/name=cert-manager,app.kubernetes.io/component=controller',
       kubeconfigFlag: '--kubeconfig',
-      rewrite: async (a, port) => setFlag(setFlag(notLeader(a), '--metrics-listen-address', await loopback(port)), '--healthz-listen-address', await loopback(port)),
+      rewrite: async (a, port) => setFlag(setFlag(notLeader(a), '--metrics-listen-address', await loopback(port)), '--internal-healthz-listen-address', await loopback(port)),
       started: /starting control loop|Starting/,
     },
     {
