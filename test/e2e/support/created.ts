@@ -36,7 +36,7 @@ export async function failedCreates(kube: Kube, namespace?: string): Promise<str
     .filter((v, i, a) => a.indexOf(v) === i);
 }
 
-/** The HelmReleases dist/ renders (namespace/name). */
-export function distHelmReleases(): string[] {
-  return distObjects().map((o) => o.object).filter((o) => o.kind === 'HelmRelease').map((o) => o.metadata.name);
+/** The HelmReleases dist/ renders (names), optionally only under one dist/ path. */
+export function distHelmReleases(under = ''): string[] {
+  return distObjects().filter((o) => o.file.startsWith(under)).map((o) => o.object).filter((o) => o.kind === 'HelmRelease').map((o) => o.metadata.name);
 }

@@ -22,7 +22,7 @@ export interface ServiceRouter {
 
 export interface OperatorSpec extends Omit<PodProcessSpec, 'rewrite'> {
   /** Services whose port the process serves: `<service>.<namespace>.svc:<port>` -> a local port. */
-  readonly serves?: readonly { readonly service: string; readonly port: number; readonly flag: string }[];
+  readonly serves?: readonly { readonly service: string; readonly port: number; readonly flag: string; readonly address?: boolean }[];
   /** Rewrites besides the served ports (leader election, metrics and health addresses). */
   rewrite(args: string[], ports: () => Promise<number>): Promise<string[]> | string[];
   /** A line in its log that says it is up. */
@@ -61,7 +61,7 @@ export function operatorSpecs(): OperatorSpec[] {
     },
     {
       name: 'barman-cloud-plugin', binary: 'barman-cloud-plugin', namespace: 'cnpg-system', selector: 'app.kubernetes.io/name=plugin-barman-cloud',
-      serves: [{ service: 'barman-cloud', port: 9090, flag: '--server-address' }],
+      serves: [{ service: 'barman-cloud', port: 9090, flag: '--server-address', address: true }],
       rewrite: async (a, port) => setFlag(setFlag(notLeader(a), '--metrics-bind-address', await loopback(port)), '--health-probe-bind-address', await loopback(port)),
       started: /Starting|starting/,
     },
@@ -77,7 +77,7 @@ export function operatorSpecs(): OperatorSpec[] {
       started: /Started|started|Starting/,
     },
     {
-      name: 'system-upgrade-controller', binary: 'system-upgrade-controller', namespace: 'system-upgrade', selector: 'app.kubernetes.io/name=system-upgrade-controller',
+      name: 'system-upgrade-controller', binary: 'system-upgrade-controller', namespace: 'system-upgrade', selector: 'app.kubernetes.io/component=system-upgrade-controller',
       rewrite: (a) => a,
       started: /Starting|starting/,
     },
@@ -102,12 +102,22 @@ export interface RunningOperator extends PodProcess {
  */
 export class OperatorSupervisor {
   readonly running = new Map<string, RunningOperator>();
-  readonly errors: string[] = [];
+  /** Why an operator whose Deployment exists is not running (retried on every poll). */
+  private readonly lastError = new Map<string, string>();
+  /** Exits per operator (each followed by a restart). */
+  readonly exits = new Map<string, string[]>();
 
   constructor(private readonly plane: ControlPlane, private readonly kube: Kube, private readonly router: ServiceRouter,
     private readonly specs: OperatorSpec[] = operatorSpecs()) {}
 
   async poll(): Promise<void> {
+    for (const [name, r] of this.running) {
+      if (r.proc.exit === undefined) { await r.syncVolumes().catch(() => undefined); continue; }
+      // restartPolicy Always: the kubelet restarts a container that exited; so does the harness,
+      // and a component that keeps exiting is reported by crashed() (CrashLoopBackOff).
+      this.exits.set(name, [...(this.exits.get(name) ?? []), `${r.proc.exit}: ${r.proc.logTail(8)}`]);
+      this.running.delete(name);
+    }
     for (const spec of this.specs) {
       if (this.running.has(spec.name)) continue;
       if (!(await findDeployment(this.kube, spec.namespace, spec.selector).catch(() => undefined))) continue;
@@ -121,27 +131,32 @@ export class OperatorSupervisor {
             for (const s of spec.serves ?? []) {
               const local = await freePort();
               served.push({ service: s.service, port: s.port, local });
-              a = setFlag(a, s.flag, String(local));
+              a = setFlag(a, s.flag, s.address ? `127.0.0.1:${local}` : String(local));
             }
             return spec.rewrite(a, freePort);
           },
         });
         for (const s of served) this.router.route(`${s.service}.${spec.namespace}.svc:${s.port}`, `127.0.0.1:${s.local}`);
         this.running.set(spec.name, { ...started, spec, startedAt: Date.now() });
+        this.lastError.delete(spec.name);
       } catch (e) {
-        this.errors.push(`${spec.name}: ${(e as Error).message}`);
-        this.running.set(spec.name, undefined as never);
+        this.lastError.set(spec.name, `${spec.name}: ${(e as Error).message}`);
       }
     }
   }
 
-  /** Operators that exited (with their log tail): a crash is a test failure, not a silent gap. */
-  crashed(): string[] {
-    return [...this.running.values()].filter((r) => r && r.proc.exit !== undefined)
-      .map((r) => `${r.spec.name} exited (${r.proc.exit}); log ${r.proc.logFile}:\n${r.proc.logTail(20)}`);
+  /** Operators whose Deployment exists but that could not be started, with the reason. */
+  get errors(): string[] {
+    return [...this.lastError.values()];
+  }
+
+  /** Operators that exited more than `limit` times: what a kubelet would show as CrashLoopBackOff. */
+  crashed(limit = 3): string[] {
+    return [...this.exits.entries()].filter(([, e]) => e.length > limit)
+      .map(([name, e]) => `${name} exited ${e.length} times; last: ${e[e.length - 1]}`);
   }
 
   async stop(): Promise<void> {
-    for (const r of [...this.running.values()].reverse()) await r?.proc.stop();
+    for (const r of [...this.running.values()].reverse()) await r.proc.stop();
   }
 }

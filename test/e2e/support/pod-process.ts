@@ -40,6 +40,8 @@ export interface PodProcess {
   readonly deployment: string;
   readonly serviceAccount: string;
   readonly args: string[];
+  /** Re-write the ConfigMap and Secret volumes from the cluster (the kubelet's periodic sync). */
+  syncVolumes(): Promise<void>;
 }
 
 /** The Deployment the selector finds, or undefined while the chart has not created it. */
@@ -88,33 +90,39 @@ async function resolveEnv(kube: Kube, deployment: any, container: any, nodeName:
  * already; the ServiceAccount token is replaced by the impersonating kubeconfig; a mount over a
  * parent of the run dir (an emptyDir on /tmp) is left out, or it would hide the kubeconfig.
  */
-async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployment: any, container: any): Promise<{ podPath: string; host: string }[]> {
+async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployment: any, container: any): Promise<{ binds: { podPath: string; host: string }[]; sync: () => Promise<void> }> {
   const ns = deployment.metadata.namespace;
   const volumes = new Map<string, any>((deployment.spec.template.spec.volumes ?? []).map((v: any) => [v.name, v]));
-  const out: { podPath: string; host: string }[] = [];
+  const binds: { podPath: string; host: string }[] = [];
+  const sources: { kind: 'ConfigMap' | 'Secret'; name: string; optional: boolean; items?: { key: string; path: string }[]; host: string }[] = [];
   for (const [i, m] of (container.volumeMounts ?? []).entries()) {
     const v = volumes.get(m.name);
     if (!v || plane.runDir.startsWith(`${m.mountPath.replace(/\/$/, '')}/`)) continue;
     const host = join(plane.runDir, `${name}-volumes`, String(i));
     mkdirSync(host, { recursive: true });
-    if (v.emptyDir) { out.push({ podPath: m.mountPath, host }); continue; }
+    if (v.emptyDir) { binds.push({ podPath: m.mountPath, host }); continue; }
     const source = v.configMap ?? v.secret;
     if (!source) continue;
-    const kind = v.configMap ? 'ConfigMap' : 'Secret';
-    const o = await kube.get('v1', kind, v.configMap ? source.name : source.secretName, ns);
-    if (!o && !source.optional) throw new Error(`Deployment ${ns}/${deployment.metadata.name} mounts ${kind} ${v.configMap ? source.name : source.secretName}, which does not exist: its pod would never start`);
-    const data: Record<string, string> = o?.data ?? {};
-    const decode = (x: string) => (kind === 'Secret' ? Buffer.from(x, 'base64') : Buffer.from(x));
-    const items: { key: string; path: string }[] = source.items ?? Object.keys(data).map((key) => ({ key, path: key }));
-    for (const it of items) {
-      if (data[it.key] === undefined) continue;
-      mkdirSync(dirname(join(host, it.path)), { recursive: true });
-      writeFileSync(join(host, it.path), decode(data[it.key]));
-    }
-    if (m.subPath) out.push({ podPath: m.mountPath, host: join(host, m.subPath) });
-    else out.push({ podPath: m.mountPath, host });
+    sources.push({ kind: v.configMap ? 'ConfigMap' : 'Secret', name: v.configMap ? source.name : source.secretName, optional: Boolean(source.optional), items: source.items, host });
+    binds.push({ podPath: m.mountPath, host: m.subPath ? join(host, m.subPath) : host });
   }
-  return out;
+  // What the kubelet does for ConfigMap and Secret volumes: write the keys, and keep them current
+  // (a component such as CloudNativePG waits for the Secret it just wrote to appear in its mount).
+  const sync = async (first = false) => {
+    for (const src of sources) {
+      const o = await kube.get('v1', src.kind, src.name, ns);
+      if (!o && !src.optional && first) throw new Error(`Deployment ${ns}/${deployment.metadata.name} mounts ${src.kind} ${src.name}, which does not exist: its pod would never start`);
+      const data: Record<string, string> = o?.data ?? {};
+      const items = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const it of items) {
+        if (data[it.key] === undefined) continue;
+        mkdirSync(dirname(join(src.host, it.path)), { recursive: true });
+        writeFileSync(join(src.host, it.path), src.kind === 'Secret' ? Buffer.from(data[it.key], 'base64') : Buffer.from(data[it.key]));
+      }
+    }
+  };
+  await sync(true);
+  return { binds, sync: () => sync() };
 }
 
 export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: PodProcessSpec): Promise<PodProcess> {
@@ -129,7 +137,8 @@ export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: Pod
   const args = await spec.rewrite([...(spec.command ?? []), ...(container.args ?? [])].map((a: string) => a.replace(/\$\(([A-Za-z0-9_]+)\)/g, (m, v) => env[v] ?? m)));
   if (spec.kubeconfigFlag) args.push(`${spec.kubeconfigFlag}=${kubeconfig}`);
   const bin = binary(spec.binary);
-  const binds = [...await podMounts(kube, plane, spec.name, deployment, container), ...(spec.mounts ?? []).map((podPath) => ({ podPath, host: undefined }))];
+  const volumes = await podMounts(kube, plane, spec.name, deployment, container);
+  const binds = [...volumes.binds, ...(spec.mounts ?? []).map((podPath) => ({ podPath, host: undefined }))];
   let command = bin;
   let argv = args;
   if (binds.length) {
@@ -144,7 +153,7 @@ export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: Pod
     argv = ['--mount', '--propagation', 'private', 'sh', '-c', `${lines.join(' && ')} && exec "$0" "$@"`, bin, ...args];
   }
   const proc = startProcess(spec.name, command, argv, plane.runDir, { ...env, KUBECONFIG: kubeconfig, ...spec.env });
-  return { proc, deployment: deployment.metadata.name, serviceAccount, args };
+  return { proc, deployment: deployment.metadata.name, serviceAccount, args, syncVolumes: volumes.sync };
 }
 
 /** Replace (or add) `--flag=value`; flags given as `--flag value` pairs are replaced too. */
