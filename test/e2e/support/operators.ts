@@ -78,6 +78,7 @@ export function operatorSpecs(): OperatorSpec[] {
     },
     {
       name: 'system-upgrade-controller', binary: 'system-upgrade-controller', namespace: 'system-upgrade', selector: 'app.kubernetes.io/component=system-upgrade-controller',
+      kubeconfigFlag: '--kubeconfig',
       rewrite: (a) => a,
       started: /Starting|starting/,
     },

@@ -7,7 +7,7 @@
  * run dir. Only what has no equivalent without a pod network changes, each through `rewrite`:
  * listen ports (free loopback ports) and leader election (one replica).
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { binary, type ComponentName } from '../../cluster/support/components.ts';
 import type { ControlPlane } from '../../cluster/support/control-plane.ts';
@@ -116,8 +116,13 @@ async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployme
       const items = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
       for (const it of items) {
         if (data[it.key] === undefined) continue;
-        mkdirSync(dirname(join(src.host, it.path)), { recursive: true });
-        writeFileSync(join(src.host, it.path), src.kind === 'Secret' ? Buffer.from(data[it.key], 'base64') : Buffer.from(data[it.key]));
+        const file = join(src.host, it.path);
+        const bytes = src.kind === 'Secret' ? Buffer.from(data[it.key], 'base64') : Buffer.from(data[it.key]);
+        if (existsSync(file) && readFileSync(file).equals(bytes)) continue;
+        // Atomically, as the kubelet's atomic writer does: a reader never sees a half-written file.
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(`${file}.tmp`, bytes);
+        renameSync(`${file}.tmp`, file);
       }
     }
   };
