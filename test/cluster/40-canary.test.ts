@@ -74,7 +74,11 @@ describe('production canary on a real control plane', () => {
   /** The production app layer as rendered for `image`, analysis pointed at the local Prometheus. */
   function renderProduction(image: { tag: string; digest: string }): KubeObject[] {
     const r = renderAll({
+      // The analysis must assume the scrape interval Prometheus really uses (config cross-check);
+      // here the local Prometheus scrapes the stand-in exporter at the scaled interval.
+      cluster: { platform: { traefik: { scrapeInterval: scaledAnalysis.scrapeInterval } } },
       environments: {
+        staging: { apps: { analysis: { scrapeInterval: scaledAnalysis.scrapeInterval } } },
         production: {
           api: { image },
           apps: { analysis: scaledAnalysis, lifecycle: { minReadySeconds: scaledMinReadySeconds } },

@@ -72,6 +72,19 @@ describe('connection budget', () => {
     expect(r.find('Pooler', { namespace: prod.namespace })).toHaveLength(1);
   });
 
+  it('every container CloudNativePG puts in the pooler pod has requests and limits (its bootstrap-controller init container only gets what the template names)', () => {
+    // Regression (npm run test:e2e): CNPG 1.30 copies only the template's pod-level resources to
+    // the bootstrap-controller init container; without an entry for it, lms-resources-required
+    // and the quota refuse the Deployment the operator creates, and production has no pooler.
+    const r = renderAll();
+    const pooler = r.find('Pooler', { namespace: r.config.environments.production.namespace })[0];
+    const init = pooler.spec.template.spec.initContainers?.find((c: { name: string }) => c.name === 'bootstrap-controller');
+    const main = pooler.spec.template.spec.containers.find((c: { name: string }) => c.name === 'pgbouncer');
+    expect(init?.resources).toEqual(main.resources);
+    expect(Object.keys(init.resources.requests).sort()).toEqual(['cpu', 'memory']);
+    expect(Object.keys(init.resources.limits).sort()).toEqual(['cpu', 'memory']);
+  });
+
   it('pooler.mode "always" adds it even when the API fits; "never" with a misfit is a config error naming the fix', () => {
     const always = renderAll({ environments: { staging: { database: { pooler: { mode: 'always' } } } } });
     expect(always.find('Pooler', { namespace: 'lms-staging' })).toHaveLength(1);

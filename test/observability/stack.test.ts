@@ -177,6 +177,14 @@ describe('kube-prometheus-stack values', () => {
     expect(memoryBytes(size)).toBeGreaterThan(Number(spec.retentionSize.replace('GB', '')) * 1e9);
   });
 
+  it('the operator mounts no Secret that nothing creates: TLS off while the admission webhook (and its cert Jobs) is off', () => {
+    // Regression (npm run test:e2e, pods must have every Secret they mount): the chart's TLS listener
+    // mounts <release>-admission, made only by the webhook's patch Jobs or cert-manager.
+    const op = v.prometheusOperator;
+    const secretMade = op.admissionWebhooks?.enabled !== false || op.admissionWebhooks?.certManager?.enabled === true;
+    expect(op.tls?.enabled === false || secretMade).toBe(true);
+  });
+
   it('selects ServiceMonitors, PodMonitors, Probes, ScrapeConfigs and rules from every namespace', () => {
     for (const k of ['rule', 'serviceMonitor', 'podMonitor', 'probe', 'scrapeConfig']) {
       expect(v.prometheus.prometheusSpec[`${k}SelectorNilUsesHelmValues`], k).toBe(false);
