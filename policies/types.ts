@@ -57,4 +57,6 @@ export interface PolicyContext {
   readonly appNamespaceLabel: { readonly key: string; readonly value: string };
   /** The only namespace where Services may be NodePort/LoadBalancer (the ingress). */
   readonly ingressNamespace: string;
+  /** Where system-upgrade-controller creates its upgrade Jobs (their pods get LimitRange defaults). */
+  readonly upgradeNamespace: string;
 }

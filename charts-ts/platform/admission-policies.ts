@@ -19,6 +19,7 @@ export const policyContext = (config: Config): PolicyContext => ({
   systemNamespaces,
   appNamespaceLabel: { key: 'lms.dev/tier', value: 'apps' },
   ingressNamespace: names.ingress.namespace,
+  upgradeNamespace: platformNs.systemUpgrade,
 });
 
 const namespaceSelector = (p: AdmissionPolicy) =>
