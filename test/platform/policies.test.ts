@@ -122,6 +122,18 @@ describe('resources required', () => {
   it('applies in platform namespaces as well', () => {
     expect(check(withContainer({ resources: undefined }, 'monitoring')).allowed).toBe(false);
   });
+
+  it('lets only the k3s upgrade Job template through (the Plan API has no resources); its pods are still checked', () => {
+    const upgradePod = withContainer({ resources: undefined }, 'system-upgrade');
+    const job = (labels: Record<string, string> | undefined, namespace = 'system-upgrade') => ({
+      apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'apply-k3s-server-on-node', namespace, labels },
+      spec: { template: { spec: upgradePod.spec } },
+    });
+    expect(check(job({ 'upgrade.cattle.io/plan': 'k3s-server' })).allowed).toBe(true);
+    expect(check(job(undefined)).allowed).toBe(false);
+    expect(check(job({ 'upgrade.cattle.io/plan': 'k3s-server' }, 'lms-production')).allowed).toBe(false);
+    expect(check(upgradePod).allowed).toBe(false);
+  });
 });
 
 describe('app pod hardening', () => {

@@ -88,7 +88,7 @@ export interface Decision {
 
 /** Evaluate one policy on an object already known to be in scope. */
 export function evaluate(p: AdmissionPolicy, object: any): Decision {
-  const base: Record<string, unknown> = { object: toCel(object), oldObject: null, request: toCel({ operation: 'CREATE' }) };
+  const base: Record<string, unknown> = { object: toCel(object), oldObject: null, request: toCel({ operation: 'CREATE', namespace: object?.metadata?.namespace ?? '' }) };
   for (const m of p.matchConditions ?? []) {
     if (evalCel(m.expression, base) !== true) return { allowed: true, messages: [] };
   }
