@@ -175,11 +175,18 @@ prometheus_module=$(pinned prometheus github.com/prometheus/prometheus)
 build prometheus github.com/prometheus/prometheus "prometheus=PROMETHEUS_BIN" \
   "-X github.com/prometheus/common/version.Version=$(cat "$(go env GOMODCACHE)/github.com/prometheus/prometheus@$prometheus_module/VERSION" 2>/dev/null || echo "$prometheus_module")"
 
-# cert-manager: its cmd/<name> modules are not published, so the wrapper holds unchanged copies of the
-# pinned tag's files (see its go.mod); check them against the blob ids in upstream-cmd.txt, and stamp
-# the binaries like the release build (make/00_mod.mk: pkg/util.AppVersion and AppGitCommit).
+# cert-manager: its cmd/<name> modules are not published on the Go module proxy and upstream code is
+# never committed here, so a build needs the pinned tag's cmd/ files placed (unchanged, git-ignored)
+# in test/cluster/components/cert-manager/cmd/; they are checked against the blob ids in
+# upstream-cmd.txt. Binaries that are already current (version stamps), or official release
+# binaries given through CERT_MANAGER_{CONTROLLER,WEBHOOK,CAINJECTOR}_BIN, need neither.
+cert_manager_bins="cert-manager-controller=CERT_MANAGER_CONTROLLER_BIN:controller-binary cert-manager-webhook=CERT_MANAGER_WEBHOOK_BIN:webhook-binary cert-manager-cainjector=CERT_MANAGER_CAINJECTOR_BIN:cainjector-binary"
 check_cert_manager_cmd() {
   local dir="$COMPONENTS/cert-manager" tag want have
+  if [ ! -d "$dir/cmd" ]; then
+    echo "setup: cert-manager $1 must be built, but test/cluster/components/cert-manager/cmd/ is absent: the tag's cmd/{controller,webhook,cainjector} module files are not on the Go module proxy. Place them there (git-ignored; checked against upstream-cmd.txt), or set CERT_MANAGER_CONTROLLER_BIN, CERT_MANAGER_WEBHOOK_BIN and CERT_MANAGER_CAINJECTOR_BIN to the official $1 binaries" >&2
+    exit 1
+  fi
   tag=$(awk '$1 == "tag" { print $2 }' "$dir/upstream-cmd.txt")
   if [ "$tag" != "$1" ]; then
     echo "setup: test/cluster/components/cert-manager: cmd/ holds cert-manager $tag's files but go.mod pins $1; copy $1's (see go.mod)" >&2
@@ -194,10 +201,14 @@ check_cert_manager_cmd() {
   fi
 }
 cert_manager_version=$(pinned cert-manager github.com/cert-manager/cert-manager)
-check_cert_manager_cmd "$cert_manager_version"
+cert_manager_current=1
+for pair in $cert_manager_bins; do
+  bin="${pair%%=*}" var="${pair#*=}"; var="${var%%:*}"
+  if [ -z "${!var:-}" ] && { [ ! -x "$BIN/$bin" ] || [ "$(cat "$BIN/.$bin.version" 2>/dev/null)" != "$cert_manager_version" ]; }; then cert_manager_current=0; fi
+done
+[ "$cert_manager_current" = 1 ] || check_cert_manager_cmd "$cert_manager_version"
 cert_manager_commit=$(awk '$1 == "tag" { print $4 }' "$COMPONENTS/cert-manager/upstream-cmd.txt")
-build cert-manager github.com/cert-manager/cert-manager \
-  "cert-manager-controller=CERT_MANAGER_CONTROLLER_BIN:controller-binary cert-manager-webhook=CERT_MANAGER_WEBHOOK_BIN:webhook-binary cert-manager-cainjector=CERT_MANAGER_CAINJECTOR_BIN:cainjector-binary" \
+build cert-manager github.com/cert-manager/cert-manager "$cert_manager_bins" \
   "-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cert_manager_version -X github.com/cert-manager/cert-manager/pkg/util.AppGitCommit=$cert_manager_commit"
 
 # The Flux controllers of flux2 v2.9.4. Their release images are built without version ldflags, so

@@ -6,8 +6,8 @@
 // github.com/cert-manager/cert-manager/{controller,webhook,cainjector}-binary, each with
 // `replace github.com/cert-manager/cert-manager => ../../`). Those modules are not published (no
 // cmd/<name>/v1.21.1 tags; their paths do not even match their directories), and the root module's
-// zip leaves the cmd/<name>/ directories out because each has its own go.mod. So cmd/ here holds the
-// three modules' files of tag v1.21.1 unchanged (main.go, app/, go.mod, LICENSE; not their tests),
+// zip leaves the cmd/<name>/ directories out because each has its own go.mod. So a build needs cmd/ here to hold the
+// three modules' files of tag v1.21.1 unchanged (placed locally and git-ignored: upstream code is never committed),
 // the replace directives below point the three module paths at them, and the rest of cert-manager
 // comes from the published, go.sum-verified github.com/cert-manager/cert-manager v1.21.1 instead of
 // ../../ (the module-path prefix keeps cert-manager's internal/ packages importable). upstream-cmd.txt
