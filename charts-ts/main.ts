@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
-import { assertBudget } from './lib/budget.ts';
+import { assertCapacity } from './lib/capacity.ts';
 import { repoRoot } from './lib/crds.ts';
 import { writeDist } from './lib/synth.ts';
 import { commandLine, text } from './tools/cli.ts';
@@ -21,10 +21,11 @@ const out = resolve(cli.options.out ?? resolve(repoRoot, 'dist'));
 
 try {
   const config = loadConfig(cli.valuesFile);
-  // The capacity budget (npm run budget) is part of the config check: output that does not fit the
-  // node within the headroom is refused like a bad value, and dist/ stays as it was.
+  // The capacity budget (npm run budget) and the namespace quotas are part of the config check:
+  // output that does not fit the node within the headroom, or a namespace's quota, is refused like a
+  // bad value, and dist/ stays as it was (charts-ts/lib/capacity.ts).
   const files = writeDist(buildApp(config), out, (rendered) =>
-    assertBudget(rendered.flatMap((f) => f.objects.map((object) => ({ file: f.path, object }))), config.cluster));
+    assertCapacity(rendered.flatMap((f) => f.objects.map((object) => ({ file: f.path, object }))), config));
   const objects = files.reduce((n, f) => n + f.objects.length, 0);
   console.log(`synth: wrote ${objects} objects in ${files.length} files to ${out}`);
 } catch (e) {

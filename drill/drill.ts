@@ -15,7 +15,7 @@
  * age key pair, the PostgreSQL connection (Unix socket, no TLS) and the scratch paths.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deepMerge, parseConfig } from '../charts-ts/config/load.ts';
 import type { Config, Environment, EnvironmentName } from '../charts-ts/config/schema.ts';
@@ -25,11 +25,13 @@ import { backupLayout, barmanCommands, credentialKeys, objectStoreSpec } from '.
 import { nextServerName, postgresTargetTime } from '../charts-ts/data/recovery.ts';
 import { names } from '../charts-ts/lib/names.ts';
 import { PgServer, shellArg } from './postgres.ts';
+import { lmsIndexSql, lmsRows, lmsSchemaSql, lmsSizes, lmsTables, lmsTraffic, prng, TextGen } from './lms-data.ts';
 import { freePort, startS3, type S3Server } from './s3.ts';
 import { findTools, run, type Tools } from './tools.ts';
+import { isSegment, readWalRestoreLog, writeWalRestoreScript } from './wal-restore.ts';
 
 export interface DrillOptions {
-  /** pgbench scale factor (1 ~ 15 MiB of data). */
+  /** Units of LMS-shaped data (1 ~ 15 MiB of tables and indexes; 70 ~ 1 GiB), next to pgbench at scale 1. */
   readonly scale: number;
   /** Environment whose config the drill uses. @default production */
   readonly environment?: EnvironmentName;
@@ -40,12 +42,30 @@ export interface DrillOptions {
 
 export interface PhysicalResult {
   readonly databaseBytes: number;
+  /** Tables and indexes of the LMS-shaped data, and of pgbench (which compresses far better). */
+  readonly lmsBytes: number;
+  readonly pgbenchBytes: number;
   readonly backupSeconds: number;
   /** Compressed base backup as stored in the bucket. */
   readonly baseBackupStoredBytes: number;
-  /** WAL generated between the base backup and the end of the drill, and as stored (compressed). */
+  /** WAL generated between the base backup and the end of the drill. */
   readonly walBytes: number;
+  /** Archived segments from the backup's first WAL on: their count and stored (compressed) bytes. */
+  readonly walSegmentsArchived: number;
   readonly walStoredBytes: number;
+  /** WAL between the backup's start and the recovery target (what the restore replays). */
+  readonly replayedWalBytes: number;
+  /** wal.maxParallel of the ObjectStore: segments fetched per restore_command call. */
+  readonly walMaxParallel: number;
+  /** restore_command calls during the replay: total wall seconds, segments restored, calls served from the spool. */
+  readonly walFetchSeconds: number;
+  readonly walSegmentsRestored: number;
+  readonly walSpoolHits: number;
+  /** The same segments fetched one at a time (barman-cloud-wal-restore per segment), seconds per segment. */
+  readonly walFetchSerialSecondsPerSegment: number;
+  /** Per LMS table: count:checksum at the target and after the restore. */
+  readonly lmsAtTarget: Record<string, string>;
+  readonly lmsRestored: Record<string, string>;
   readonly restoreSeconds: number;
   /** From server start to promotion: fetching and replaying WAL up to the target. */
   readonly replaySeconds: number;
@@ -93,11 +113,14 @@ export interface DrillResult {
   readonly environment: EnvironmentName;
   readonly scale: number;
   readonly versions: Record<string, string>;
+  /** CPUs and the 1-minute load average at the start and the end: the rates are measured on a shared machine. */
+  readonly machine: { cpus: number; loadStart: number; loadEnd: number };
   readonly config: Config;
   readonly physical: PhysicalResult;
   readonly logical: LogicalResult;
 }
 
+const fingerprintSql = (t: string) => `SELECT count(*) || ':' || coalesce(bit_xor(hashtextextended(r::text, 0)), 0) FROM ${t} r`;
 const bulkChecksumSql = `SELECT count(*) || ':' || coalesce(sum(abalance), 0) || ':' || coalesce(bit_xor(hashtextextended(aid::text || ':' || abalance::text, 0)), 0) FROM pgbench_accounts`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +140,7 @@ const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const log = opts.log ?? (() => undefined);
   const startedAt = new Date().toISOString();
+  const loadStart = loadavg()[0];
   const tools = await findTools();
   const envName = opts.environment ?? 'production';
   const root = mkdtempSync(join(tmpdir(), 'lms-drill-'));
@@ -155,7 +179,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     servers.push(primary);
     const physical = await physicalDrill({ tools, config, env, s3, root, primary, scale: opts.scale, log });
     const logical = await logicalDrill({ tools, config, env, s3, root, server: primary, keyFile, log });
-    return { startedAt, environment: envName, scale: opts.scale, versions, config, physical, logical };
+    const machine = { cpus: cpus().length, loadStart, loadEnd: loadavg()[0] };
+    return { startedAt, environment: envName, scale: opts.scale, versions, machine, config, physical, logical };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -233,9 +258,40 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   await pg.sql(`CREATE DATABASE ${names.database.name} OWNER ${names.database.owner}`);
   const app = pg.connEnv(names.database.owner, names.database.name);
   const t0Load = process.hrtime.bigint();
-  await run([join(tools.pgBin, 'pgbench'), '-i', '-q', '-s', String(c.scale), '--foreign-keys'], { env: app });
-  log(`pgbench -i -s ${c.scale}: ${seconds(t0Load).toFixed(1)} s`);
+  await run([join(tools.pgBin, 'pgbench'), '-i', '-q', '-s', '1', '--foreign-keys'], { env: app });
   const db = (q: string) => pg.sql(q, names.database.name, names.database.owner);
+  // LMS-shaped data: what the base-backup compression and the WAL are measured on.
+  const gen = new TextGen(prng(17));
+  const sizes = lmsSizes(c.scale);
+  await run([join(tools.pgBin, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { env: app, input: lmsSchemaSql });
+  const copyIn = async (table: string, chunks: Iterable<string>) => {
+    let batch: string[] = [];
+    let size = 0;
+    const flush = async () => {
+      if (!batch.length) return;
+      await run([join(tools.pgBin, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `COPY ${table} FROM STDIN`], { env: app, input: batch.join('') });
+      batch = [];
+      size = 0;
+    };
+    for (const chunk of chunks) {
+      batch.push(chunk);
+      size += chunk.length;
+      if (size >= 16e6) await flush();
+    }
+    await flush();
+  };
+  for (const t of lmsTables) await copyIn(t, lmsRows(t, 1, sizes[t], sizes, gen));
+  await run([join(tools.pgBin, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { env: app, input: lmsIndexSql });
+  const relBytes = async (tables: readonly string[]) => Number(await db(`SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(ARRAY[${tables.map((t) => `'${t}'`).join(',')}]) t`));
+  const lmsBytes = await relBytes(lmsTables);
+  const pgbenchBytes = await relBytes(['pgbench_accounts', 'pgbench_branches', 'pgbench_tellers', 'pgbench_history']);
+  log(`dataset: LMS-shaped ${(lmsBytes / 2 ** 20).toFixed(0)} MiB (scale ${c.scale}), pgbench ${(pgbenchBytes / 2 ** 20).toFixed(0)} MiB, in ${seconds(t0Load).toFixed(1)} s`);
+  // A stretch of LMS traffic (new events and submissions, progress updates): the WAL a day writes.
+  const traffic = async (phase: number) => {
+    const t = lmsTraffic(c.scale, sizes, phase * 100_000_000, gen);
+    for (const { table, chunks } of t.copies) await copyIn(table, chunks);
+    await db(t.updateSql);
+  };
   await db(`CREATE TABLE drill_events (id bigint PRIMARY KEY, phase text NOT NULL, committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload text NOT NULL)`);
   // Each INSERT commits on its own (psql reading a script autocommits statement by statement).
   const insertEach = async (from: number, to: number, phase: string) => {
@@ -255,23 +311,32 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   const backupSeconds = seconds(t0Backup);
   const catalog = JSON.parse(await run([bar('barman-cloud-backup-list'), ...cmds.list], { env: s3env }));
   const backupId: string = catalog.backups_list.find((b: any) => b.backup_name === 'drill-base')?.backup_id;
+  const beginWal: string = catalog.backups_list.find((b: any) => b.backup_name === 'drill-base')?.begin_wal ?? '';
   if (!backupId) throw new Error(`base backup "drill-base" is not in the catalog: ${JSON.stringify(catalog)}`);
   const layoutPath = spec.configuration.destinationPath.replace(/^s3:\/\//, '');
   const baseBackupStoredBytes = total(await listObjects(tools, s3, `${layoutPath}/${serverName}/base/${backupId}`));
   log(`base backup ${backupId}: ${(databaseBytes / 2 ** 20).toFixed(0)} MiB in ${backupSeconds.toFixed(1)} s, ${(baseBackupStoredBytes / 2 ** 20).toFixed(1)} MiB stored`);
 
-  // Keep writing: single-row commits and pgbench transactions on the bulk tables.
+  // Keep writing: LMS traffic, single-row commits and pgbench transactions on the bulk tables.
+  const t0Traffic = process.hrtime.bigint();
+  await traffic(1);
   await insertEach(101, 300, 'before-target');
   await run([join(tools.pgBin, 'pgbench'), '-n', '-c', '2', '-j', '1', '-t', '200'], { env: app });
+  log(`traffic after the backup: ${seconds(t0Traffic).toFixed(1)} s`);
   const bulkChecksumAtTarget = await db(bulkChecksumSql);
+  const lmsAtTarget: Record<string, string> = {};
+  for (const t of lmsTables) lmsAtTarget[t] = await db(fingerprintSql(t));
+  const targetLsn = await pg.sql('SELECT pg_current_wal_lsn()');
   const targetTime = await pg.sql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`);
   await sleep(1500);
-  // After the target: more rows, more bulk changes, and the bad deploy that deletes data.
+  // After the target: more traffic, more rows, more bulk changes, and the bad deploy that deletes data.
+  await traffic(2);
   await insertEach(301, 400, 'after-target');
   await run([join(tools.pgBin, 'pgbench'), '-n', '-c', '2', '-j', '1', '-t', '200'], { env: app });
   await db(`DELETE FROM drill_events WHERE phase = 'before-backup'`);
   const endLsn = await pg.sql('SELECT pg_current_wal_lsn()');
   const walBytes = Number(await pg.sql(`SELECT pg_wal_lsn_diff('${endLsn}', '${startLsn}')`));
+  const replayedWalBytes = Number(await pg.sql(`SELECT pg_wal_lsn_diff('${targetLsn}', '${startLsn}')`));
 
   // Ship the last segment now (archive_timeout would within 5 min) and wait until it is archived.
   const t0Switch = process.hrtime.bigint();
@@ -283,7 +348,11 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   const archiveLagSeconds = seconds(t0Switch);
   const sourcePath = `${layoutPath}/${serverName}`;
   const sourceBefore = await listObjects(tools, s3, sourcePath);
-  const walStoredBytes = total(await listObjects(tools, s3, `${sourcePath}/wals`));
+  // The segments a restore of this backup reads: from its first WAL on (the load before it is not).
+  const walObjects = [...(await listObjects(tools, s3, `${sourcePath}/wals`))]
+    .filter(([k]) => { const name = k.split('/').pop()!.slice(0, 24); return isSegment(name) && name >= beginWal; });
+  const walSegmentsArchived = walObjects.length;
+  const walStoredBytes = walObjects.reduce((a, [, v]) => a + v, 0);
 
   // Disaster: the data directory is gone.
   await pg.stop('immediate');
@@ -295,11 +364,19 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   const t0Restore = process.hrtime.bigint();
   await run([bar('barman-cloud-restore'), ...cmds.restore(backupId, pg.dataDir)], { asPostgres: tools, env: s3env });
   const restoreSeconds = seconds(t0Restore);
-  // Recovery as CloudNativePG configures it (restore_command = barman-cloud-wal-restore through the
-  // plugin, recovery_target_action = promote), archiving under a new server name afterwards.
+  // Recovery as CloudNativePG configures it (restore_command = the plugin's WAL restore, fetching
+  // wal.maxParallel segments at a time into its spool; recovery_target_action = promote), archiving
+  // under a new server name afterwards.
+  const walMaxParallel = spec.configuration.wal.maxParallel;
+  const spoolDir = join(pg.dir, 'wal-spool');
+  pg.prepareDirs(spoolDir);
+  const walRestore = writeWalRestoreScript({
+    path: join(c.root, 'wal-restore.sh'), spoolDir, logFile: join(spoolDir, '..', 'wal-restore.log'),
+    walRestore: [bar('barman-cloud-wal-restore'), ...cmds.walRestore], maxParallel: walMaxParallel,
+  });
   pg.configure({
     ...settings(restoredCmds.walArchive),
-    restore_command: `'${[bar('barman-cloud-wal-restore'), ...cmds.walRestore, '%f', '%p'].map(shellArg).join(' ').replace(/'/g, "''")}'`,
+    restore_command: `'${[walRestore.path, '%f', '%p'].map(shellArg).join(' ').replace(/'/g, "''")}'`,
     recovery_target_time: `'${postgresTargetTime(targetTime)}'`,
     recovery_target_action: "'promote'",
   });
@@ -310,13 +387,28 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   await pg.start(s3env, 3600);
   await poll('promotion after point-in-time recovery', 3_600_000, async () => ((await pg.sql('SELECT pg_is_in_recovery()')) === 'f' ? true : undefined));
   const replaySeconds = seconds(t0Replay);
-  log(`restored in ${restoreSeconds.toFixed(1)} s, replayed and promoted in ${replaySeconds.toFixed(1)} s`);
+  const calls = readWalRestoreLog(walRestore.logFile);
+  const walFetchSeconds = calls.reduce((a, x) => a + x.seconds, 0);
+  const restoredSegments = calls.filter((x) => x.ok && isSegment(x.wal)).map((x) => x.wal);
+  const walSpoolHits = calls.filter((x) => x.fromSpool).length;
+  log(`restored in ${restoreSeconds.toFixed(1)} s, replayed and promoted in ${replaySeconds.toFixed(1)} s ` +
+    `(${restoredSegments.length} segments, ${walSpoolHits} from the spool, restore_command ${walFetchSeconds.toFixed(1)} s)`);
 
   const present = new Set((await db('SELECT id FROM drill_events ORDER BY id')).split('\n').filter(Boolean).map(Number));
   const lostRows: number[] = [];
   for (let id = 1; id <= 300; id++) if (!present.has(id)) lostRows.push(id);
   const rowsAfterTarget = [...present].filter((id) => id > 300);
   const bulkChecksumRestored = await db(bulkChecksumSql);
+  const lmsRestored: Record<string, string> = {};
+  for (const t of lmsTables) lmsRestored[t] = await db(fingerprintSql(t));
+  // For comparison: the same segments one at a time, as without wal.maxParallel.
+  const serialDir = join(c.root, 'wal-serial');
+  mkdirSync(serialDir);
+  const sample = restoredSegments.slice(0, 16);
+  const t0Serial = process.hrtime.bigint();
+  for (const w of sample) await run([bar('barman-cloud-wal-restore'), ...cmds.walRestore, w, join(serialDir, w)], { env: s3env });
+  const walFetchSerialSecondsPerSegment = sample.length ? seconds(t0Serial) / sample.length : 0;
+  rmSync(serialDir, { recursive: true, force: true });
   // Make the restored server archive something, then prove the source prefix did not change.
   await pg.sql('SELECT pg_switch_wal()');
   await pg.sql('CHECKPOINT');
@@ -325,7 +417,9 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
     && [...sourceBefore].every(([k, v]) => sourceAfter.get(k) === v);
 
   return {
-    databaseBytes, backupSeconds, baseBackupStoredBytes, walBytes, walStoredBytes, restoreSeconds, replaySeconds,
+    databaseBytes, lmsBytes, pgbenchBytes, backupSeconds, baseBackupStoredBytes, walBytes, walSegmentsArchived, walStoredBytes, replayedWalBytes,
+    walMaxParallel, walFetchSeconds, walSegmentsRestored: restoredSegments.length, walSpoolHits, walFetchSerialSecondsPerSegment,
+    lmsAtTarget, lmsRestored, restoreSeconds, replaySeconds,
     archiveLagSeconds, targetTime,
     committedBeforeTarget: 300, committedAfterTarget: 100,
     lostRows, rowsAfterTarget, bulkChecksumAtTarget, bulkChecksumRestored, sourceBackupsUntouched, restoredServerName,

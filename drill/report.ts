@@ -2,7 +2,7 @@
  * Figures and verdicts from a drill run: measured throughput, the RPO, and the RTO projected for the
  * configured production database over Contabo Object Storage's bandwidth limit.
  */
-import { memoryBytes } from '../charts-ts/lib/quantity.ts';
+import { databaseRto, databaseRtoTable, vpsRto, vpsRtoTable, walSegmentBytes, type DatabaseRto, type RtoMeasurements, type VpsRto } from '../charts-ts/data/rto.ts';
 import type { DrillResult } from './drill.ts';
 
 const MB = 1e6;
@@ -18,25 +18,13 @@ export interface DrillFigures {
   readonly walCompression: number;
   readonly rpoSeconds: number;
   readonly rpoTargetSeconds: number;
-  readonly projection: {
-    readonly dataBytes: number;
-    readonly walBytes: number;
-    readonly bandwidthMBps: number;
-    readonly baseTransferMinutes: number;
-    readonly baseProcessMinutes: number;
-    readonly walTransferMinutes: number;
-    readonly walReplayMinutes: number;
-    /** Pod scheduling, image pull, the operator's recovery Job and promotion. */
-    readonly overheadMinutes: number;
-    readonly rtoMinutes: number;
-    readonly rtoTargetMinutes: number;
-  };
+  /** What the RTO arithmetic (charts-ts/data/rto.ts) takes from this run. */
+  readonly rto: RtoMeasurements;
+  readonly database: DatabaseRto;
+  readonly vps: VpsRto;
   readonly lossless: boolean;
   readonly failures: string[];
 }
-
-/** Fixed part of a restore that does not scale with size (observed CloudNativePG recovery). */
-export const restoreOverheadMinutes = 10;
 
 const secondsOf = (pg: string) => Number(pg.replace(/\D+$/, '')) * (pg.endsWith('min') ? 60 : 1);
 
@@ -44,25 +32,29 @@ export function figures(r: DrillResult): DrillFigures {
   const p = r.physical;
   const l = r.logical;
   const data = r.config.cluster.data;
-  const prod = r.config.environments.production.database;
-  const bw = data.objectives.objectStorageBandwidthMBps;
   const baseCompression = p.baseBackupStoredBytes / p.databaseBytes;
-  const walCompression = p.walBytes > 0 ? p.walStoredBytes / p.walBytes : 1;
+  // Every archived segment is a whole 16 MiB file, so the ratio is per segment as stored.
+  const walCompression = p.walSegmentsArchived > 0 ? p.walStoredBytes / (p.walSegmentsArchived * walSegmentBytes) : 1;
   const restoreMBps = p.databaseBytes / MB / p.restoreSeconds;
-  const replayMBps = p.walBytes / MB / p.replaySeconds;
-  const dataBytes = memoryBytes(prod.expectedDataSize);
-  const walBytes = memoryBytes(prod.expectedWalPerDay);
-  // Download and decompression stream together: the slower of the two sets the pace. pgbench rows
-  // compress far better than real data, so the download is projected uncompressed (worst case).
-  const baseTransferMinutes = dataBytes / MB / bw / 60;
-  const baseProcessMinutes = dataBytes / MB / restoreMBps / 60;
-  const walTransferMinutes = walBytes / MB / bw / 60;
-  const walReplayMinutes = walBytes / MB / replayMBps / 60;
-  const rtoMinutes = Math.max(baseTransferMinutes, baseProcessMinutes) + Math.max(walTransferMinutes, walReplayMinutes) + restoreOverheadMinutes;
+  const replayMBps = p.replayedWalBytes / MB / p.replaySeconds;
+  const applySeconds = Math.max(p.replaySeconds - p.walFetchSeconds, 0.001);
+  const rto: RtoMeasurements = {
+    baseCompression,
+    walCompression,
+    backupMBps: p.databaseBytes / MB / p.backupSeconds,
+    restoreMBps,
+    walFetchSecondsPerSegment: p.walSegmentsRestored ? p.walFetchSeconds / p.walSegmentsRestored : 0,
+    walFetchSerialSecondsPerSegment: p.walFetchSerialSecondsPerSegment,
+    walApplyMBps: p.replayedWalBytes / MB / applySeconds,
+  };
   const failures: string[] = [];
   if (p.lostRows.length) failures.push(`${p.lostRows.length} rows committed before the target are missing after the restore (ids ${p.lostRows.slice(0, 10).join(', ')}...)`);
   if (p.rowsAfterTarget.length) failures.push(`${p.rowsAfterTarget.length} rows committed after the target were restored (ids ${p.rowsAfterTarget.slice(0, 10).join(', ')}...)`);
   if (p.bulkChecksumAtTarget !== p.bulkChecksumRestored) failures.push(`pgbench_accounts differs: ${p.bulkChecksumAtTarget} at the target, ${p.bulkChecksumRestored} restored`);
+  for (const [t, v] of Object.entries(p.lmsAtTarget)) {
+    if (p.lmsRestored[t] !== v) failures.push(`${t} differs: ${v} at the target, ${p.lmsRestored[t]} restored`);
+  }
+  if (!p.walSegmentsRestored) failures.push('the restore replayed no archived WAL segment');
   if (!p.sourceBackupsUntouched) failures.push('the restore wrote under the source server name');
   failures.push(...l.mismatches.map((m) => `logical restore: ${m}`));
   if (!l.ciphertextOnly) failures.push('logical dump: the uploaded object is not age ciphertext, or plaintext was left in scratch');
@@ -79,11 +71,9 @@ export function figures(r: DrillResult): DrillFigures {
     walCompression,
     rpoSeconds,
     rpoTargetSeconds: data.objectives.rpoMinutes * 60,
-    projection: {
-      dataBytes, walBytes, bandwidthMBps: bw,
-      baseTransferMinutes, baseProcessMinutes, walTransferMinutes, walReplayMinutes,
-      overheadMinutes: restoreOverheadMinutes, rtoMinutes, rtoTargetMinutes: data.objectives.rtoMinutes,
-    },
+    rto,
+    database: databaseRto({ config: r.config, measured: rto }),
+    vps: vpsRto({ config: r.config, measured: rto }),
     lossless: failures.length === 0,
     failures,
   };
@@ -91,39 +81,45 @@ export function figures(r: DrillResult): DrillFigures {
 
 const f1 = (n: number) => n.toFixed(1);
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
 
 export function reportMarkdown(r: DrillResult, f: DrillFigures): string {
   const p = r.physical;
   const l = r.logical;
-  const x = f.projection;
+  const m = f.rto;
+  const db = f.database;
   const data = r.config.cluster.data;
+  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
   return `# DR drill report
 
 Generated by \`npm run drill\` (drill/), ${r.startedAt}. Environment config: \`${r.environment}\`;
-dataset: pgbench scale ${r.scale} + a row-per-commit table.
+dataset: LMS-shaped tables at scale ${r.scale} (users, courses, lessons, enrollments, submissions,
+events: text, JSONB, B-tree and GIN indexes; drill/lms-data.ts), pgbench at scale 1, a row-per-commit table.
 
 Tools: ${Object.entries(r.versions).map(([k, v]) => `${k} \`${v}\``).join(', ')}.
-The drill machine is a shared 2-core CI box with the S3 server on loopback: its throughput is CPU
-bound (compression, moto), not network bound.
+The drill machine (${r.machine.cpus} CPUs, load average ${r.machine.loadStart.toFixed(1)} at the start, ${r.machine.loadEnd.toFixed(1)} at the end) is
+shared, with the S3 server on loopback: its throughput is CPU bound (compression, moto, Python
+start-up), not network bound; a loaded machine makes the local rates, and so the projection, slower. The projection adds Contabo's
+bandwidth limit on top of what was measured here.
 
 ## Result: ${f.lossless ? 'PASS, no committed row lost' : 'FAIL'}
-${f.failures.map((m) => `\n- ${m}`).join('')}
+${f.failures.map((x) => `\n- ${x}`).join('')}
 
 ## Point-in-time recovery (barman-cloud)
 
 | | |
 |---|---|
-| database size | ${mib(p.databaseBytes)} |
-| base backup | ${f1(p.backupSeconds)} s, **${f1(f.backupMBps)} MB/s**; stored ${mib(p.baseBackupStoredBytes)} (${data.backup.dataCompression}, ${(f.baseCompression * 100).toFixed(0)} %) |
-| WAL after the backup | ${mib(p.walBytes)}; stored ${mib(p.walStoredBytes)} (${data.backup.walCompression}) |
+| database size | ${mib(p.databaseBytes)}: LMS-shaped ${mib(p.lmsBytes)}, pgbench ${mib(p.pgbenchBytes)} |
+| base backup | ${f1(p.backupSeconds)} s, **${f1(f.backupMBps)} MB/s**; stored ${mib(p.baseBackupStoredBytes)} (${data.backup.dataCompression}, **${pct(f.baseCompression)}**) |
+| WAL after the backup | ${mib(p.walBytes)}; ${p.walSegmentsArchived} segments stored as ${mib(p.walStoredBytes)} (${data.backup.walCompression}, **${pct(f.walCompression)}**) |
 | archive lag after \`pg_switch_wal()\` | ${f1(p.archiveLagSeconds)} s |
 | barman-cloud-restore | ${f1(p.restoreSeconds)} s, **${f1(f.restoreMBps)} MB/s** |
-| WAL fetch + replay to target, promotion | ${f1(p.replaySeconds)} s |
+| WAL fetch + replay to target, promotion | ${f1(p.replaySeconds)} s for ${mib(p.replayedWalBytes)} (${f1(f.replayMBps)} MB/s) |
+| of which restore_command (wal.maxParallel ${p.walMaxParallel}) | ${f1(p.walFetchSeconds)} s for ${p.walSegmentsRestored} segments (${p.walSpoolHits} from the spool): **${m.walFetchSecondsPerSegment.toFixed(2)} s per segment**; one at a time: ${m.walFetchSerialSecondsPerSegment.toFixed(2)} s |
+| replay without the fetch | **${f1(m.walApplyMBps)} MB/s** |
 | target time | ${p.targetTime} |
 | rows committed before / after the target | ${p.committedBeforeTarget} / ${p.committedAfterTarget} |
 | lost rows / rows after target restored | ${p.lostRows.length} / ${p.rowsAfterTarget.length} |
-| pgbench_accounts at target = restored | ${p.bulkChecksumAtTarget === p.bulkChecksumRestored ? 'yes' : 'NO'} |
+| pgbench_accounts and the LMS tables at target = restored | ${p.bulkChecksumAtTarget === p.bulkChecksumRestored && Object.entries(p.lmsAtTarget).every(([t, v]) => p.lmsRestored[t] === v) ? 'yes' : 'NO'} |
 | source backups untouched (restored server archives as \`${p.restoredServerName}\`) | ${p.sourceBackupsUntouched ? 'yes' : 'NO'} |
 
 ## Logical dump (pg_dump -Fc, age, rclone)
@@ -140,16 +136,17 @@ ${f.failures.map((m) => `\n- ${m}`).join('')}
 
 ## Objectives
 
-- **RPO**: archive_timeout = ${data.backup.archiveTimeout} (${f.rpoSeconds} s) against a target of
-  ${data.objectives.rpoMinutes} min: ${f.rpoSeconds <= f.rpoTargetSeconds ? 'met' : 'NOT met'}. A committed transaction waits at most
-  that long before its WAL segment leaves the node; measured shipping of a switched segment: ${f1(p.archiveLagSeconds)} s.
-- **RTO** (database restore), projected for production (expectedDataSize ${gib(x.dataBytes)}, up to
-  ${gib(x.walBytes)} of WAL since the nightly base backup) at ${x.bandwidthMBps} MB/s:
-  - base backup: download ${f1(x.baseTransferMinutes)} min, taken uncompressed (pgbench data shrank to
-    ${(f.baseCompression * 100).toFixed(0)} %, real data will not), restore at the measured ${f1(f.restoreMBps)} MB/s ${f1(x.baseProcessMinutes)} min;
-    they stream together, the slower counts;
-  - WAL: download ${f1(x.walTransferMinutes)} min, replay ${f1(x.walReplayMinutes)} min at the measured ${f1(f.replayMBps)} MB/s;
-  - fixed overhead (pods, images, operator recovery Job, promotion): ${x.overheadMinutes} min;
-  - **${f1(x.rtoMinutes)} min** against ${x.rtoTargetMinutes} min: ${x.rtoMinutes <= x.rtoTargetMinutes ? 'met' : 'NOT met'}${x.rtoMinutes <= x.rtoTargetMinutes ? `, leaving ${f1(x.rtoTargetMinutes - x.rtoMinutes)} min for rebuilding the VPS when it is lost too` : ''}.
+**RPO**: archive_timeout = ${data.backup.archiveTimeout} (${f.rpoSeconds} s) against a target of
+${data.objectives.rpoMinutes} min: ${f.rpoSeconds <= f.rpoTargetSeconds ? 'met' : 'NOT met'}. A committed transaction waits at most
+that long before its WAL segment leaves the node; measured shipping of a switched segment: ${f1(p.archiveLagSeconds)} s.
+
+**RTO, database** (charts-ts/data/rto.ts): production's expectedDataSize, its WAL since the newest
+base backup (${data.backup.schedule} = every ${db.baseBackupIntervalHours} h), at ${db.bandwidthMBps} MB/s, with the ratios and rates measured above:
+
+${databaseRtoTable(db)}
+
+**RTO, whole VPS lost** (host + platform + data; the steps of docs/runbooks/server-rebuild.md):
+
+${vpsRtoTable(f.vps)}
 `;
 }

@@ -1,6 +1,6 @@
 /**
- * `npm run drill [-- --scale N] [-- --keep]`: the full DR drill (>= 1 GB of pgbench data by
- * default). Writes drill/report.md and drill/report.json and exits non-zero if a restore lost a
+ * `npm run drill [-- --scale N] [-- --keep]`: the full DR drill (about 1 GiB of LMS-shaped data by
+ * default, drill/lms-data.ts). Writes drill/report.md and drill/report.json and exits non-zero if a restore lost a
  * committed row or any other check failed. Quarterly procedure: docs/runbooks/disaster-recovery.md.
  */
 import { writeFileSync } from 'node:fs';
@@ -10,13 +10,13 @@ import { runDrill } from './drill.ts';
 import { figures, reportMarkdown } from './report.ts';
 import { repoRoot } from './tools.ts';
 
-/** pgbench scale 70 is ~1.05 GiB of tables and indexes. */
+/** Scale 70 is about 1 GiB of LMS-shaped tables and indexes (15 MiB a unit). */
 const defaultScale = 70;
 const { options: { scale, keep } } = commandLine({
   script: 'drill',
   summary: 'The disaster-recovery drill: real PostgreSQL, barman-cloud and S3 server, timed restores. Writes drill/report.md and drill/report.json; exit 1 if a restore lost a committed row.',
   options: {
-    scale: integer('<n>', `pgbench scale factor, ${defaultScale} = ~1 GiB`, { min: 1, default: defaultScale }),
+    scale: integer('<n>', `units of LMS-shaped data, ~15 MiB each (${defaultScale} = ~1 GiB)`, { min: 1, default: defaultScale }),
     keep: flag('keep the scratch directory (for debugging)'),
   },
 });

@@ -1,7 +1,8 @@
 /**
  * Cloudflare API v4 client (https://developers.cloudflare.com/api/): bearer API token, every response
  * in the envelope {success, errors, messages, result[, result_info]}. Only what the edge needs: zone
- * lookup, DNS records, zone settings, and phase entry-point rulesets (WAF managed rules, rate limits).
+ * lookup, DNS records, zone settings, zone-level Authenticated Origin Pulls, and phase entry-point
+ * rulesets (WAF managed rules, rate limits).
  */
 import { BootstrapError, type StepContext } from '../lib/context.ts';
 import { HttpClient, type HttpResponse, type Method } from '../lib/http.ts';
@@ -45,6 +46,9 @@ export const cloudflareCalls = {
   setSetting: (zoneId: string, setting: string, value: unknown) => ({ method: 'PATCH' as Method, path: `/zones/${zoneId}/settings/${setting}`, body: { value } }),
   getEntrypoint: (zoneId: string, phase: string) => ({ method: 'GET' as Method, path: `/zones/${zoneId}/rulesets/phases/${phase}/entrypoint` }),
   putEntrypoint: (zoneId: string, phase: string, ruleset: Ruleset) => ({ method: 'PUT' as Method, path: `/zones/${zoneId}/rulesets/phases/${phase}/entrypoint`, body: ruleset }),
+  // Zone-level Authenticated Origin Pulls: "Get enablement setting for zone" / "Set enablement for zone".
+  getOriginPullSettings: (zoneId: string) => ({ method: 'GET' as Method, path: `/zones/${zoneId}/origin_tls_client_auth/settings` }),
+  setOriginPullSettings: (zoneId: string, enabled: boolean) => ({ method: 'PUT' as Method, path: `/zones/${zoneId}/origin_tls_client_auth/settings`, body: { enabled } }),
 };
 
 type Call = { method: Method; path: string; body?: unknown };
@@ -73,7 +77,7 @@ export class CloudflareClient {
     if (res.status === 401 || res.status === 403) {
       throw new BootstrapError(
         `Cloudflare rejected CLOUDFLARE_API_TOKEN on ${call.method} ${call.path} (HTTP ${res.status}: ${errorsOf(res)})`,
-        'create a token for this zone with Zone:Read, DNS:Edit, Zone Settings:Edit and Zone WAF:Edit at https://dash.cloudflare.com/profile/api-tokens',
+        'create a token for this zone with Zone:Read, DNS:Edit, Zone Settings:Edit, Zone WAF:Edit and Health Checks:Edit at https://dash.cloudflare.com/profile/api-tokens',
       );
     }
     if (res.status === 404) return undefined;
@@ -104,4 +108,8 @@ export class CloudflareClient {
     return (await this.call<Ruleset>(cloudflareCalls.getEntrypoint(zoneId, phase)))?.result;
   }
   async putEntrypoint(zoneId: string, phase: string, ruleset: Ruleset): Promise<void> { await this.call(cloudflareCalls.putEntrypoint(zoneId, phase, ruleset)); }
+  async originPullSettings(zoneId: string): Promise<{ enabled: boolean } | undefined> {
+    return (await this.call<{ enabled: boolean }>(cloudflareCalls.getOriginPullSettings(zoneId)))?.result;
+  }
+  async setOriginPullSettings(zoneId: string, enabled: boolean): Promise<void> { await this.call(cloudflareCalls.setOriginPullSettings(zoneId, enabled)); }
 }

@@ -3,8 +3,9 @@
  * only: the cluster is IPv4 single-stack, an AAAA record would send Cloudflare to an IPv6 origin
  * address nothing listens on, and any left over is deleted), SSL
  * mode Full (strict) with HTTPS only, the managed WAF rulesets, and rate-limiting rules for login and
- * API paths. Each resource is read first and written only when it differs (idempotent). The two
- * ruleset entry points are owned by this step: a PUT replaces rules added by hand in the dashboard.
+ * API paths, and the origin's health check (cloudflare-healthchecks.ts). Each resource is read first
+ * and written only when it differs (idempotent). The two ruleset entry points are owned by this step:
+ * a PUT replaces rules added by hand in the dashboard.
  */
 import type { Config } from '../../charts-ts/config/schema.ts';
 import { environmentNames } from '../../charts-ts/config/schema.ts';
@@ -14,6 +15,7 @@ import { cloudflareCredentials, requireCredentials } from '../lib/credentials.ts
 import type { PlanItem } from '../lib/plan.ts';
 import { CloudflareClient, cloudflareApiUrl, cloudflareCalls, cloudflarePlan, type DnsRecord, type Ruleset, type RulesetRule } from '../providers/cloudflare.ts';
 import { clusterIpFamilies } from '../host/k3s.ts';
+import { ensureHealthCheck, healthCheckPlan } from './cloudflare-healthchecks.ts';
 import { hostPlanNote, serverAddress, type Step } from './common.ts';
 
 export const phases = { managed: 'http_request_firewall_managed', rateLimit: 'http_ratelimit' } as const;
@@ -25,6 +27,10 @@ export const zoneSettings = (config: Config): Record<string, string> => ({
   min_tls_version: config.cluster.bootstrap.cloudflare.minTlsVersion,
   tls_1_3: 'on',
   automatic_https_rewrites: 'on',
+  // Authenticated Origin Pulls (zone level, Cloudflare's certificate): Cloudflare presents a client
+  // certificate from its origin-pull CA to the origin, and Traefik refuses handshakes without one
+  // (charts-ts/lib/origin-pull.ts). Needs SSL Full or Full (strict), set above.
+  tls_client_auth: 'on',
 });
 
 export const hostnames = (config: Config): { api: string[]; web: string[] } => ({
@@ -96,7 +102,7 @@ const dnsRecord = (name: string, type: 'A' | 'AAAA', content: string): DnsRecord
 
 export const cloudflare: Step = {
   name: 'cloudflare',
-  summary: 'proxied DNS, SSL Full (strict), WAF managed rules, rate limits (Cloudflare API)',
+  summary: 'proxied DNS, SSL Full (strict), Authenticated Origin Pulls, WAF managed rules, rate limits, the origin health check (Cloudflare API)',
 
   plan(ctx) {
     const api = cloudflareApiUrl(ctx.env);
@@ -116,12 +122,15 @@ export const cloudflare: Step = {
       items.push(cloudflarePlan(api, cloudflareCalls.getSetting('<zone>', k)));
       items.push(cloudflarePlan(api, cloudflareCalls.setSetting('<zone>', k, v), 'value differs'));
     }
+    items.push(cloudflarePlan(api, cloudflareCalls.getOriginPullSettings('<zone>')));
+    items.push(cloudflarePlan(api, cloudflareCalls.setOriginPullSettings('<zone>', true), 'zone-level Authenticated Origin Pulls not enabled'));
     const rs = desiredRulesets(ctx.config);
     for (const [phase, ruleset] of [[phases.managed, rs.managed], [phases.rateLimit, rs.rateLimit]] as const) {
       if (!ruleset) continue;
       items.push(cloudflarePlan(api, cloudflareCalls.getEntrypoint('<zone>', phase)));
       items.push(cloudflarePlan(api, cloudflareCalls.putEntrypoint('<zone>', phase, ruleset), 'rules differ or entry point missing'));
     }
+    items.push(...healthCheckPlan(api, ctx.config));
     return items;
   },
 
@@ -180,6 +189,15 @@ export const cloudflare: Step = {
       }
     }
 
+    // Zone-level Authenticated Origin Pulls: the enablement, besides the tls_client_auth setting above.
+    const aop = await client.originPullSettings(zone.id);
+    if (aop?.enabled === true) {
+      ctx.out.info('✓ Authenticated Origin Pulls already enabled for the zone');
+    } else {
+      await client.setOriginPullSettings(zone.id, true);
+      ctx.out.info('✓ Authenticated Origin Pulls enabled for the zone (Traefik requires the origin-pull client certificate)');
+    }
+
     // Rulesets
     if (!cloudflarePlanLimits[cf.plan].managedRulesets) ctx.out.info('note: the Free plan runs only the automatic Free Managed Ruleset; no managed rulesets to deploy');
     const rs = desiredRulesets(config);
@@ -195,5 +213,8 @@ export const cloudflare: Step = {
       await client.putEntrypoint(zone.id, phase, want);
       ctx.out.info(`✓ ${phase}: ${want.rules.length} rule(s) ${cur ? 'updated' : 'created'}`);
     }
+
+    // The origin's health check: the edge-measured availability SLI (cloudflare-healthchecks.ts).
+    await ensureHealthCheck(ctx, client, zone.id, addr.ipv4);
   },
 };

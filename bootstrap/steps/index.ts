@@ -3,6 +3,7 @@ import type { PlanItem } from '../lib/plan.ts';
 import { cloudflare } from './cloudflare.ts';
 import type { Step } from './common.ts';
 import { flux } from './flux.ts';
+import { github } from './github.ts';
 import { k3s } from './k3s.ts';
 import { lifecycle } from './lifecycle.ts';
 import { provision } from './provision.ts';
@@ -10,7 +11,7 @@ import { render } from './render.ts';
 import { snapshots } from './snapshots.ts';
 
 /** From nothing to a reconciling cluster. Snapshots run nightly on their own (GitHub Actions). */
-export const allSequence: Step[] = [provision, cloudflare, lifecycle, k3s, flux];
+export const allSequence: Step[] = [provision, cloudflare, lifecycle, github, k3s, flux];
 
 export const all: Step = {
   name: 'all',
@@ -28,5 +29,5 @@ export const all: Step = {
 };
 
 export const steps: Record<string, Step> = Object.fromEntries(
-  [provision, cloudflare, lifecycle, k3s, flux, snapshots, all, render].map((s) => [s.name, s]),
+  [provision, cloudflare, lifecycle, github, k3s, flux, snapshots, all, render].map((s) => [s.name, s]),
 );

@@ -96,7 +96,7 @@ describe('bootstrap CLI', () => {
     const r = cli(['bogus']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('unknown step "bogus"');
-    expect(r.stderr).toContain('provision, cloudflare, lifecycle, k3s, flux, snapshots, all, render');
+    expect(r.stderr).toContain('provision, cloudflare, lifecycle, github, k3s, flux, snapshots, all, render');
     expect(readFileSync(join(repoRoot, 'package.json'), 'utf8')).toContain('"bootstrap": "tsx bootstrap/main.ts"');
   }, 60_000);
 });

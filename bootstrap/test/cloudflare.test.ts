@@ -26,7 +26,11 @@ describe('cloudflare step', () => {
     expect(cloudflare.plan(ctx).map((i) => JSON.stringify(i)).join('\n')).toContain('no AAAA records: the cluster is IPv4 single-stack');
     expect(fake.records.every((r) => r.proxied && r.ttl === 1)).toBe(true);
     expect(fake.records.filter((r) => r.type === 'A').every((r) => r.content === '203.0.113.10')).toBe(true);
-    expect(fake.settings).toMatchObject({ ssl: 'strict', always_use_https: 'on', min_tls_version: '1.2', tls_1_3: 'on' });
+    expect(fake.settings).toMatchObject({ ssl: 'strict', always_use_https: 'on', min_tls_version: '1.2', tls_1_3: 'on', tls_client_auth: 'on' });
+    // Zone-level Authenticated Origin Pulls, after SSL Full (strict) (it fails on Off/Flexible).
+    expect(fake.originPull).toEqual({ enabled: true });
+    const at = (re: RegExp) => fake.requests.findIndex((r) => r.method !== 'GET' && re.test(r.path));
+    expect(at(/settings\/ssl$/)).toBeLessThan(at(/origin_tls_client_auth\/settings$/));
     const managed = fake.entrypoints.http_request_firewall_managed!.rules;
     expect(managed.map((r) => r.action_parameters.id)).toEqual(['efb7b8c949ac4650a09736fc376e9aee', '4814384a9e5d4991b9815dcfc25d2f1f']);
     const rl = fake.entrypoints.http_ratelimit!.rules;
@@ -44,6 +48,7 @@ describe('cloudflare step', () => {
     expect(fake.writes().length).toBe(before);
     expect(ctx.out.text).toContain('http_ratelimit: 2 rule(s) already in place');
     expect(ctx.out.text).toContain('setting ssl already strict');
+    expect(ctx.out.text).toContain('Authenticated Origin Pulls already enabled for the zone');
   });
 
   it('deletes AAAA records left for the hostnames (they send Cloudflare to an IPv6 origin nothing serves: 521)', async () => {

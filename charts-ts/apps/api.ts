@@ -17,7 +17,8 @@ import { CanaryWorkload, podTemplateHashLabel } from './canary.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
 import { canaryTraefikLabels } from './metrics.ts';
-import { podSpec, type EnvVar } from './pod.ts';
+import { podSpec, unreadyAfter, type EnvVar } from './pod.ts';
+import { probeJob } from './probe.ts';
 import { argoSteps, firstTrafficStep } from './steps.ts';
 
 export const postgresPort = 5432;
@@ -35,12 +36,12 @@ export class ApiChart extends LmsChart {
     super(scope, id, { layer: layers.apps(env.name), component: 'api', namespace: env.namespace });
     const apps = env.apps;
     const name = names.apps.api;
-    const image = imageRef(env.api.image);
+    const image = imageRef(env.apps.api.image);
 
     const config_: Record<string, string> = {
       NODE_ENV: 'production',
       APP_ENV: env.name,
-      PORT: String(env.api.port),
+      PORT: String(env.apps.api.port),
       METRICS_PORT: String(apps.api.metricsPort),
       LOG_LEVEL: apps.api.logLevel,
       PUBLIC_WEB_URL: `https://${env.hostnames.web}`,
@@ -57,7 +58,7 @@ export class ApiChart extends LmsChart {
       OTEL_SERVICE_NAME: name,
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://${names.monitoring.tempo.host}:${names.monitoring.tempo.otlpHttpPort}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
-      OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=${env.name},service.namespace=lms,service.version=${env.api.image.tag}`,
+      OTEL_RESOURCE_ATTRIBUTES: `deployment.environment.name=${env.name},service.namespace=lms,service.version=${env.apps.api.image.tag}`,
     };
     const configMap = new kplus.k8s.KubeConfigMap(this, 'config', {
       metadata: { name: `${name}-config`, namespace: env.namespace },
@@ -77,6 +78,7 @@ export class ApiChart extends LmsChart {
       app: name,
       traefik: canaryTraefikLabels(env.namespace, name),
       settings: apps.analysis,
+      probe: apps.probe.enabled ? probeJob(env, 'api') : undefined,
     });
     this.migrationTemplate(env, name);
     const steps = argoSteps(env, {
@@ -93,7 +95,7 @@ export class ApiChart extends LmsChart {
     const l = apps.lifecycle;
     new CanaryWorkload(this, 'workload', {
       env, apps, name, selector,
-      hpa: env.api.hpa,
+      hpa: env.apps.api.hpa,
       metricsPort: apps.api.metricsPort,
       steps,
       guardTemplate: analysis.guardName,
@@ -111,17 +113,18 @@ export class ApiChart extends LmsChart {
           containers: [{
             name: 'api',
             image,
-            ports: [{ name: 'http', containerPort: env.api.port }, { name: 'metrics', containerPort: apps.api.metricsPort }],
+            ports: [{ name: 'http', containerPort: env.apps.api.port }, { name: 'metrics', containerPort: apps.api.metricsPort }],
             envFrom: [{ configMapRef: { name: configMap.name } }],
             env: apiSecretEnv,
-            resources: env.api.resources,
+            resources: env.apps.api.resources,
             runAsUser: apps.api.runAsUser,
             writablePaths: ['/tmp'],
             preStopSleepSeconds: l.preStopSeconds,
             probes: {
               // Up to 60 s to boot (Nest module init, DB pool) before liveness counts.
-              startup: { action: { httpGet: { path: '/health/live', port: 'http' } }, periodSeconds: 2, failureThreshold: 30 },
-              readiness: { action: { httpGet: { path: '/health/ready', port: 'http' } }, periodSeconds: 5, failureThreshold: 2 },
+              startup: { action: { httpGet: { path: '/health/live', port: 'http' } }, periodSeconds: l.startupProbePeriodSeconds, failureThreshold: Math.ceil(60 / l.startupProbePeriodSeconds) },
+              // Ready within one period of answering (the abort arithmetic counts it); unready after ~10 s of failures.
+              readiness: { action: { httpGet: { path: '/health/ready', port: 'http' } }, periodSeconds: l.readinessProbePeriodSeconds, failureThreshold: unreadyAfter(l) },
               liveness: { action: { httpGet: { path: '/health/live', port: 'http' } }, periodSeconds: 10, failureThreshold: 3 },
             },
           }],

@@ -15,15 +15,16 @@
  *   so re-applying the git version would wipe the weights in the middle of a canary.
  */
 import { ApiObject } from 'cdk8s';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import type { Environment } from '../config/schema.ts';
 import type { AppsEnvironment } from '../config/sections/apps.ts';
 import { durationSeconds } from '../config/sections/apps.ts';
 import { Rollout } from '../imports/rollout-argoproj.io.ts';
-import { ServiceMonitor } from '../imports/servicemonitor-monitoring.coreos.com.ts';
 import { TraefikService, TraefikServiceSpecWeightedServicesPort } from '../imports/traefik-service-traefik.io.ts';
+import { canarySubscriptions, templateHash, templateHashAnnotation } from '../lib/canary-events.ts';
 import { kplus } from '../lib/plus.ts';
 import { canaryServiceNames, servicePort } from './metrics.ts';
+import { disruptionBudget, horizontalAutoscaler, metricsServiceLabel, metricsServiceMonitor } from './scaling.ts';
 
 /** Pod label Argo Rollouts sets per revision; Services and spreading use it. */
 export const podTemplateHashLabel = 'rollouts-pod-template-hash';
@@ -48,18 +49,30 @@ export interface CanaryWorkloadProps {
   readonly guardStartingStep: number;
 }
 
-export class CanaryWorkload {
+export class CanaryWorkload extends Construct {
   readonly services: ReturnType<typeof canaryServiceNames>;
 
   constructor(scope: Construct, id: string, p: CanaryWorkloadProps) {
+    super(scope, id);
     const ns = p.env.namespace;
     const svc = canaryServiceNames(p.name);
     this.services = svc;
+    this.addServices(p, svc);
+    this.addTraefikServices(p, svc);
+    const rollout = this.addRollout(p, svc);
+    horizontalAutoscaler(this, 'hpa', { namespace: ns, name: p.name, target: rollout, hpa: p.hpa, autoscaling: p.apps.autoscaling });
+    disruptionBudget(this, 'pdb', { namespace: ns, name: p.name, selector: p.selector });
+    metricsServiceMonitor(this, 'servicemonitor', { namespace: ns, name: p.name, selector: p.selector, podTargetLabels: [trackLabel] });
+  }
+
+  /** Stable, canary and metrics Services. */
+  private addServices(p: CanaryWorkloadProps, svc: ReturnType<typeof canaryServiceNames>): void {
+    const ns = p.env.namespace;
 
     // Stable and canary Services: identical at rest; Argo Rollouts adds the revision's
     // rollouts-pod-template-hash to each selector during an update.
     for (const [role, name] of [['stable', svc.stable], ['canary', svc.canary]] as const) {
-      new kplus.k8s.KubeService(scope, `${id}-svc-${role}`, {
+      new kplus.k8s.KubeService(this, `svc-${role}`, {
         metadata: { name, namespace: ns, labels: { ...p.selector, [trackLabel]: role } },
         spec: {
           type: 'ClusterIP',
@@ -69,8 +82,8 @@ export class CanaryWorkload {
       });
     }
     // Every pod of the app, stable and canary, for Prometheus.
-    new kplus.k8s.KubeService(scope, `${id}-svc-metrics`, {
-      metadata: { name: svc.metrics, namespace: ns, labels: { ...p.selector, 'lms.dev/metrics': 'true' } },
+    new kplus.k8s.KubeService(this, 'svc-metrics', {
+      metadata: { name: svc.metrics, namespace: ns, labels: { ...p.selector, [metricsServiceLabel]: 'true' } },
       spec: {
         clusterIp: 'None',
         selector: p.selector,
@@ -78,7 +91,12 @@ export class CanaryWorkload {
       },
     });
 
-    new TraefikService(scope, `${id}-traefikservice`, {
+  }
+
+  /** The weighted TraefikService Argo Rollouts shifts, and the probe's canary-only one. */
+  private addTraefikServices(p: CanaryWorkloadProps, svc: ReturnType<typeof canaryServiceNames>): void {
+    const ns = p.env.namespace;
+    new TraefikService(this, 'traefikservice', {
       metadata: {
         name: svc.traefikService,
         namespace: ns,
@@ -97,7 +115,24 @@ export class CanaryWorkload {
       },
     });
 
-    const rollout = new ApiObject(scope, `${id}-rollout`, {
+    // The probe's route goes through a TraefikService of the canary Service alone (metrics.ts
+    // canaryServiceNames): its requests are recorded under the canary's label, its router series
+    // tell them apart. Argo Rollouts never touches it, so Flux owns it like any object.
+    if (p.apps.probe.enabled) new TraefikService(this, 'probe-traefikservice', {
+      metadata: { name: svc.probeTraefikService, namespace: ns },
+      spec: {
+        weighted: {
+          services: [{ name: svc.canary, port: TraefikServiceSpecWeightedServicesPort.fromNumber(servicePort), weight: 1 }],
+        },
+      },
+    });
+
+  }
+
+  /** The Rollout: traffic-routed canary with dynamic stable scaling, the guard analysis from the first traffic step. */
+  private addRollout(p: CanaryWorkloadProps, svc: ReturnType<typeof canaryServiceNames>): ApiObject {
+    const ns = p.env.namespace;
+    return new ApiObject(this, 'rollout', {
       apiVersion: Rollout.GVK.apiVersion,
       kind: Rollout.GVK.kind,
       metadata: {
@@ -106,6 +141,10 @@ export class CanaryWorkload {
         annotations: {
           'lms.dev/manual-approval': String(p.env.canary.manualApproval),
           'lms.dev/docs': 'docs/delivery.md, docs/runbooks/failed-rollout.md',
+          // Which pod template this is (the canary events name it); metadata, so no new revision.
+          [templateHashAnnotation]: templateHash(p.template),
+          // A canary a human approves reports its pause, abort and completion (lib/canary-events.ts).
+          ...(p.env.canary.manualApproval ? canarySubscriptions() : {}),
         },
       },
       spec: {
@@ -140,55 +179,6 @@ export class CanaryWorkload {
           },
         },
         analysis: { successfulRunHistoryLimit: 5, unsuccessfulRunHistoryLimit: 5 },
-      },
-    });
-
-    new kplus.k8s.KubeHorizontalPodAutoscalerV2(scope, `${id}-hpa`, {
-      metadata: { name: p.name, namespace: ns },
-      spec: {
-        scaleTargetRef: { apiVersion: rollout.apiVersion, kind: rollout.kind, name: p.name },
-        minReplicas: p.hpa.min,
-        maxReplicas: p.hpa.max,
-        metrics: [{
-          type: 'Resource',
-          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: p.apps.autoscaling.cpuUtilization } },
-        }],
-        behavior: {
-          // Scale up at once on load, at most doubling (or +2 pods) per minute.
-          scaleUp: {
-            stabilizationWindowSeconds: 0,
-            selectPolicy: 'Max',
-            policies: [{ type: 'Percent', value: 100, periodSeconds: 60 }, { type: 'Pods', value: 2, periodSeconds: 60 }],
-          },
-          // Scale down only after load stayed low for the window, one pod a minute.
-          scaleDown: {
-            stabilizationWindowSeconds: durationSeconds(p.apps.autoscaling.scaleDownStabilization),
-            selectPolicy: 'Min',
-            policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }],
-          },
-        },
-      },
-    });
-
-    new ApiObject(scope, `${id}-pdb`, {
-      apiVersion: 'policy/v1',
-      kind: 'PodDisruptionBudget',
-      metadata: { name: p.name, namespace: ns },
-      spec: {
-        // One pod at a time may be evicted voluntarily (drains, upgrades); never all of them.
-        maxUnavailable: 1,
-        selector: { matchLabels: p.selector },
-        // A crash-looping pod must not block a node drain.
-        unhealthyPodEvictionPolicy: 'AlwaysAllow',
-      },
-    });
-
-    new ServiceMonitor(scope, `${id}-servicemonitor`, {
-      metadata: { name: p.name, namespace: ns },
-      spec: {
-        selector: { matchLabels: { ...p.selector, 'lms.dev/metrics': 'true' } },
-        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }],
-        podTargetLabels: [trackLabel],
       },
     });
   }

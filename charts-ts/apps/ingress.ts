@@ -18,7 +18,9 @@ import { IngressRoute, IngressRouteSpecRoutesKind, IngressRouteSpecRoutesService
 import { Middleware, MiddlewareSpecRateLimitPeriod } from '../imports/traefik-middleware-traefik.io.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
+import { originPullTls } from '../lib/origin-pull.ts';
 import { canaryServiceNames, servicePort } from './metrics.ts';
+import { probeHost } from './probe.ts';
 
 export const tlsSecretName = 'lms-tls';
 
@@ -59,6 +61,10 @@ export function authPathRule(paths: readonly string[]): string {
   const quote = (p: string) => p.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
   return `PathRegexp(\`(?i)^(${paths.map(quote).join('|')})(/|$)\`)`;
 }
+
+/** The probe route's rule: the probe's host for the app, the probe header naming the app, an in-cluster client. */
+export const probeRule = (host: string, app: string, clusterCidrs: readonly string[]): string =>
+  `Host(\`${host}\`) && Header(\`${names.probe.header}\`, \`${app}\`) && (${clusterCidrs.map((c) => `ClientIP(\`${c}\`)`).join(' || ')})`;
 
 export const middlewareNames = {
   webHeaders: 'web-security-headers',
@@ -136,6 +142,8 @@ export class IngressChart extends LmsChart {
     const traefikService = (app: string) => [{ name: canaryServiceNames(app).traefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }];
     const host = (h: string) => `Host(\`${h}\`)`;
 
+    // Only Cloudflare (Authenticated Origin Pulls) completes a TLS handshake with these routers.
+    const originPull = originPullTls(this, config, ns);
     new IngressRoute(this, 'web', {
       metadata: { name: 'lms-web', namespace: ns },
       spec: {
@@ -146,7 +154,7 @@ export class IngressChart extends LmsChart {
           middlewares: mw(middlewareNames.webHeaders),
           services: traefikService(names.apps.web),
         }],
-        tls: { secretName: tlsSecretName },
+        tls: { secretName: tlsSecretName, options: originPull },
       },
     });
     new IngressRoute(this, 'api', {
@@ -170,9 +178,35 @@ export class IngressChart extends LmsChart {
             services: traefikService(names.apps.api),
           },
         ],
-        tls: { secretName: tlsSecretName },
+        tls: { secretName: tlsSecretName, options: originPull },
       },
     });
+    // The canary probe (charts-ts/apps/probe.ts): its own internal host name, its header and an
+    // in-cluster client address reach the canary alone, through a TraefikService of the canary
+    // Service (counted under the canary's label). Not a public router: no Cloudflare client
+    // certificate (the probe has none; origin-pull is for the public hosts), Traefik's default TLS
+    // options and certificate. Clients outside the cluster arrive from Cloudflare's addresses
+    // (externalTrafficPolicy Local keeps them) and cannot match. No allow-list, no rate limit: the
+    // probe is not a user; the same response headers as users get.
+    for (const [app, headers] of env.apps.probe.enabled ? [
+      [names.apps.api, middlewareNames.apiHeaders],
+      [names.apps.web, middlewareNames.webHeaders],
+    ] as const : []) {
+      new IngressRoute(this, `${app}-canary-probe`, {
+        metadata: { name: `${app}-canary-probe`, namespace: ns },
+        spec: {
+          entryPoints: ['websecure'],
+          routes: [{
+            kind: IngressRouteSpecRoutesKind.RULE,
+            match: probeRule(probeHost(app, ns), app, config.cluster.bootstrap.firewall.clusterCidrs),
+            middlewares: [{ name: headers, namespace: ns }],
+            services: [{ name: canaryServiceNames(app).probeTraefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }],
+          }],
+          tls: {},
+        },
+      });
+    }
+
     // Plain HTTP only ever redirects; the Service is required by the CRD but never reached.
     new IngressRoute(this, 'http-redirect', {
       metadata: { name: 'lms-http-redirect', namespace: ns },

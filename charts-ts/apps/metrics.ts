@@ -27,6 +27,9 @@ export const traefikMetrics = {
   /** Histogram (seconds): the `_bucket` series per service, code, method, protocol, le. */
   requestDuration: 'traefik_service_request_duration_seconds',
   requestDurationBucket: 'traefik_service_request_duration_seconds_bucket',
+  /** Histogram (seconds) per router and its service, code, method, protocol. */
+  routerRequestDuration: 'traefik_router_request_duration_seconds',
+  routerRequestDurationBucket: 'traefik_router_request_duration_seconds_bucket',
   labels: { service: 'service', router: 'router', code: 'code', method: 'method', protocol: 'protocol', le: 'le' },
   /** The status Traefik answers when a service has no server to send a request to. */
   noServerCode: '503',
@@ -57,6 +60,13 @@ export const canaryServiceNames = (app: string) => ({
   metrics: `${app}-metrics`,
   /** The weighted TraefikService Argo Rollouts sets the weights on. */
   traefikService: app,
+  /**
+   * A TraefikService holding only the canary Service, for the probe's route: its requests are then
+   * recorded under the canary Service's own label, like users' canary requests (an IngressRoute
+   * pointing at a Service directly gets a load balancer named after the route instead, Traefik v3
+   * kubernetes_http.go), and under this TraefikService in the router series.
+   */
+  probeTraefikService: `${app}-canary-probe`,
 });
 
 /** Port of the stable and canary Services (and so the port in the Traefik service name). */
@@ -64,12 +74,14 @@ export const servicePort = 80;
 
 /** The Traefik `service` labels the canary analysis of one app reads. */
 export interface CanaryTraefikLabels {
-  /** Service series of the canary side. */
+  /** Service series of the canary side: users' and the probe's requests its pods served. */
   readonly canary: string;
   /** Service series of the stable side. */
   readonly stable: string;
-  /** Router series: the weighted TraefikService both sides sit in. */
+  /** Router series: the weighted TraefikService both sides sit in (users' routes). */
   readonly router: string;
+  /** Router series of the probe's route: its TraefikService holds only the canary Service. */
+  readonly probeRouter: string;
 }
 
 export function canaryTraefikLabels(namespace: string, app: string): CanaryTraefikLabels {
@@ -78,6 +90,7 @@ export function canaryTraefikLabels(namespace: string, app: string): CanaryTraef
     canary: traefikServiceLabel(namespace, s.canary, servicePort),
     stable: traefikServiceLabel(namespace, s.stable, servicePort),
     router: traefikRouterServiceLabel(namespace, s.traefikService),
+    probeRouter: traefikRouterServiceLabel(namespace, s.probeTraefikService),
   };
 }
 
@@ -85,4 +98,10 @@ export function canaryTraefikLabels(namespace: string, app: string): CanaryTraef
 export const analysisRecordNames = {
   successRate: 'lms:canary_success_rate',
   latencyP95: 'lms:canary_latency_p95_seconds',
+} as const;
+
+/** Recording-rule names the promtool tests give the guard's (sustained) queries. */
+export const guardRecordNames = {
+  successRate: 'lms:canary_guard_success_rate',
+  latencyP95: 'lms:canary_guard_latency_p95_seconds',
 } as const;

@@ -3,6 +3,7 @@
  * apps need (k3s enforces NetworkPolicies with its embedded kube-router):
  *
  *   Traefik (kube-system)      -> lms-web :web port, lms-api :api port
+ *   canary probe Job           -> Traefik :websecure, lms-web/lms-api :their ports (is the canary up?)
  *   Prometheus (monitoring)    -> metrics ports of lms-api, lms-web, redis
  *   lms-api                    -> PostgreSQL (or its PgBouncer) :5432, Redis :6379,
  *                                 Tempo OTLP :4317/:4318, the egress listed in config
@@ -11,7 +12,8 @@
  *
  * The deny covers every pod of the namespace, the database's too: the data layer's own policies
  * admit PostgreSQL and PgBouncer clients and the CloudNativePG flows (operator, replication,
- * backups, metrics) for its pods.
+ * backups, metrics) for its pods, DNS included: those pods run before this layer exists (a first
+ * install, a restore onto a fresh server), so nothing here may be what they depend on.
  */
 import type { Construct } from 'constructs';
 import type { Config, Environment } from '../config/schema.ts';
@@ -22,17 +24,21 @@ import { names } from '../lib/names.ts';
 import { kplus } from '../lib/plus.ts';
 import { postgresPort } from './api.ts';
 import { podSelectors } from './labels.ts';
+import { appWorkloads, type AppWorkload } from './workload-list.ts';
+import { probePodSelector } from './probe.ts';
 import { redisExporterPort } from './redis.ts';
 
-type Peer = { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string; except?: string[] } };
+/** Who a rule admits or reaches: pods (by namespace and labels) or addresses. */
+export type Peer = { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string; except?: string[] } };
 
 const namespaceLabel = 'kubernetes.io/metadata.name';
 /** k3s's CoreDNS (kube-system, label k8s-app=kube-dns). */
-export const clusterDns = { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } } as const;
+export const clusterDns = names.dns;
 
 const inNamespace = (namespace: string, podLabels: Record<string, string>): Peer =>
   ({ namespaceSelector: { matchLabels: { [namespaceLabel]: namespace } }, podSelector: { matchLabels: { ...podLabels } } });
-const samePods = (podLabels: Record<string, string>): Peer => ({ podSelector: { matchLabels: { ...podLabels } } });
+/** Pods of the policy's own namespace with these labels. */
+export const samePods = (podLabels: Readonly<Record<string, string>>): Peer => ({ podSelector: { matchLabels: { ...podLabels } } });
 
 export const peers = {
   traefik: inNamespace(names.ingress.namespace, names.ingress.podLabels),
@@ -41,7 +47,43 @@ export const peers = {
   dns: inNamespace(clusterDns.namespace, clusterDns.podLabels),
 };
 
-const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
+export const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
+
+type Ports = ReturnType<typeof tcp>;
+export interface PolicySpec {
+  readonly podSelector: Readonly<Record<string, string>>;
+  readonly ingress?: { from: Peer[]; ports: Ports }[];
+  readonly egress?: { to: Peer[]; ports: Ports }[];
+}
+
+/**
+ * One workload's NetworkPolicy in an app namespace: the pods it selects are isolated for ingress
+ * and/or egress (whichever rules are given) and admit or reach exactly the listed peers.
+ */
+export function appNetworkPolicy(scope: Construct, namespace: string, name: string, spec: PolicySpec, why: string): void {
+  new kplus.k8s.KubeNetworkPolicy(scope, name, {
+    metadata: { name, namespace, annotations: { 'lms.dev/why': why } },
+    spec: {
+      podSelector: { matchLabels: { ...spec.podSelector } },
+      policyTypes: [...(spec.ingress ? ['Ingress'] : []), ...(spec.egress ? ['Egress'] : [])],
+      ...(spec.ingress ? { ingress: spec.ingress } : {}),
+      // Egress listed in policyTypes with no rules denies all egress; an empty list would be
+      // dropped by the API server (drift on every Flux apply), so it is left out.
+      ...(spec.egress?.length ? { egress: spec.egress } : {}),
+    },
+  });
+}
+
+/** "the API", "the API and lms-reports", "a, b and c". */
+const listText = (items: string[]): string => (items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`);
+
+/**
+ * Redis admits the workloads that declare they use it (workload-list.ts `redis`), so a new
+ * consumer is a config entry, not an edit here.
+ */
+export function redisClients(env: Environment): AppWorkload[] {
+  return appWorkloads(env).filter((w) => w.redis);
+}
 
 export class NetworkPoliciesChart extends LmsChart {
   constructor(scope: Construct, id: string, _config: Config, env: Environment) {
@@ -49,18 +91,7 @@ export class NetworkPoliciesChart extends LmsChart {
     const ns = env.namespace;
     const apps = env.apps;
 
-    const policy = (name: string, spec: { podSelector: Record<string, string>; ingress?: { from: Peer[]; ports: ReturnType<typeof tcp> }[]; egress?: { to: Peer[]; ports: ReturnType<typeof tcp> | { protocol: string; port: any }[] }[] }, why: string) =>
-      new kplus.k8s.KubeNetworkPolicy(this, name, {
-        metadata: { name, namespace: ns, annotations: { 'lms.dev/why': why } },
-        spec: {
-          podSelector: { matchLabels: { ...spec.podSelector } },
-          policyTypes: [...(spec.ingress ? ['Ingress'] : []), ...(spec.egress ? ['Egress'] : [])],
-          ...(spec.ingress ? { ingress: spec.ingress } : {}),
-          // Egress listed in policyTypes with no rules denies all egress; an empty list would be
-          // dropped by the API server (drift on every Flux apply), so it is left out.
-          ...(spec.egress?.length ? { egress: spec.egress } : {}),
-        },
-      });
+    const policy = (name: string, spec: PolicySpec, why: string) => appNetworkPolicy(this, ns, name, spec, why);
 
     new kplus.k8s.KubeNetworkPolicy(this, 'default-deny', {
       metadata: { name: 'default-deny', namespace: ns, annotations: { 'lms.dev/why': 'nothing in or out unless another policy allows it' } },
@@ -86,10 +117,14 @@ export class NetworkPoliciesChart extends LmsChart {
       ports: tcp(...e.ports),
     }));
 
+    const probeIngress = (port: number) => (apps.probe.enabled ? [{ from: [samePods(probePodSelector)], ports: tcp(port) }] : []);
+
     policy(names.apps.api, {
       podSelector: podSelectors.api,
       ingress: [
-        { from: [peers.traefik], ports: tcp(env.api.port) },
+        { from: [peers.traefik], ports: tcp(env.apps.api.port) },
+        // The canary probe checks that the canary Service answers before it starts.
+        ...probeIngress(env.apps.api.port),
         { from: [peers.prometheus], ports: tcp(apps.api.metricsPort) },
       ],
       egress: [
@@ -98,24 +133,35 @@ export class NetworkPoliciesChart extends LmsChart {
         { to: [peers.tempo], ports: tcp(names.monitoring.tempo.otlpGrpcPort, names.monitoring.tempo.otlpHttpPort) },
         ...extraEgress('api'),
       ],
-    }, 'ingress from Traefik and Prometheus; egress to PostgreSQL, Redis, Tempo and the configured external destinations');
+    }, `ingress from Traefik${apps.probe.enabled ? ', the canary probe' : ''} and Prometheus; egress to PostgreSQL, Redis, Tempo and the configured external destinations`);
 
     policy(names.apps.web, {
       podSelector: podSelectors.web,
       ingress: [
-        { from: [peers.traefik], ports: tcp(env.web.port) },
+        { from: [peers.traefik], ports: tcp(env.apps.web.port) },
+        ...probeIngress(env.apps.web.port),
         { from: [peers.prometheus], ports: tcp(apps.web.metricsPort) },
       ],
       egress: extraEgress('web'),
-    }, 'ingress from Traefik and Prometheus; the SPA server calls nothing');
+    }, `ingress from Traefik${apps.probe.enabled ? ', the canary probe' : ''} and Prometheus; the SPA server calls nothing`);
 
+    if (apps.probe.enabled) policy('canary-probe', {
+      podSelector: probePodSelector,
+      egress: [
+        { to: [peers.traefik], ports: tcp(names.ingress.websecureContainerPort) },
+        { to: [samePods(podSelectors.api)], ports: tcp(env.apps.api.port) },
+        { to: [samePods(podSelectors.web)], ports: tcp(env.apps.web.port) },
+      ],
+    }, 'the canary probe: requests through Traefik websecure, and a direct check that the canary Service answers; nothing reaches it');
+
+    const redisUsers = redisClients(env);
     policy(names.redis.service, {
       podSelector: podSelectors.redis,
       ingress: [
-        { from: [samePods(podSelectors.api)], ports: tcp(names.redis.port) },
+        ...(redisUsers.length ? [{ from: redisUsers.map((w) => samePods(w.selector)), ports: tcp(names.redis.port) }] : []),
         { from: [peers.prometheus], ports: tcp(redisExporterPort) },
       ],
-    }, 'only the API talks to Redis; Prometheus scrapes the exporter');
+    }, `only ${listText(redisUsers.map((w) => w.title))} talk${redisUsers.length === 1 ? 's' : ''} to Redis; Prometheus scrapes the exporter`);
 
     policy(`${names.apps.api}-migration`, {
       podSelector: podSelectors.migration,

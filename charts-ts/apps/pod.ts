@@ -58,6 +58,9 @@ const probeJson = (p: Probe) => ({
   ...(p.initialDelaySeconds ? { initialDelaySeconds: p.initialDelaySeconds } : {}),
 });
 
+/** Readiness failureThreshold that keeps a failing pod in rotation for about 10 s, whatever the period. */
+export const unreadyAfter = (l: { readinessProbePeriodSeconds: number }): number => Math.max(2, Math.ceil(10 / l.readinessProbePeriodSeconds));
+
 /** Name of the emptyDir volume backing a writable path ("/var/cache/nginx" -> "var-cache-nginx"). */
 export const writableVolumeName = (path: string): string =>
   path.replace(/^\/+|\/+$/g, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase() || 'root';

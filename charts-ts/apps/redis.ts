@@ -14,10 +14,10 @@ import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
 import { kplus } from '../lib/plus.ts';
 import { memoryBytes } from '../lib/quantity.ts';
-import { ServiceMonitor } from '../imports/servicemonitor-monitoring.coreos.com.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
 import { podSpec, type EnvVar } from './pod.ts';
+import { metricsServiceLabel, metricsServiceMonitor } from './scaling.ts';
 
 export const redisExporterPort = 9121;
 const authDir = '/run/redis';
@@ -63,7 +63,7 @@ export class RedisChart extends LmsChart {
 
     // The Service the API connects to (names.redis.service) and Prometheus scrapes.
     new kplus.k8s.KubeService(this, 'svc', {
-      metadata: { name, namespace: ns, labels: { ...selector, 'lms.dev/metrics': 'true' } },
+      metadata: { name, namespace: ns, labels: { ...selector, [metricsServiceLabel]: 'true' } },
       spec: {
         type: 'ClusterIP',
         selector,
@@ -160,12 +160,6 @@ export class RedisChart extends LmsChart {
       },
     });
 
-    new ServiceMonitor(this, 'servicemonitor', {
-      metadata: { name, namespace: ns },
-      spec: {
-        selector: { matchLabels: { ...selector, 'lms.dev/metrics': 'true' } },
-        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }],
-      },
-    });
+    metricsServiceMonitor(this, 'servicemonitor', { namespace: ns, name, selector });
   }
 }

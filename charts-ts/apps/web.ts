@@ -12,7 +12,8 @@ import { CanaryWorkload, podTemplateHashLabel } from './canary.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
 import { canaryTraefikLabels } from './metrics.ts';
-import { podSpec } from './pod.ts';
+import { podSpec, unreadyAfter } from './pod.ts';
+import { probeJob } from './probe.ts';
 import { argoSteps, firstTrafficStep } from './steps.ts';
 
 /** Where the SPA reads its runtime configuration (mounted from the ConfigMap, not baked in the image). */
@@ -41,6 +42,7 @@ export class WebChart extends LmsChart {
       app: name,
       traefik: canaryTraefikLabels(env.namespace, name),
       settings: apps.analysis,
+      probe: apps.probe.enabled ? probeJob(env, 'web') : undefined,
     });
     const steps = argoSteps(env, { gateTemplate: analysis.gateName });
 
@@ -48,7 +50,7 @@ export class WebChart extends LmsChart {
     const l = apps.lifecycle;
     new CanaryWorkload(this, 'workload', {
       env, apps, name, selector,
-      hpa: env.web.hpa,
+      hpa: env.apps.web.hpa,
       metricsPort: apps.web.metricsPort,
       steps,
       guardTemplate: analysis.guardName,
@@ -67,16 +69,16 @@ export class WebChart extends LmsChart {
           containers: [
             {
               name: 'web',
-              image: imageRef(env.web.image),
-              ports: [{ name: 'http', containerPort: env.web.port }],
-              resources: env.web.resources,
+              image: imageRef(env.apps.web.image),
+              ports: [{ name: 'http', containerPort: env.apps.web.port }],
+              resources: env.apps.web.resources,
               runAsUser: apps.web.runAsUser,
               // Nginx writes its pid and temp files here; the root filesystem stays read-only.
               writablePaths: ['/tmp', '/var/cache/nginx'],
               volumeMounts: [{ name: 'runtime-config', mountPath: webRuntimeConfigDir, readOnly: true }],
               preStopSleepSeconds: l.preStopSeconds,
               probes: {
-                readiness: { action: { httpGet: { path: apps.web.probePath, port: 'http' } }, periodSeconds: 5, failureThreshold: 2 },
+                readiness: { action: { httpGet: { path: apps.web.probePath, port: 'http' } }, periodSeconds: l.readinessProbePeriodSeconds, failureThreshold: unreadyAfter(l) },
                 liveness: { action: { httpGet: { path: apps.web.probePath, port: 'http' } }, periodSeconds: 10, failureThreshold: 3 },
               },
             },
@@ -91,7 +93,8 @@ export class WebChart extends LmsChart {
               resources: apps.web.exporterResources,
               runAsUser: apps.web.runAsUser,
               probes: {
-                readiness: { action: { tcpSocket: { port: 'metrics' } }, periodSeconds: 10 },
+                // The pod is Ready only with both containers: the same period as nginx's.
+                readiness: { action: { tcpSocket: { port: 'metrics' } }, periodSeconds: l.readinessProbePeriodSeconds, failureThreshold: unreadyAfter(l) },
                 liveness: { action: { tcpSocket: { port: 'metrics' } }, periodSeconds: 20 },
               },
             },

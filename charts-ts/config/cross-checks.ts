@@ -13,8 +13,16 @@
  *   (charts-ts/lib/budget.ts; `npm run budget` and `npm run synth` fail above the rest).
  * - The k3s upgrade window and the host's reboot window never overlap: a reboot in the middle of an
  *   upgrade leaves the node cordoned (docs/runbooks/upgrade-k3s.md).
+ * - Planned maintenance (reboots and k3s upgrades in the worst month) takes at most
+ *   `slo.edge.maxPlannedShare` of the edge availability budget (charts-ts/lib/availability.ts).
+ * - A canary is aborted within `abortWithin` at every step, for every replica count the HPA can
+ *   set: the analysis's verdict plus the stable pods the abort has to start again with
+ *   dynamicStableScale (charts-ts/lib/canary-abort.ts); and at the HPA minimum those pods fit in
+ *   what the capacity budget counts for the Rollout (HPA maximum + 1 canary pod).
  */
 import type { z } from 'zod';
+import { plannedMaintenance } from '../lib/availability.ts';
+import { stepAborts, type CanaryApp } from '../lib/canary-abort.ts';
 import { sloWindows } from '../observability/rules/slo.ts';
 import type { Cluster, Environment, EnvironmentName } from './schema.ts';
 import { durationSeconds, rateWindowScrapes } from './sections/apps.ts';
@@ -31,6 +39,8 @@ export function crossSectionChecks(c: ConfigShape, ctx: z.RefinementCtx): void {
   checkScrapeIntervals(c, ctx);
   checkEdgeAuthLimits(c, ctx);
   checkMaintenanceWindows(c, ctx);
+  checkPlannedMaintenance(c, ctx);
+  checkAbortAtEveryStep(c, ctx);
   if (c.cluster.reservation.headroomPercent < minHeadroomPercent) {
     ctx.addIssue({
       code: 'custom', path: ['cluster', 'reservation', 'headroomPercent'], input: c.cluster.reservation.headroomPercent,
@@ -178,4 +188,55 @@ function checkMaintenanceWindows(c: ConfigShape, ctx: z.RefinementCtx): void {
       + `${b.upgrades.estimatedRebootMinutes} min + ${rebootTimerAccuracyMinutes} min timer accuracy): upgrade ${span(clash)} (window ${u.window.days.join(',')} ${u.window.startTime}-${u.window.endTime} ${u.window.timeZone} `
       + `+ jobActiveDeadlineSeconds ${u.jobActiveDeadlineSeconds}) vs reboot ${span(r)}; a reboot during an upgrade leaves the node cordoned: end the window earlier or move the reboot`,
   });
+}
+
+function checkPlannedMaintenance(c: ConfigShape, ctx: z.RefinementCtx): void {
+  const p = plannedMaintenance(c);
+  const edge = c.cluster.observability.slo.edge;
+  if (p.share <= edge.maxPlannedShare) return;
+  const b = c.cluster.bootstrap.upgrades;
+  ctx.addIssue({
+    code: 'custom', path: ['cluster', 'observability', 'slo', 'edge', 'maxPlannedShare'], input: edge.maxPlannedShare,
+    message: `is exceeded: planned maintenance takes ${p.plannedMinutes} of the ${p.budgetMinutes} minutes a month ${Number((edge.objective * 100).toPrecision(12))} % allows (${Math.round(p.share * 100)} %): `
+      + `${p.rebootsPerMonth} reboots (bootstrap.upgrades.rebootDays ${b.rebootDays.join(',')}) x ${b.estimatedRebootMinutes} min + ${p.upgradesPerMonth} k3s upgrade(s) x ${edge.k3sUpgradeMinutes} min; `
+      + 'reboot less often, shorten the reboot, or lower the objective (docs/observability/slo-sla.md "Availability at the edge")',
+  });
+}
+
+// ---------------------------------------------------------------- abort at every step
+
+function checkAbortAtEveryStep(c: ConfigShape, ctx: z.RefinementCtx): void {
+  for (const [name, env] of Object.entries(c.environments)) {
+    const budget = durationSeconds(env.apps.analysis.abortWithin);
+    for (const app of ['api', 'web'] as CanaryApp[]) {
+      let aborts;
+      try {
+        aborts = stepAborts(env, app);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['environments', name, 'canary', 'steps'], input: env.canary.steps, message: `${app}: ${(e as Error).message}` });
+        continue;
+      }
+      const reported = new Set<number>();
+      for (const a of aborts.filter((x) => x.seconds > budget).sort((x, y) => y.seconds - x.seconds || y.replicas - x.replicas)) {
+        if (reported.has(a.stepIndex)) continue;
+        reported.add(a.stepIndex);
+        ctx.addIssue({
+          code: 'custom', path: ['environments', name, 'canary', 'steps', a.stepIndex], input: env.canary.steps[a.stepIndex],
+          message: `aborts ${app} at ${a.weight} % with ${a.replicas} pods in ${a.seconds}s, more than abortWithin (${env.apps.analysis.abortWithin}): `
+            + `the ${a.verdictBy}'s verdict ${a.verdictSeconds}s + ${a.scaleUp.rounds} x ${a.roundSeconds}s waiting for new stable pods (dynamicStableScale: ${a.scaleUp.stableBefore} stable pods at ${a.weight} %; `
+            + `start apps.${app}.startSeconds, probes, lifecycle.minReadySeconds, analysis.controllerLatency); `
+            + 'use fewer or lower setWeight steps (each intermediate step can cost one more wait), or shorten the pods\' start (docs/delivery.md "Abort arithmetic")',
+        });
+      }
+      const hpa = env.apps[app].hpa;
+      const atMin = aborts.filter((x) => x.replicas === hpa.min && x.scaleUp.peakPods > hpa.max + 1)
+        .sort((x, y) => y.scaleUp.peakPods - x.scaleUp.peakPods || y.weight - x.weight);
+      for (const a of atMin.slice(0, 1)) {
+        ctx.addIssue({
+          code: 'custom', path: ['environments', name, 'apps', app, 'hpa', 'max'], input: hpa.max,
+          message: `leaves no room for the abort at ${a.weight} % with the HPA at its minimum (${hpa.min}): it needs ${a.scaleUp.peakPods} ${app} pods at once, the capacity budget counts ${hpa.max} + 1 canary pod; a full node would keep the canary's traffic (docs/delivery.md "Abort arithmetic")`,
+        });
+      }
+    }
+  }
 }

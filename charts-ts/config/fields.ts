@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { cpuPattern, memoryPattern } from '../lib/quantity.ts';
 
+/** The environments, each an app namespace with its own config (schema.ts `environments`). */
+export const environmentNames = ['staging', 'production'] as const;
+export type EnvironmentName = (typeof environmentNames)[number];
+
 export const dnsName = z.string().regex(
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/,
   'is not a valid hostname; use a lower-case DNS name like lms.example.com',
@@ -34,11 +38,36 @@ export const resources = z.object({
 }).strict();
 export type Resources = z.infer<typeof resources>;
 
+/** What an image pin's parts look like (the config and `npm run bump-image` check the same). */
+export const imagePatterns = {
+  repository: /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/,
+  tag: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+  digest: /^sha256:[a-f0-9]{64}$/,
+} as const;
+
 /** A container image pinned by tag and digest; deploys use the digest, the tag is for humans. */
 export const image = z.object({
-  repository: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/, 'is not an image repository; use registry/path like ghcr.io/acme/lms-api'),
-  tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'is not an image tag').refine((t) => t !== 'latest', 'must not be "latest"; pin a release tag'),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'is not an image digest; use sha256:<64 hex characters> from the registry'),
+  repository: z.string().regex(imagePatterns.repository, 'is not an image repository; use registry/path like ghcr.io/acme/lms-api'),
+  tag: z.string().regex(imagePatterns.tag, 'is not an image tag').refine((t) => t !== 'latest', 'must not be "latest"; pin a release tag'),
+  digest: z.string().regex(imagePatterns.digest, 'is not an image digest; use sha256:<64 hex characters> from the registry'),
 }).strict();
 export type Image = z.infer<typeof image>;
 export const imageRef = (i: Image): string => `${i.repository}:${i.tag}@${i.digest}`;
+
+/** A container port a pod listens on (never a privileged one: the pods run as non-root). */
+export const port = z.number().int().min(1024, 'must be an unprivileged port (1024-65535)').max(65535, 'must be at most 65535');
+/** The uid (and gid) a container's process runs as. */
+export const uid = z.number().int().min(1000, 'must be a non-root uid/gid of at least 1000 (Pod Security restricted forbids 0; low ids collide with system users)').max(2 ** 31 - 1);
+
+/** HorizontalPodAutoscaler bounds of a workload. */
+export const hpa = z.object({
+  min: z.number().int().min(1, 'must be at least 1 (an HPA cannot scale a Rollout to zero)'),
+  max: z.number().int().min(1, 'must be at least 1'),
+}).strict().refine((h) => h.max >= h.min, { message: 'max must be >= min', path: ['max'] });
+export type Hpa = z.infer<typeof hpa>;
+
+/** How a PostgreSQL client verifies the server (plaintext is never allowed). */
+export const sslMode = z.enum(['require', 'verify-ca', 'verify-full'], { error: 'must be require, verify-ca or verify-full (plaintext is not allowed)' });
+
+/** Connections one pod of a workload keeps open to PostgreSQL (counted by charts-ts/data/connection-budget.ts). */
+export const poolSize = z.number().int().min(1, 'must be at least 1').max(50, 'must be at most 50 per pod (PostgreSQL max_connections is shared)');

@@ -8,7 +8,7 @@
  * ./sections/ and are composed here.
  */
 import { z } from 'zod';
-import { cidr, cpu, dnsLabel, dnsName, duration, image, memory, percent, resources, secretRef, storageSize } from './fields.ts';
+import { cidr, cpu, dnsLabel, dnsName, duration, environmentNames, memory, percent, secretRef, storageSize } from './fields.ts';
 import { crossSectionChecks } from './cross-checks.ts';
 import { AppsEnvironment } from './sections/apps.ts';
 import { BootstrapSettings } from './sections/bootstrap.ts';
@@ -17,6 +17,7 @@ import { DatabaseEnvironment, DataSettings } from './sections/data.ts';
 import { DeliverySettings } from './sections/delivery.ts';
 import { ObservabilitySettings } from './sections/observability.ts';
 import { PlatformSettings } from './sections/platform.ts';
+import { WorkersEnvironment } from './sections/workers.ts';
 
 // Reusable field types live in ./fields.ts (sections import them from there).
 export * from './fields.ts';
@@ -87,6 +88,8 @@ export const Cluster = z.object({
   cloudflare: z.object({
     ipv4: z.array(cidr).min(1, 'must list Cloudflare IPv4 ranges (https://www.cloudflare.com/ips-v4)'),
     ipv6: z.array(cidr),
+    /** PEM of the CA whose client certificates Traefik requires on every public router (Authenticated Origin Pulls). */
+    originPullCa: z.string().regex(/^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$/, 'is not a PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)'),
   }).strict(),
   letsEncryptEmail: z.string().email('is not an e-mail address; Let\'s Encrypt sends expiry notices there'),
   platform: PlatformSettings,
@@ -100,14 +103,6 @@ export type Cluster = z.infer<typeof Cluster>;
 
 // ---------------------------------------------------------------- environments
 
-export const environmentNames = ['staging', 'production'] as const;
-export type EnvironmentName = (typeof environmentNames)[number];
-
-const hpa = z.object({
-  min: z.number().int().min(1, 'must be at least 1 (an HPA cannot scale a Rollout to zero)'),
-  max: z.number().int().min(1, 'must be at least 1'),
-}).strict().refine((h) => h.max >= h.min, { message: 'max must be >= min', path: ['max'] });
-
 /** One canary step: shift traffic, pause (timed or, with no duration, until promoted), or analyse. */
 export const canaryStep = z.union([
   z.object({ setWeight: percent }).strict(),
@@ -116,19 +111,10 @@ export const canaryStep = z.union([
 ], { error: 'is not a canary step; use {setWeight: 10}, {pause: {duration: "2m"}}, {pause: {}} or {analysis: true}' });
 export type CanaryStep = z.infer<typeof canaryStep>;
 
-const workload = z.object({
-  image,
-  port: z.number().int().min(1024, 'must be an unprivileged port (1024-65535)').max(65535, 'must be at most 65535'),
-  hpa,
-  resources,
-}).strict();
-
 export const Environment = z.object({
   name: z.enum(environmentNames, { error: 'must be staging or production' }),
   namespace: dnsLabel,
   hostnames: z.object({ web: dnsName, api: dnsName }).strict(),
-  api: workload,
-  web: workload,
   canary: z.object({
     steps: z.array(canaryStep).min(1, 'must have at least one step'),
     /** On: the canary stops at an indefinite pause after the first analysed step until promoted. */
@@ -141,6 +127,8 @@ export const Environment = z.object({
     pvcStorage: storageSize,
   }).strict(),
   apps: AppsEnvironment,
+  /** Background workers (plain autoscaled Deployments), each in one entry: ./sections/workers.ts. */
+  workers: WorkersEnvironment,
   database: DatabaseEnvironment,
 }).strict();
 export type Environment = z.infer<typeof Environment>;

@@ -2,6 +2,7 @@
  * The values this repository deploys. Pins carry renovate annotations (a `renovate:` line comment above the pin)
  * so the dependency bot can keep them current. Concern sections keep their values beside their schema.
  */
+import { readFileSync } from 'node:fs';
 import type { ConfigInput } from './schema.ts';
 import { appsValues } from './sections/apps.ts';
 import { bootstrapValues } from './sections/bootstrap.ts';
@@ -10,6 +11,7 @@ import { databaseValues, dataValues } from './sections/data.ts';
 import { deliveryValues } from './sections/delivery.ts';
 import { observabilityValues } from './sections/observability.ts';
 import { platformValues } from './sections/platform.ts';
+import { workersValues } from './sections/workers.ts';
 
 export const values: ConfigInput = {
   cluster: {
@@ -58,6 +60,10 @@ export const values: ConfigInput = {
         '2400:cb00::/32', '2606:4700::/32', '2803:f800::/32', '2405:b500::/32', '2405:8100::/32',
         '2a06:98c0::/29', '2c0f:f248::/32',
       ],
+      // Cloudflare's published CA for zone-level Authenticated Origin Pulls (a public certificate,
+      // https://developers.cloudflare.com/ssl/origin-configuration/authenticated-origin-pull/set-up/zone-level/;
+      // valid until 2029-11-01): Traefik admits TLS only from clients it signed (charts-ts/lib/origin-pull.ts).
+      originPullCa: readFileSync(new URL('./certs/cloudflare-origin-pull-ca.pem', import.meta.url), 'utf8'),
     },
     letsEncryptEmail: 'platform@lms.example.com',
     platform: platformValues,
@@ -72,23 +78,6 @@ export const values: ConfigInput = {
       name: 'staging',
       namespace: 'lms-staging',
       hostnames: { web: 'staging.lms.example.com', api: 'staging-api.lms.example.com' },
-      api: {
-        // Image pins are updated by the images workflow's pull request (tag for humans, digest deployed).
-        image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
-        port: 3000,
-        // One pod (plus the canary's): staging proves a release works, not capacity (capacity:
-        // production's HPA, the cluster HPA test). docs/architecture.md "Capacity".
-        hpa: { min: 1, max: 1 },
-        // Requests at a NestJS process's working set (~150-200 MiB, an idle staging pod at the low
-        // end); limits leave room for spikes.
-        resources: { requests: { cpu: '100m', memory: '160Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
-      },
-      web: {
-        image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
-        port: 8080,
-        hpa: { min: 1, max: 1 },
-        resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
-      },
       canary: {
         // One analysed step: staging proves the release under synthetic load; production goes slower.
         steps: [{ setWeight: 50 }, { analysis: true }, { setWeight: 100 }],
@@ -101,28 +90,13 @@ export const values: ConfigInput = {
         pvcStorage: '20Gi',
       },
       apps: appsValues.staging,
+      workers: workersValues.staging,
       database: databaseValues.staging,
     },
     production: {
       name: 'production',
       namespace: 'lms-production',
       hostnames: { web: 'lms.example.com', api: 'api.lms.example.com' },
-      api: {
-        image: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
-        port: 3000,
-        // At most 5 pods (+1 canary): the node's requests must stay within 80 % of allocatable
-        // (docs/architecture.md "Capacity").
-        hpa: { min: 2, max: 5 },
-        // Requests at the top of a NestJS working set (~150-200 MiB) plus margin; the limit takes spikes.
-        resources: { requests: { cpu: '250m', memory: '224Mi' }, limits: { cpu: '1', memory: '512Mi' } },
-      },
-      web: {
-        image: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
-        port: 8080,
-        // Static files, mostly answered from Cloudflare's cache: 3 Nginx pods are plenty.
-        hpa: { min: 2, max: 3 },
-        resources: { requests: { cpu: '50m', memory: '48Mi' }, limits: { cpu: '300m', memory: '96Mi' } },
-      },
       canary: {
         steps: [
           { setWeight: 10 }, { analysis: true },
@@ -138,6 +112,7 @@ export const values: ConfigInput = {
         pvcStorage: '60Gi',
       },
       apps: appsValues.production,
+      workers: workersValues.production,
       database: databaseValues.production,
     },
   },

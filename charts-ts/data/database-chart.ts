@@ -64,12 +64,17 @@ export class DatabaseChart extends LmsChart {
 
     if (this.recovery?.mode === 'side-by-side') {
       // One instance is enough to inspect and copy data out; it lives until the block is removed.
+      // Sized by cluster.data.recoveryCluster, its volume by recovery.storageSize, so it fits next
+      // to the live cluster (the quota and the capacity budget count it).
+      const sizing = config.cluster.data.recoveryCluster;
       new PostgresCluster(this, 'RecoveryCluster', {
         config,
         env,
         name: this.recovery.clusterName,
         instances: 1,
-        resources: db.resources,
+        resources: sizing.resources,
+        maxConnections: { value: sizing.maxConnections, field: 'cluster.data.recoveryCluster.maxConnections' },
+        storageSize: this.recovery.storageSize,
         objectStore,
         serverName: this.recovery.archiveServerName,
         recovery: { serverName: this.recovery.sourceServerName, targetTime: this.recovery.targetTime },
@@ -96,8 +101,15 @@ export class DatabaseChart extends LmsChart {
    * The app namespace denies all traffic by default (charts-ts/apps/network-policies.ts): these
    * admit the database's clients and the CloudNativePG flows. Ingress: PostgreSQL from this
    * namespace only, the instance manager's status port from the operator and between instances,
-   * the exporters from Prometheus. Egress: the Kubernetes API (instance manager, Barman sidecar,
-   * bootstrap and recovery Jobs), other instances (replication), Object Storage over HTTPS.
+   * the exporters from Prometheus. Egress: the cluster DNS, the Kubernetes API (instance manager,
+   * Barman sidecar, bootstrap and recovery Jobs), other instances (replication), Object Storage over
+   * HTTPS.
+   *
+   * Everything these pods need ships here, in the data layer: the apps layers (default-deny,
+   * allow-dns) are applied only after platform-data is Ready, so on a first install or a restore
+   * onto a fresh server these are the only policies in force, and a pod they isolate for egress
+   * gets nothing else, not even DNS. test/data/network-paths.test.ts evaluates every flow at each
+   * layer state.
    */
   private addNetworkPolicies(env: Environment): void {
     const cnpgPods = { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] };
@@ -117,6 +129,7 @@ export class DatabaseChart extends LmsChart {
       podSelector: cnpgPods,
       policyTypes: ['Egress'],
       egress: [
+        clusterDnsEgress,
         ...kubernetesApiEgress,
         { to: [{ podSelector: cnpgPods }], ports: [tcp(5432), tcp(8000)] },
         objectStorageEgress,
@@ -131,8 +144,9 @@ export class DatabaseChart extends LmsChart {
           { from: [{ podSelector: {} }], ports: [tcp(5432)] },
           { from: [prometheus], ports: [tcp(9127)] },
         ],
-        // PgBouncer's instance manager reads its Secrets from the API; PgBouncer reaches PostgreSQL.
-        egress: [...kubernetesApiEgress, { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] }],
+        // PgBouncer resolves the -rw Service; its instance manager reads its Secrets from the API;
+        // PgBouncer reaches PostgreSQL.
+        egress: [clusterDnsEgress, ...kubernetesApiEgress, { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] }],
       });
     }
   }
@@ -143,6 +157,15 @@ const fromNamespace = (ns: string, podLabels?: Record<string, string>) => ({
   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
   ...(podLabels ? { podSelector: { matchLabels: podLabels } } : {}),
 });
+
+/**
+ * The cluster DNS (CoreDNS), UDP and TCP: the -rw/-ro Services and the Object Storage host are names.
+ * The apps layers' allow-dns comes too late for the data layer's pods (see addNetworkPolicies).
+ */
+export const clusterDnsEgress = {
+  to: [fromNamespace(names.dns.namespace, { ...names.dns.podLabels })],
+  ports: (['UDP', 'TCP'] as const).map((protocol) => ({ protocol, port: names.dns.port })),
+};
 
 /** RFC 1918, link-local and CGNAT ranges: the public-internet rule never reaches the cluster or the host's networks. */
 const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'];
@@ -176,11 +199,13 @@ export class LogicalDumpChart extends LmsChart {
   constructor(scope: Construct, id: string, props: DatabaseChartProps) {
     super(scope, id, { layer: layers.data, component: 'database-backup', namespace: props.env.namespace });
     new LogicalDumpCronJob(this, 'LogicalDump', props);
-    // The dump pod reaches PostgreSQL and Object Storage, nothing else (it has no API token).
+    // The dump pod resolves names and reaches PostgreSQL and Object Storage, nothing else (it has no
+    // API token).
     networkPolicy(this, 'Egress', props.env, `${logicalDumpName}-egress`, {
       podSelector: { matchLabels: { 'app.kubernetes.io/name': logicalDumpName } },
       policyTypes: ['Egress'],
       egress: [
+        clusterDnsEgress,
         { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] },
         objectStorageEgress,
       ],

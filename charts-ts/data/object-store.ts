@@ -7,6 +7,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ConfigError } from '../config/load.ts';
 import type { Config, Environment } from '../config/schema.ts';
+import { memoryBytes } from '../lib/quantity.ts';
 import { ObjectStore } from '../imports/barman-objectstore-barmancloud.cnpg.io.ts';
 
 export const barmanPluginName = 'barman-cloud.cloudnative-pg.io';
@@ -93,6 +94,26 @@ export interface ObjectStoreSpecJson {
   };
 }
 
+/**
+ * Memory of one barman-cloud-wal-restore (or -archive) process: Python with boto3 and the
+ * decompressor, 58 MB resident measured for barman-cloud 3.19.1, plus the segment in flight.
+ */
+export const walProcessBytes = 80 * 2 ** 20;
+/** Upper bound of wal.maxParallel: beyond it the 10 MB/s link, not process start-up, sets the pace. */
+export const maxWalParallel = 8;
+
+/**
+ * wal.maxParallel: how many WAL segments the sidecar fetches at once during a restore (and archives
+ * at once after a burst). Each is its own process, so the sidecar's memory limit decides: the
+ * processes and the sidecar's own request stay within 75 % of the limit. Parallel fetch is what
+ * takes the per-segment start-up (about a second of Python) off the RTO (charts-ts/data/rto.ts).
+ */
+export function walRestoreParallelism(config: Config): number {
+  const sidecar = config.cluster.data.backup.sidecar.resources;
+  const room = 0.75 * memoryBytes(sidecar.limits.memory) - memoryBytes(sidecar.requests.memory);
+  return Math.max(1, Math.min(maxWalParallel, Math.floor(room / walProcessBytes)));
+}
+
 export function objectStoreSpec(config: Config, env: Environment): ObjectStoreSpecJson {
   const b = config.cluster.data.backup;
   const layout = backupLayout(config, env);
@@ -105,8 +126,9 @@ export function objectStoreSpec(config: Config, env: Environment): ObjectStoreSp
         accessKeyId: { name: secret, key: credentialKeys.accessKeyId },
         secretAccessKey: { name: secret, key: credentialKeys.secretAccessKey },
       },
-      // Two WAL uploads at once catch up after a burst without saturating a 10 MB/s link.
-      wal: { compression: b.walCompression, maxParallel: 2 },
+      // Restore: this many segments fetched per restore_command call (plugin-barman-cloud prefetches
+      // into its spool); archive: this many uploads at once after a burst. Sized by the sidecar's memory.
+      wal: { compression: b.walCompression, maxParallel: walRestoreParallelism(config) },
       // Start a base backup at once instead of after the next spread checkpoint (up to
       // checkpoint_timeout away): on-demand backups before a risky change should not wait 5 min.
       data: { compression: b.dataCompression, immediateCheckpoint: true, jobs: 2 },

@@ -41,6 +41,10 @@ export interface PostgresClusterProps {
   readonly objectStore: BarmanObjectStore;
   /** Where this cluster archives its WAL and base backups. */
   readonly serverName: string;
+  /** Volume size; default the environment's database.storageSize. */
+  readonly storageSize?: string;
+  /** max_connections; default the environment's database.maxConnections. */
+  readonly maxConnections?: { readonly value: number; readonly field: string };
   /** Bootstrap from these backups instead of an empty database. */
   readonly recovery?: RecoverySource;
 }
@@ -52,17 +56,17 @@ export function sumResources(list: Resources[]): Resources {
   return { requests: { cpu: cpu('requests'), memory: mem('requests') }, limits: { cpu: cpu('limits'), memory: mem('limits') } };
 }
 
-function parametersFor(env: Environment, resources: Resources, archiveTimeout: string): Record<string, string> {
+function parametersFor(maxConnections: { value: number; field: string }, resources: Resources, archiveTimeout: string): Record<string, string> {
   try {
     return postgresParameters({
       memoryLimit: resources.limits.memory,
       cpuLimitCores: cpuCores(resources.limits.cpu),
-      maxConnections: env.database.maxConnections,
+      maxConnections: maxConnections.value,
       archiveTimeout,
     });
   } catch (e) {
     if (e instanceof MemoryBudgetError) {
-      throw new ConfigError([`environments.${env.name}.database.maxConnections: ${env.database.maxConnections} ${e.message}`]);
+      throw new ConfigError([`${maxConnections.field}: ${maxConnections.value} ${e.message}`]);
     }
     throw e;
   }
@@ -132,7 +136,7 @@ export class PostgresCluster extends Construct {
         primaryUpdateMethod: props.instances > 1 ? ClusterSpecPrimaryUpdateMethod.SWITCHOVER : ClusterSpecPrimaryUpdateMethod.RESTART,
         storage: {
           storageClass: env.database.storageClass ?? config.cluster.storageClass,
-          size: env.database.storageSize,
+          size: props.storageSize ?? env.database.storageSize,
         },
         resources: {
           requests: {
@@ -144,7 +148,12 @@ export class PostgresCluster extends Construct {
             memory: ClusterSpecResourcesLimits.fromString(props.resources.limits.memory),
           },
         },
-        postgresql: { parameters: parametersFor(env, props.resources, data.backup.archiveTimeout) },
+        postgresql: {
+          parameters: parametersFor(
+            props.maxConnections ?? { value: env.database.maxConnections, field: `environments.${env.name}.database.maxConnections` },
+            props.resources, data.backup.archiveTimeout,
+          ),
+        },
         bootstrap,
         externalClusters,
         plugins: [{

@@ -9,8 +9,9 @@
  *    under `backup.serverName`, which therefore must be a new name.
  */
 import { ConfigError } from '../config/load.ts';
-import type { Environment } from '../config/schema.ts';
+import { environmentNames, type Config, type Environment } from '../config/schema.ts';
 import { names } from '../lib/names.ts';
+import { GiB, memoryBytes } from '../lib/quantity.ts';
 
 export const recoveryClusterName = `${names.database.cluster}-recovery`;
 
@@ -22,7 +23,31 @@ export interface RecoveryPlan {
   /** Where the restored cluster archives its own WAL. */
   readonly archiveServerName: string;
   readonly targetTime?: string;
+  /** side-by-side: the recovery cluster's volume (in-place: the live cluster's storageSize). */
+  readonly storageSize: string;
 }
+
+/**
+ * The volume a side-by-side recovery cluster needs: the data as restored (expectedDataSize, the
+ * figure the RTO projection uses, + 10 % for growth since it was last set) and pg_wal during replay
+ * (restored segments are recycled at each restartpoint, every max_wal_size = 1GB: 2Gi covers two
+ * cycles), rounded up to whole Gi. Production: 20Gi -> 24Gi, so 30 + 24 + Redis 2 fits the 60Gi
+ * quota where a second 30Gi volume did not.
+ */
+export function recoveryVolumeSize(env: Environment): string {
+  const bytes = memoryBytes(env.database.expectedDataSize) * 1.1 + 2 * GiB;
+  return `${Math.ceil(bytes / GiB)}Gi`;
+}
+
+/**
+ * While a side-by-side recovery cluster exists, the Flux layers of the apps are suspended (the steps
+ * of `npm run restore`, until `--finish` has removed it): no release starts, so no canary pod or
+ * migration Job runs, and the capacity budget and the quotas count the recovery cluster in their
+ * place. An in-place restore adds no pods (and on a new server the apps layers are not suspended),
+ * so it is counted as usual.
+ */
+export const releasesFrozen = (config: Config): boolean =>
+  environmentNames.some((n) => config.environments[n].database.recovery?.mode === 'side-by-side');
 
 export function recoveryPlan(env: Environment): RecoveryPlan | undefined {
   const r = env.database.recovery;
@@ -42,7 +67,13 @@ export function recoveryPlan(env: Environment): RecoveryPlan | undefined {
       );
     }
     archiveServerName = live;
+    if (r.storageSize !== undefined) {
+      problems.push(`${at}.recovery.storageSize: "${r.storageSize}" applies to side-by-side only; an in-place restore uses storageSize`);
+    }
   } else {
+    if (r.storageSize !== undefined && memoryBytes(r.storageSize) < memoryBytes(env.database.expectedDataSize)) {
+      problems.push(`${at}.recovery.storageSize: "${r.storageSize}" is smaller than expectedDataSize (${env.database.expectedDataSize}); the restored data would not fit: leave it out (default ${recoveryVolumeSize(env)})`);
+    }
     if (r.serverName === undefined) {
       problems.push(`${at}.recovery.serverName: missing; a side-by-side recovery cluster archives under its own new name, e.g. "${recoveryClusterName}-1"`);
       archiveServerName = '';
@@ -65,6 +96,7 @@ export function recoveryPlan(env: Environment): RecoveryPlan | undefined {
     sourceServerName: r.sourceServerName,
     archiveServerName,
     targetTime: r.targetTime,
+    storageSize: r.mode === 'in-place' ? env.database.storageSize : r.storageSize ?? recoveryVolumeSize(env),
   };
 }
 

@@ -26,6 +26,12 @@
  * - An object with the `capacity.lms.dev/footprint` annotation counts by the annotation (it wins over a
  *   pod template). An object that makes pods without a pod template (HelmRelease, CNPG Cluster or
  *   Pooler, ... see podMakingKinds) and without the annotation is an error: declare its footprint.
+ * - Analysis Jobs of one Rollout that never run together (a step's Jobs vs another step's, Jobs before
+ *   the background analysis's startingStep vs the background's): the step with the most
+ *   (sequenceAnalysisJobs).
+ * - Releases frozen (`releasesFrozen`: a restore is configured, and its steps suspend the apps' Flux
+ *   layers, so no release starts): Rollouts count their HPA maximum without a canary, and the
+ *   analysis templates' Jobs (the migration) are not counted. charts-ts/data/recovery.ts decides.
  */
 import { ConfigError } from '../config/load.ts';
 import type { Cluster } from '../config/schema.ts';
@@ -74,7 +80,17 @@ export interface Budget {
   readonly limits: Amount;
   readonly unlimited: { cpu: number; memory: number };
   readonly fits: boolean;
+  /** Counted with releases frozen (no canary pods, no migration Jobs). */
+  readonly releasesFrozen: boolean;
 }
+
+export interface BudgetOptions {
+  /** No release can start (a restore suspended the apps' Flux layers): no canary pods or analysis Jobs. */
+  readonly releasesFrozen?: boolean;
+}
+
+/** Objects whose pods exist only while a release runs (the migration Job of an analysis). */
+const releaseOnlyKinds = new Set(['argoproj.io/AnalysisTemplate', 'argoproj.io/ClusterAnalysisTemplate']);
 
 /**
  * Pods k3s runs itself (not in dist/), with the requests of their k3s manifests. The bundled Traefik
@@ -173,7 +189,7 @@ function hpaMax(o: any, objects: readonly BudgetInput[]): number | undefined {
   return hpa?.object.spec?.maxReplicas;
 }
 
-function replicasOf(o: any, objects: readonly BudgetInput[]): { replicas: number; rule: string } {
+function replicasOf(o: any, objects: readonly BudgetInput[], frozen: boolean): { replicas: number; rule: string } {
   if (isKind(o, 'apps', 'DaemonSet')) return { replicas: 1, rule: 'one node' };
   if (o.kind === 'Pod') return { replicas: 1, rule: 'pod' };
   if (isKind(o, 'batch', 'Job')) return { replicas: o.spec?.parallelism ?? 1, rule: 'job, once' };
@@ -182,6 +198,7 @@ function replicasOf(o: any, objects: readonly BudgetInput[]): { replicas: number
   const base = max ?? o.spec?.replicas ?? 1;
   const baseRule = max !== undefined ? `HPA max ${max}` : `replicas ${base}`;
   if (isKind(o, 'argoproj.io', 'Rollout')) {
+    if (frozen) return { replicas: base, rule: `${baseRule}, releases frozen (no canary)` };
     const { surge, rule } = rolloutSurge(o, base);
     return { replicas: base + surge, rule: `${baseRule} + ${rule}` };
   }
@@ -207,10 +224,56 @@ const packagedLimit = (p: PodFootprint): Amount => {
   return { cpu: a.cpu || Infinity, memory: a.memory || Infinity };
 };
 
-export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster): Budget {
+/**
+ * Analysis Jobs of one Rollout that never run at the same time count once, at their peak. A
+ * Rollout's steps run one after another, so the Jobs of one step's analysis (the migration, step 0)
+ * never meet another step's; its background analysis (the guard and its probe Job) runs from
+ * `startingStep` on, next to every later step. The budget counts the step with the most, when it
+ * has at least as much CPU and memory as every other step; the templates not running then are
+ * counted 0 times, with the reason. Otherwise, or for a template several Rollouts use, each counts once.
+ */
+function sequenceAnalysisJobs(objects: readonly BudgetInput[], lines: BudgetLine[]): void {
+  const templateLines = (ns: string, name: string) => lines.filter((l) => l.workload === `AnalysisTemplate/${ns}/${name}`);
+  const users = new Map<string, number>();
+  const rollouts = objects.map((x) => x.object).filter((o) => isKind(o, 'argoproj.io', 'Rollout'));
+  const referenced = (o: any): string[] => {
+    const c = o.spec?.strategy?.canary ?? {};
+    return [...(c.steps ?? []).flatMap((st: any) => (st.analysis?.templates ?? []).map((t: any) => t.templateName)), ...(c.analysis?.templates ?? []).map((t: any) => t.templateName)];
+  };
+  for (const o of rollouts) for (const n of new Set(referenced(o))) users.set(`${o.metadata?.namespace}/${n}`, (users.get(`${o.metadata?.namespace}/${n}`) ?? 0) + 1);
+  for (const o of rollouts) {
+    const ns = o.metadata?.namespace;
+    const c = o.spec?.strategy?.canary;
+    if (!c?.steps?.length) continue;
+    const own = (n: string) => users.get(`${ns}/${n}`) === 1 && templateLines(ns, n).length > 0;
+    const background: string[] = (c.analysis?.templates ?? []).map((t: any) => t.templateName).filter(own);
+    const starting: number = c.analysis?.startingStep ?? 0;
+    const atStep = (c.steps as any[]).map((st, i) => [
+      ...(st.analysis?.templates ?? []).map((t: any) => t.templateName).filter(own),
+      ...(i >= starting ? background : []),
+    ] as string[]);
+    const amount = (names_: string[]) => names_.flatMap((n) => templateLines(ns, n)).reduce((a, l) => add(a, l.requests, l.replicas), zero);
+    const amounts = atStep.map(amount);
+    let peak = 0;
+    amounts.forEach((a, i) => { if (a.memory > amounts[peak].memory || (a.memory === amounts[peak].memory && a.cpu > amounts[peak].cpu)) peak = i; });
+    if (!amounts.every((a) => a.cpu <= amounts[peak].cpu && a.memory <= amounts[peak].memory)) continue;
+    const running = new Set(atStep[peak]);
+    for (const n of new Set(atStep.flat())) {
+      if (running.has(n)) continue;
+      for (const l of templateLines(ns, n)) {
+        const i = lines.indexOf(l);
+        lines[i] = { ...l, replicas: 0, rule: `never with step ${peak} of Rollout ${o.metadata?.name} (${[...running].join(', ')})` };
+      }
+    }
+  }
+}
+
+export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster, options: BudgetOptions = {}): Budget {
+  const frozen = options.releasesFrozen ?? false;
   const lines: BudgetLine[] = [];
   const errors: string[] = [];
   for (const { file, object: o } of objects) {
+    if (frozen && releaseOnlyKinds.has(`${groupOf(String(o?.apiVersion ?? ''))}/${o?.kind}`)) continue;
     const annotation = o?.metadata?.annotations?.[footprintAnnotation];
     if (annotation !== undefined) {
       let pods: PodFootprint[];
@@ -231,7 +294,7 @@ export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster)
     if (o?.kind === 'PodTemplate') continue; // a template nothing runs by itself
     const t = templateOf(o, objects);
     if (t) {
-      const { replicas, rule } = replicasOf(o, objects);
+      const { replicas, rule } = replicasOf(o, objects, frozen);
       lines.push({ file, workload: refOf(o), pod: t.metadata?.labels?.['app.kubernetes.io/name'] ?? o.metadata?.name, replicas, rule, requests: podAmount(t, 'requests'), limits: podAmount(t, 'limits') });
       continue;
     }
@@ -241,6 +304,7 @@ export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster)
         + `declare them with the ${footprintAnnotation} annotation (footprintValue() in charts-ts/lib/footprint.ts), with the same requests and limits the pods get`);
     }
   }
+  sequenceAnalysisJobs(objects, lines);
   for (const p of k3sPackagedPods) {
     lines.push({ file: '(k3s)', workload: 'k3s packaged', pod: p.name, replicas: p.replicas, rule: 'k3s manifest', requests: footprintAmount(p, 'requests'), limits: packagedLimit(p) });
   }
@@ -263,7 +327,7 @@ export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster)
   };
   const eps = 1e-9;
   const fits = requests.cpu <= available.cpu + eps && requests.memory <= available.memory + eps;
-  return { lines, errors, node, reserved, allocatable, headroom, headroomPercent: r.headroomPercent, available, requests, limits, unlimited, fits };
+  return { lines, errors, node, reserved, allocatable, headroom, headroomPercent: r.headroomPercent, available, requests, limits, unlimited, fits, releasesFrozen: frozen };
 }
 
 // ------------------------------------------------------------------ the table
@@ -278,8 +342,9 @@ const pct1 = (part: number, whole: number): string => `${(Math.floor((part / who
 export function budgetVerdict(b: Budget): string {
   const limit = 100 - b.headroomPercent;
   const need = `CPU ${cpuText(b.requests.cpu)} = ${pct1(b.requests.cpu, b.allocatable.cpu)} and memory ${memText(b.requests.memory)} = ${pct1(b.requests.memory, b.allocatable.memory)} of allocatable`;
-  if (b.fits) return `budget: OK, requests (HPA maxima, canary pods, jobs, k3s's pods) need ${need}, within the ${limit} % limit`;
-  return `budget: FAIL, requests (HPA maxima, canary pods, jobs, k3s's pods) need ${need}, above the ${limit} % limit `
+  const what = b.releasesFrozen ? 'HPA maxima, releases frozen for a restore, jobs, k3s\'s pods' : 'HPA maxima, canary pods, jobs, k3s\'s pods';
+  if (b.fits) return `budget: OK, requests (${what}) need ${need}, within the ${limit} % limit`;
+  return `budget: FAIL, requests (${what}) need ${need}, above the ${limit} % limit `
     + `(${cpuText(b.available.cpu)} CPU, ${memText(b.available.memory)}; cluster.reservation.headroomPercent ${b.headroomPercent}); `
     + 'lower requests or HPA maxima in config, or resize the node';
 }
@@ -288,8 +353,8 @@ export function budgetVerdict(b: Budget): string {
  * The same rule at synth time: a ConfigError (printed as one `config:` line per problem, nothing
  * written) when the rendered objects do not fit or make pods without a declared footprint.
  */
-export function assertBudget(objects: readonly BudgetInput[], cluster: Cluster): void {
-  const b = computeBudget(objects, cluster);
+export function assertBudget(objects: readonly BudgetInput[], cluster: Cluster, options: BudgetOptions = {}): void {
+  const b = computeBudget(objects, cluster, options);
   const problems = [...b.errors, ...(b.fits ? [] : [budgetVerdict(b)])];
   if (problems.length) throw new ConfigError(problems.map((p) => `capacity: ${p.replace(/^budget: /, '')} (npm run budget shows every workload)`));
 }

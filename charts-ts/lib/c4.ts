@@ -145,7 +145,9 @@ export function environmentDiagram(config: Config, env: Environment, objects: Ob
   const cluster = own.nodes.find((n) => n.tech.startsWith('CloudNativePG'));
   if (store && cluster) rels.push({ from: cluster.id, to: 'object_storage', label: 'WAL archive and base backups', tech: 'S3 (barman-cloud)' });
   for (const n of own.nodes.filter((x) => x.tech.startsWith('CronJob'))) rels.push({ from: n.id, to: 'object_storage', label: 'age-encrypted dumps', tech: 'S3' });
-  const hosts = [...new Set(objects.filter((o) => o.kind === 'IngressRoute' && o.metadata.namespace === env.namespace)
+  // Users' hosts: not the routes only in-cluster clients can match (the canary probe's, ClientIP).
+  const inClusterOnly = (o: Obj) => (o.spec.routes ?? []).every((r: Obj) => /ClientIP\(/.test(String(r.match)));
+  const hosts = [...new Set(objects.filter((o) => o.kind === 'IngressRoute' && o.metadata.namespace === env.namespace && !inClusterOnly(o))
     .flatMap((o) => (o.spec.routes ?? []).flatMap((r: Obj) => [...String(r.match).matchAll(/Host\(`([^`]+)`\)/g)].map((m) => m[1]))))].sort();
   rels.unshift({ from: 'users', to: 'cloudflare', label: `uses ${hosts.join(', ')}`, tech: 'HTTPS' }, { from: 'cloudflare', to: 'traefik', label: 'proxies', tech: 'HTTPS, full (strict)' });
   return [

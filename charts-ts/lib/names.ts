@@ -27,9 +27,26 @@ export const names = {
     /** Tempo's OTLP receivers; the API sends traces here. */
     tempo: { host: 'tempo.monitoring.svc.cluster.local', otlpGrpcPort: 4317, otlpHttpPort: 4318, podLabels: { 'app.kubernetes.io/name': 'tempo' } },
   },
+  /**
+   * k3s's CoreDNS (kube-system, label k8s-app=kube-dns), every pod's resolver. NetworkPolicies allow
+   * it by these labels: the app namespaces' allow-dns and the data layer's own egress policies.
+   */
+  dns: { namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' }, port: 53 },
   ingress: {
     /** k3s runs its bundled Traefik in kube-system. */
     namespace: 'kube-system',
     podLabels: { 'app.kubernetes.io/name': 'traefik' },
+    /** Traefik's Service in the cluster; the canary probe enters through its websecure port. */
+    serviceHost: 'traefik.kube-system.svc.cluster.local',
+    websecurePort: 443,
+    /** The container port behind it (the bundled chart's websecure entry point): NetworkPolicies see this one. */
+    websecureContainerPort: 8443,
+  },
+  /** The synthetic canary traffic (charts-ts/apps/probe.ts). */
+  probe: {
+    /** Header the probe sends; with it (and an in-cluster address) Traefik routes to the canary Service. */
+    header: 'X-Lms-Canary-Probe',
+    configMap: 'canary-probe',
+    serviceAccount: 'canary-probe',
   },
 } as const;

@@ -42,6 +42,11 @@ export function toYaml(objects: any[]): string {
 export function writeDist(app: App, distDir: string, check?: (files: RenderedFile[]) => void): RenderedFile[] {
   const rendered = render(app);
   check?.(rendered);
+  return writeRendered(rendered, distDir);
+}
+
+/** Swap already rendered (and checked) files into `distDir`, atomically as writeDist does. */
+export function writeRendered(rendered: RenderedFile[], distDir: string): RenderedFile[] {
   const tmp = `${distDir.replace(/\/$/, '')}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   try {

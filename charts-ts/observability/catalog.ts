@@ -83,7 +83,7 @@ export function metricCatalog(config: Config): Exporter[] {
       name: 'traefik',
       source: 'Traefik v3 pkg/observability/metrics/prometheus.go (names in charts-ts/apps/metrics.ts)',
       scrapedBy: 'PodMonitor kube-system/traefik (platform layer)',
-      metrics: [traefikMetrics.requestsTotal, traefikMetrics.routerRequestsTotal, ...histogram(traefikMetrics.requestDuration), 'traefik_entrypoint_requests_total'],
+      metrics: [traefikMetrics.requestsTotal, traefikMetrics.routerRequestsTotal, ...histogram(traefikMetrics.requestDuration), ...histogram(traefikMetrics.routerRequestDuration), 'traefik_entrypoint_requests_total'],
     },
     {
       name: 'argo-rollouts',

@@ -2,7 +2,9 @@
  * The weekly KPI and cost report: a CronJob in `monitoring` that queries Prometheus and posts the
  * week's figures for production to Slack (the epic's weekly cost reports), so reliability and cost
  * drift is noticed between the monthly reviews. The queries read the SLO and KPI recording rules;
- * test/operations/weekly-report.test.ts evaluates them with promtool on synthetic series.
+ * test/operations/weekly-report.test.ts evaluates them with promtool on synthetic series. The edge
+ * figures come from Cloudflare: the origin health check's events (what Traefik cannot see while the
+ * node or Traefik is down), next to the month's planned-maintenance allowance.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
 import type { Config, Environment } from '../config/schema.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
+import { plannedMaintenance } from '../lib/availability.ts';
 import { names } from '../lib/names.ts';
 import { kpiSeries } from './rules/kpi.ts';
 import { sloSeries } from './rules/slo.ts';
@@ -19,10 +22,37 @@ export interface ReportQuery {
   /** Key in the report and in the recording-rule name used by the tests. */
   readonly key: string;
   readonly title: string;
-  readonly unit: 'percent' | 'seconds' | 'rps' | 'usd' | 'count';
-  readonly expr: string;
+  readonly unit: 'percent' | 'seconds' | 'rps' | 'usd' | 'count' | 'minutes';
+  /** PromQL (source prometheus, the default). */
+  readonly expr?: string;
+  /** Where the figure comes from: Prometheus, the origin health check's events at Cloudflare, or config. */
+  readonly source?: 'prometheus' | 'cloudflare-health-checks' | 'config';
+  /** The figure itself, for source config. */
+  readonly value?: number;
   /** Target shown next to the figure, in the same unit. */
   readonly target?: string;
+}
+
+/**
+ * The edge figures (docs/observability/slo-sla.md "Availability at the edge"): the origin health
+ * check seen from Cloudflare over the week, and the month's planned maintenance against the budget.
+ */
+export function edgeQueries(config: Config): ReportQuery[] {
+  const edge = config.cluster.observability.slo.edge;
+  const p = plannedMaintenance(config);
+  const weekMinutes = Number(((1 - edge.objective) * 7 * 24 * 60).toFixed(2));
+  return [
+    { key: 'edge_uptime', source: 'cloudflare-health-checks', title: 'Edge-measured uptime (7d, Cloudflare health check of the origin)', unit: 'percent', target: `>= ${edge.objective * 100}` },
+    { key: 'edge_downtime', source: 'cloudflare-health-checks', title: 'Origin unreachable from the edge (7d)', unit: 'minutes', target: `<= ${weekMinutes}` },
+    {
+      key: 'planned_maintenance',
+      source: 'config',
+      title: `Planned maintenance allowance (worst month: ${p.rebootsPerMonth} reboots, ${p.upgradesPerMonth} k3s upgrade(s); budget ${p.budgetMinutes} min)`,
+      unit: 'minutes',
+      value: p.plannedMinutes,
+      target: `<= ${Number((edge.maxPlannedShare * p.budgetMinutes).toFixed(2))}`,
+    },
+  ];
 }
 
 /** The week's figures for one environment. */
@@ -51,6 +81,9 @@ export function weeklyQueries(config: Config, env: Environment): ReportQuery[] {
   ];
 }
 
+/** Days of health-check events the report reads. */
+export const edgeDays = 7;
+
 const script = readFileSync(join(import.meta.dirname, 'weekly-report.py'), 'utf8');
 
 export class WeeklyReportChart extends LmsChart {
@@ -66,7 +99,11 @@ export class WeeklyReportChart extends LmsChart {
       metadata: { name: 'weekly-report' },
       data: {
         'report.py': script,
-        'queries.json': `${JSON.stringify({ environment: env.name, queries: weeklyQueries(config, env) }, null, 2)}\n`,
+        'queries.json': `${JSON.stringify({
+          environment: env.name,
+          queries: [...weeklyQueries(config, env), ...edgeQueries(config)],
+          cloudflare: { zone: config.cluster.bootstrap.cloudflare.zone, healthCheck: config.cluster.bootstrap.cloudflare.healthCheck.name, days: edgeDays },
+        }, null, 2)}\n`,
       },
     });
     new ApiObject(this, 'job', {
@@ -94,7 +131,7 @@ export class WeeklyReportChart extends LmsChart {
                 containers: [{
                   name: 'report',
                   image: `${r.image.repository}:${r.image.tag}@${r.image.digest}`,
-                  command: ['python3', '/report/report.py', '--queries', '/report/queries.json', '--webhook-file', '/secrets/slack/url'],
+                  command: ['python3', '/report/report.py', '--queries', '/report/queries.json', '--webhook-file', '/secrets/slack/url', '--cloudflare-token-file', '/secrets/cloudflare/token'],
                   env: [
                     { name: 'PROMETHEUS_URL', value: names.monitoring.prometheusUrl },
                     { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
@@ -104,11 +141,14 @@ export class WeeklyReportChart extends LmsChart {
                   volumeMounts: [
                     { name: 'report', mountPath: '/report', readOnly: true },
                     { name: 'slack', mountPath: '/secrets/slack', readOnly: true },
+                    { name: 'cloudflare', mountPath: '/secrets/cloudflare', readOnly: true },
                   ],
                 }],
                 volumes: [
                   { name: 'report', configMap: { name: 'weekly-report' } },
                   { name: 'slack', secret: { secretName: slack.name, items: [{ key: slack.key, path: 'url' }] } },
+                  // Optional: without the token the edge lines read "no data", the rest is posted.
+                  { name: 'cloudflare', secret: { secretName: r.cloudflareToken.name, items: [{ key: r.cloudflareToken.key, path: 'token' }], optional: true } },
                 ],
               },
             },

@@ -10,6 +10,7 @@ import { LmsChart, layers } from '../lib/chart.ts';
 import { FluxHelmRelease } from '../lib/helm-release.ts';
 import { platformNs } from '../lib/namespaces.ts';
 import { chartSource, pod, splitRegistry } from './controller-helpers.ts';
+import { rolloutsNotificationValues } from './rollouts-notifications.ts';
 
 export const argoRolloutsRelease = { name: 'argo-rollouts', namespace: platformNs.argoRollouts } as const;
 /** Pod labels of the controller (chart selector labels plus its component label). */
@@ -46,7 +47,8 @@ export class ArgoRolloutsChart extends LmsChart {
           extraArgs: ['--traefik-api-group=traefik.io', '--traefik-api-version=traefik.io/v1alpha1'],
         },
         dashboard: { enabled: false },
-        notifications: { secret: { create: false } },
+        // Canary paused/aborted/completed -> GitHub repository_dispatch and Slack (rollouts-notifications.ts).
+        notifications: rolloutsNotificationValues(config),
         // Least privilege: the apps route canary traffic through Traefik only.
         providerRBAC: {
           enabled: true,

@@ -1,6 +1,7 @@
 /**
  * Flux notifications: reconciliation errors of every layer, HelmRelease and source go to Slack, and
- * production deploys are announced there too. A GitHub Receiver turns a push to the clusters branch
+ * production deploys are announced there too. Each layer's result on each clusters commit goes to
+ * GitHub as a commit status, which the deploy workflow waits on (docs/delivery.md). A GitHub Receiver turns a push to the clusters branch
  * into an immediate reconcile instead of waiting for the poll interval (merge-to-production budget);
  * it is exposed by flux-webhook.ts.
  */
@@ -15,6 +16,16 @@ import { fluxSource } from './flux-layers.ts';
 
 export const slackProvider = 'slack';
 export const githubReceiver = 'github-clusters-branch';
+export const commitStatusProvider = 'github-commit-status';
+/** GitHub commit status context of a Kustomization's result: `flux/<name>` (stable, no cluster UID in it). */
+export const commitStatusContext = (kustomization: string) => `flux/${kustomization}`;
+
+/** The repository's web address (what Flux's github Provider wants) from Flux's SSH clone URL. */
+export function repositoryWebUrl(sshUrl: string): string {
+  const m = /^ssh:\/\/git@([^/:]+)(?::\d+)?\/(.+?)(?:\.git)?$/.exec(sshUrl);
+  if (!m) throw new Error(`cluster.bootstrap.flux.repositoryUrl: ${sshUrl} is not ssh://git@<host>/<owner>/<repo>.git`);
+  return `https://${m[1]}/${m[2]}`;
+}
 
 export class FluxNotificationsChart extends LmsChart {
   constructor(scope: Construct, id: string, config: Config) {
@@ -65,6 +76,30 @@ export class FluxNotificationsChart extends LmsChart {
         eventSeverity: AlertSpecEventSeverity.INFO,
         eventSources: [{ kind: AlertSpecEventSourcesKind.KUSTOMIZATION, name: 'apps-production', namespace }],
         eventMetadata: { cluster: config.cluster.node.hostname },
+      },
+    });
+
+    // Every layer's result on the clusters commit it applied, as a GitHub commit status: the deploy
+    // workflow follows these (and the canary events) instead of holding a way into the cluster.
+    // Progressing events are skipped by the provider; Ready -> success, a failed apply or health
+    // check -> failure.
+    new Provider(this, 'github-commit-status', {
+      metadata: { name: commitStatusProvider, namespace },
+      spec: {
+        type: ProviderSpecType.GITHUB,
+        address: repositoryWebUrl(config.cluster.bootstrap.flux.repositoryUrl),
+        // Key `token`: allowed to write commit statuses, nothing else.
+        secretRef: { name: f.commitStatus.tokenSecret },
+        commitStatusExpr: `'${commitStatusContext('')}' + event.involvedObject.name`,
+      },
+    });
+    new Alert(this, 'layer-status', {
+      metadata: { name: 'layer-status', namespace },
+      spec: {
+        providerRef: { name: commitStatusProvider },
+        // info and error: success and failure both reach GitHub.
+        eventSeverity: AlertSpecEventSeverity.INFO,
+        eventSources: [{ kind: AlertSpecEventSourcesKind.KUSTOMIZATION, name: '*', namespace }],
       },
     });
 

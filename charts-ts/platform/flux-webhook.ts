@@ -12,6 +12,7 @@ import { Middleware } from '../imports/traefik-middleware-traefik.io.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
 import { platformNs } from '../lib/namespaces.ts';
+import { originPullTls } from '../lib/origin-pull.ts';
 
 /** Service and port of Flux's notification-controller webhook receiver. */
 export const fluxWebhookService = { name: 'webhook-receiver', port: 80 } as const;
@@ -46,7 +47,8 @@ export class FluxWebhookChart extends LmsChart {
           middlewares: [{ name: 'flux-webhook-rate-limit', namespace }],
           services: [{ name: fluxWebhookService.name, namespace, port: IngressRouteSpecRoutesServicesPort.fromNumber(fluxWebhookService.port) }],
         }],
-        tls: { secretName: fluxWebhookTlsSecret },
+        // GitHub's deliveries come through Cloudflare like all public traffic (Authenticated Origin Pulls).
+        tls: { secretName: fluxWebhookTlsSecret, options: originPullTls(this, config, namespace) },
       },
     });
   }

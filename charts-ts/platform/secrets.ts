@@ -8,6 +8,7 @@
  * values are set with `sops edit` (docs/secrets.md).
  */
 import type { Config } from '../config/schema.ts';
+import { rolloutsNotificationSecret } from '../lib/canary-events.ts';
 import { names } from '../lib/names.ts';
 import { platformNs } from '../lib/namespaces.ts';
 import { secretsPath } from './flux-layers.ts';
@@ -76,6 +77,14 @@ export function secretInventory(config: Config): SopsSecret[] {
       usedBy: 'Alertmanager receivers',
     });
   }
+  // The weekly report's edge figures: the origin health check's events (Cloudflare GraphQL Analytics).
+  const analytics = c.cost.weeklyReport.cloudflareToken;
+  out.push({
+    namespace: names.monitoring.namespace,
+    name: analytics.name,
+    keys: [{ name: analytics.key, value: 'external', hint: `Cloudflare API token with Zone:Read and Analytics:Read on ${c.bootstrap.cloudflare.zone} (read-only; the weekly report's edge-measured uptime)` }],
+    usedBy: 'the weekly KPI report (edge-measured uptime from the origin health check)',
+  });
   const flux = c.platform.flux;
   out.push({
     namespace: platformNs.flux,
@@ -88,6 +97,21 @@ export function secretInventory(config: Config): SopsSecret[] {
     name: flux.receiver.tokenSecret,
     keys: [{ name: 'token', value: 'random', hint: 'webhook secret, also set on the GitHub repository webhook (Settings > Webhooks)' }],
     usedBy: 'Flux GitHub Receiver (push to the clusters branch)',
+  });
+  out.push({
+    namespace: platformNs.flux,
+    name: flux.commitStatus.tokenSecret,
+    keys: [{ name: 'token', value: 'external', hint: 'GitHub token (fine-grained, this repository only) with "Commit statuses: write" and nothing else' }],
+    usedBy: 'Flux notification Provider "github-commit-status" (layer results on clusters commits)',
+  });
+  out.push({
+    namespace: platformNs.argoRollouts,
+    name: rolloutsNotificationSecret.name,
+    keys: [
+      { name: rolloutsNotificationSecret.githubTokenKey, value: 'external', hint: 'GitHub token (fine-grained, this repository only) with "Contents: write", which repository_dispatch requires; nothing else' },
+      { name: rolloutsNotificationSecret.slackWebhookKey, value: 'external', hint: 'Slack incoming webhook URL of the deploy channel (api.slack.com/apps > Incoming Webhooks)' },
+    ],
+    usedBy: 'Argo Rollouts notifications (canary paused/aborted/completed -> GitHub repository_dispatch and Slack)',
   });
   return out;
 }

@@ -19,15 +19,22 @@ export const systemUpgradeServiceAccount = 'system-upgrade';
 const controllerName = 'system-upgrade-controller';
 const envConfigMap = 'default-controller-env';
 
+type SystemUpgradeSettings = Config['cluster']['platform']['controllers']['systemUpgrade'];
+
 export class SystemUpgradeControllerChart extends LmsChart {
   constructor(scope: Construct, id: string, config: Config) {
     super(scope, id, { layer: layers.controllers, component: 'system-upgrade-controller' });
     const c = config.cluster.platform.controllers.systemUpgrade;
-    const upgrades = config.cluster.platform.upgrades;
-
     new ApiObject(this, 'service-account', {
       apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: systemUpgradeServiceAccount, namespace },
     });
+    this.controllerEnv(c, config.cluster.platform.upgrades.jobActiveDeadlineSeconds);
+    this.controllerDeployment(c);
+    this.rbac();
+  }
+
+  /** The controller's settings (upstream manifests/system-upgrade-controller.yaml's ConfigMap). */
+  private controllerEnv(c: SystemUpgradeSettings, jobActiveDeadlineSeconds: number): void {
     new ApiObject(this, 'env', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -36,7 +43,7 @@ export class SystemUpgradeControllerChart extends LmsChart {
         SYSTEM_UPGRADE_CONTROLLER_DEBUG: 'false',
         SYSTEM_UPGRADE_CONTROLLER_THREADS: '2',
         SYSTEM_UPGRADE_CONTROLLER_LEADER_ELECT: 'true',
-        SYSTEM_UPGRADE_JOB_ACTIVE_DEADLINE_SECONDS: String(upgrades.jobActiveDeadlineSeconds),
+        SYSTEM_UPGRADE_JOB_ACTIVE_DEADLINE_SECONDS: String(jobActiveDeadlineSeconds),
         SYSTEM_UPGRADE_JOB_BACKOFF_LIMIT: '99',
         // Images are pinned by digest: no need to re-pull on every Job.
         SYSTEM_UPGRADE_JOB_IMAGE_PULL_POLICY: 'IfNotPresent',
@@ -48,7 +55,10 @@ export class SystemUpgradeControllerChart extends LmsChart {
         SYSTEM_UPGRADE_PLAN_POLLING_INTERVAL: '15m',
       },
     });
+  }
 
+  /** One replica on the control-plane node, restricted, with the host's CA bundles read-only. */
+  private controllerDeployment(c: SystemUpgradeSettings): void {
     const labels = {
       'app.kubernetes.io/name': controllerName,
       'app.kubernetes.io/component': 'controller',
@@ -122,8 +132,10 @@ export class SystemUpgradeControllerChart extends LmsChart {
         },
       },
     });
+  }
 
-    // RBAC, as upstream manifests/clusterrole.yaml and clusterrolebinding.yaml.
+  /** RBAC, as upstream manifests/clusterrole.yaml and clusterrolebinding.yaml. */
+  private rbac(): void {
     const rule = (apiGroups: string[], resources: string[], verbs: string[], resourceNames?: string[]) =>
       ({ apiGroups, resources, verbs, ...(resourceNames ? { resourceNames } : {}) });
     new ApiObject(this, 'cluster-role', {

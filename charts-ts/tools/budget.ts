@@ -1,14 +1,16 @@
 /**
  * `npm run budget`: the capacity budget of dist/ against the node (see charts-ts/lib/budget.ts for
- * how each workload is counted). Prints the table; exits 1 when requests do not fit or an object
- * makes pods without a declared footprint, 2 on bad input.
+ * how each workload is counted) and each namespace's quota (charts-ts/lib/capacity.ts). Prints the
+ * table; exits 1 when requests do not fit, a quota is exceeded or an object makes pods without a
+ * declared footprint, 2 on bad input. While a restore is configured, releases count as frozen.
  * Options: `--dist <dir>` (default dist/), `--values <file>` (config overrides, as for synth).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.ts';
-import { computeBudget, formatBudget, type BudgetInput } from '../lib/budget.ts';
+import { formatBudget, type BudgetInput } from '../lib/budget.ts';
+import { computeCapacity, formatQuota } from '../lib/capacity.ts';
 import { repoRoot } from '../lib/crds.ts';
 import { commandLine, text } from './cli.ts';
 
@@ -41,9 +43,10 @@ const dist = resolve(cli.options.dist ?? resolve(repoRoot, 'dist'));
 try {
   if (!existsSync(dist)) throw new Error(`${dist} does not exist; run \`npm run synth\` first`);
   const config = loadConfig(cli.valuesFile);
-  const budget = computeBudget(readDist(dist), config.cluster);
+  const { budget, quotas, problems } = computeCapacity(readDist(dist), config);
   console.log(formatBudget(budget));
-  process.exit(budget.fits && !budget.errors.length ? 0 : 1);
+  console.log(['', 'namespace quotas (the same pods; volumes claimed):', ...quotas.map((q) => `  ${formatQuota(q)}`), ...problems.filter((p) => p.startsWith('quota:')).map((p) => `error: ${p}`)].join('\n'));
+  process.exit(problems.length ? 1 : 0);
 } catch (e) {
   console.error(e instanceof ConfigError ? e.message : `budget: ${(e as Error).message}`);
   process.exit(2);

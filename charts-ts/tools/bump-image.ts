@@ -1,8 +1,9 @@
 /**
  * `npm run bump-image -- --repository <repo> --tag <tag> --digest sha256:<hex>`: pin an image to a new
  * build in the typed config. Every `{ repository: '<repo>', tag: '...', digest: '...' }` object in
- * charts-ts/config/ (both environments: production gets it after staging passes) gets the new tag
- * and digest; nothing else in the files changes. The images workflow runs it, then `npm run synth`,
+ * charts-ts/config/ gets the new tag and digest (ours are written once, in sections/apps.ts, and
+ * both environments deploy them: production gets it after staging passes); nothing else in the
+ * files changes. The images workflow runs it, then `npm run synth`,
  * and opens the pull request (deploys are by digest).
  *
  * Edits are made on the TypeScript syntax tree (string literals located by the compiler), so
@@ -12,6 +13,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
+import { imagePatterns } from '../config/fields.ts';
 import { repoRoot } from '../lib/crds.ts';
 import { commandLine, text } from './cli.ts';
 
@@ -21,9 +23,7 @@ export interface ImagePin {
   readonly digest: string;
 }
 
-const repositoryPattern = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/;
-const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const digestPattern = /^sha256:[a-f0-9]{64}$/;
+const { repository: repositoryPattern, tag: tagPattern, digest: digestPattern } = imagePatterns;
 
 export function validatePin(pin: ImagePin): void {
   const problems: string[] = [];
@@ -86,7 +86,7 @@ export function bumpImage(pin: ImagePin, files = configFiles()): { file: string;
     }
   }
   if (!changed.length) {
-    throw new Error(`bump-image: no image with repository '${pin.repository}' in ${files.length} config files; check --repository against charts-ts/config/values.ts`);
+    throw new Error(`bump-image: no image with repository '${pin.repository}' in ${files.length} config files; check --repository against the pins in charts-ts/config (ours: sections/apps.ts, images)`);
   }
   return changed;
 }

@@ -6,9 +6,10 @@
  * Sources, so the figure moves when the pipeline does:
  * - GitHub Actions steps: config `delivery.timings` (observed, pessimistic) and the synth time
  *   measured by `npm run bench:synth` (bench/results/synth.json);
- * - Flux: Receiver latency or poll interval (`delivery.flux`), and the Kustomization dependency
- *   chain down to each environment's apps layer, as rendered (each layer waits up to
- *   --requeue-dependency for the one before it);
+ * - Flux: measured by the first-deploy test where it reaches (bench/results/flux-release.json, from
+ *   `E2E_RECORD=1 npm run test:e2e`: push webhook to each layer applied), else the Receiver latency
+ *   or poll interval (`delivery.flux`) and the rendered Kustomization dependency chain (each layer
+ *   waits up to --requeue-dependency for the one before it);
  * - the canary: the Rollouts' rendered steps (migration job, setWeight, analysis, timed pauses, the
  *   inserted approval pause), analysis timing from the rendered AnalysisTemplates plus the
  *   controller allowance in config `apps.analysis`, new canary pods from `delivery.timings` and the
@@ -17,7 +18,7 @@
  * The production approval itself is a human wait and is not counted (the GitHub deployment record
  * measures it separately, see docs/delivery.md).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from '../app.ts';
@@ -29,7 +30,7 @@ import { render } from '../lib/synth.ts';
 import { commandLine, flag } from './cli.ts';
 
 export interface LeadTimeStep {
-  readonly stage: 'staging' | 'production';
+  readonly stage: 'verify' | 'release';
   readonly step: string;
   readonly seconds: number;
   /** Where the number comes from. */
@@ -99,7 +100,7 @@ export function canarySeconds(rollout: any, templates: any[], config: Config, en
   const e = config.environments[env];
   const controller = seconds(e.apps.analysis.controllerLatency);
   const podsReady = seconds(t.canaryPodsReady) + (rollout.spec?.minReadySeconds ?? 0);
-  const workload = rollout.metadata.name === names.apps.web ? e.web : e.api;
+  const workload = rollout.metadata.name === names.apps.web ? e.apps.web : e.apps.api;
   const replicas = workload.hpa.min;
   const steps: any[] = rollout.spec?.strategy?.canary?.steps ?? [];
   let total = 0;
@@ -149,7 +150,46 @@ export function canarySeconds(rollout: any, templates: any[], config: Config, en
   return { seconds: total, detail: parts.join(', '), reachedPause: false };
 }
 
-export function computeLeadTime(config: Config, objects: any[], bench: BenchResult): LeadTime {
+/** The Flux segment as the first-deploy test measured it (bench/results/flux-release.json), if recorded. */
+export interface FluxMeasurement {
+  readonly measuredAt: string;
+  /** Seconds from `git push` (webhook included) to each layer applied at the new revision. */
+  readonly secondsFromPush: Record<string, number>;
+}
+
+export const fluxMeasurementPath = join(repoRoot, 'bench/results/flux-release.json');
+
+export function readFluxMeasurement(path = fluxMeasurementPath): FluxMeasurement | undefined {
+  if (!existsSync(path)) return undefined;
+  const data = JSON.parse(readFileSync(path, 'utf8')) as FluxMeasurement;
+  if (!data.secondsFromPush || typeof data.secondsFromPush !== 'object') throw new Error(`lead-time: ${path} has no "secondsFromPush"; re-run \`E2E_RECORD=1 npm run test:e2e\``);
+  return data;
+}
+
+/** Layers of the longest dependsOn chain ending at `name`, first to last. */
+export function chain(kustomizations: any[], name: string, seen: string[] = []): string[] {
+  const k = kustomizations.find((o) => o.metadata?.name === name);
+  if (!k) throw new Error(`lead-time: Kustomization ${name} is not rendered`);
+  if (seen.includes(name)) throw new Error(`lead-time: Kustomization dependency cycle: ${[...seen, name].join(' -> ')}`);
+  const deps: string[] = (k.spec?.dependsOn ?? []).map((d: { name: string }) => d.name);
+  const longest = deps.map((d) => chain(kustomizations, d, [...seen, name])).reduce<string[]>((a, b) => (b.length > a.length ? b : a), []);
+  return [...longest, name];
+}
+
+/** How often `npm run release -- wait` polls GitHub (charts-ts/tools/release.ts). */
+export const releasePollSeconds = 10;
+
+/**
+ * The worst case from a merge to the production canary at its approval pause, along the pipeline as
+ * it runs (.github/workflows/deploy.yml, docs/delivery.md "Status without a way in"):
+ *
+ *   verify job (synth = dist/) -> [approval: a human wait, not counted] -> production job: publish
+ *   once -> Receiver -> Flux down to apps-staging -> staging canary -> apps-production -> production
+ *   canary to its pause -> Rollouts notification -> canary-events.yml -> the job's poll.
+ *
+ * The staging smoke test runs while Flux applies production; it counts only by what it outlasts.
+ */
+export function computeLeadTime(config: Config, objects: any[], bench: BenchResult, measured?: FluxMeasurement): LeadTime {
   const d = config.cluster.delivery;
   const t = d.timings;
   const kustomizations = objects.filter((o) => o.kind === 'Kustomization' && o.apiVersion?.startsWith('kustomize.toolkit.fluxcd.io/'));
@@ -160,47 +200,65 @@ export function computeLeadTime(config: Config, objects: any[], bench: BenchResu
   const notice = d.flux.trigger === 'receiver'
     ? { s: seconds(d.flux.receiverLatency), source: 'delivery.flux.receiverLatency (GitHub webhook -> Receiver)' }
     : { s: seconds(d.flux.pollInterval), source: 'delivery.flux.pollInterval (no webhook: worst case one full poll)' };
-
-  const appsLayer = (env: EnvironmentName) => {
-    const path = `./apps/${env}`;
-    const k = kustomizations.find((o) => o.spec?.path === path);
-    if (!k) throw new Error(`lead-time: no Flux Kustomization applies ${path}; the platform layers must reconcile it`);
-    return { name: k.metadata.name as string, depth: chainDepth(kustomizations, k.metadata.name) };
+  const appsLayer = (env: EnvironmentName): string => {
+    const k = kustomizations.find((o) => o.spec?.path === `./apps/${env}`);
+    if (!k) throw new Error(`lead-time: no Flux Kustomization applies ./apps/${env}; the platform layers must reconcile it`);
+    return k.metadata.name;
   };
-  const flux = (stage: LeadTimeStep['stage'], env: EnvironmentName) => {
-    const { name, depth } = appsLayer(env);
-    add(stage, 'Flux notices the push', notice.s, notice.source);
-    add(stage, `Flux applies ${depth} layers down to ${name}`, depth * seconds(d.flux.layerApply) + (depth - 1) * seconds(d.flux.requeueDependency),
-      `${depth} x delivery.flux.layerApply + ${depth - 1} x delivery.flux.requeueDependency (rendered dependsOn chain)`);
-  };
-  const canary = (stage: LeadTimeStep['stage'], env: EnvironmentName, stopAtPause: boolean) => {
+  const perLayer = (n: number) => n * seconds(d.flux.layerApply) + n * seconds(d.flux.requeueDependency);
+  const canary = (env: EnvironmentName, stopAtPause: boolean) => {
     const ns = config.environments[env].namespace;
     const rollouts = objects.filter((o) => o.kind === 'Rollout' && o.metadata?.namespace === ns);
     if (!rollouts.length) throw new Error(`lead-time: no Argo Rollout is rendered in ${ns}; the canary time cannot be computed`);
     const times = rollouts.map((r) => ({ name: r.metadata.name as string, ...canarySeconds(r, templates, config, env, stopAtPause) }));
-    const slowest = times.reduce((a, b) => (b.seconds > a.seconds ? b : a));
-    add(stage, `${stopAtPause ? 'canary to the approval pause' : 'canary to Healthy'} (slowest: ${slowest.name})`, slowest.seconds,
-      `rendered Rollout steps: ${slowest.detail}`);
+    return times.reduce((a, b) => (b.seconds > a.seconds ? b : a));
   };
 
-  // Staging: the deploy workflow's first job.
-  add('staging', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
-  add('staging', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
-  add('staging', 'npm run synth', bench.max, `bench/results/synth.json (max of ${bench.runs} runs, ${bench.measuredAt.slice(0, 10)})`);
-  add('staging', 'kubectl + rollouts plugin', seconds(t.tools), 'delivery.timings.tools');
-  add('staging', 'publish platform + apps/staging', seconds(t.publish), 'delivery.timings.publish');
-  flux('staging', 'staging');
-  canary('staging', 'staging', false);
-  add('staging', 'k6 smoke test', seconds(t.smokeTest), 'delivery.timings.smokeTest');
+  // Before the approval: the render reviewers approve is checked.
+  add('verify', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
+  add('verify', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
+  add('verify', 'npm run synth', bench.max, `bench/results/synth.json (max of ${bench.runs} runs, ${bench.measuredAt.slice(0, 10)})`);
 
-  // Production: after the approval (not counted).
-  add('production', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
-  add('production', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
-  add('production', 'kubectl + rollouts plugin', seconds(t.tools), 'delivery.timings.tools');
-  add('production', 'publish apps/production', seconds(t.publish), 'delivery.timings.publish');
-  flux('production', 'production');
-  canary('production', 'production', true);
-  add('production', 'Slack + deployment status', seconds(t.notify), 'delivery.timings.notify');
+  // After the approval: the one publishing job.
+  add('release', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
+  add('release', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
+  add('release', 'publish platform, Secrets, both apps (one commit)', seconds(t.publish), 'delivery.timings.publish');
+  add('release', 'plan + deployment record', seconds(t.notify), 'delivery.timings.notify');
+
+  // Flux down to apps-staging: measured where the first-deploy test reached, estimated beyond.
+  const staging = chain(kustomizations, appsLayer('staging'));
+  const reached = measured ? staging.filter((n) => measured.secondsFromPush[n] !== undefined) : [];
+  const lastMeasured = reached.length ? staging.slice(0, staging.indexOf(reached[reached.length - 1]!) + 1) : [];
+  if (lastMeasured.length) {
+    const name = lastMeasured[lastMeasured.length - 1]!;
+    const m = measured!.secondsFromPush[name]!;
+    add('release', `Flux from the push to ${name} (${lastMeasured.length} layers, measured)`, m,
+      `bench/results/flux-release.json (npm run test:e2e, ${measured!.measuredAt.slice(0, 10)}): webhook, fetch, ${lastMeasured.length} layers`);
+    const rest = staging.slice(lastMeasured.length);
+    if (rest.length) {
+      add('release', `Flux applies ${rest.length} more layers down to ${rest[rest.length - 1]} (estimated)`, perLayer(rest.length),
+        `${rest.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency): ${rest.join(', ')} are beyond what the test reaches`);
+    }
+  } else {
+    add('release', 'Flux notices the push', notice.s, notice.source);
+    add('release', `Flux applies ${staging.length} layers down to ${staging[staging.length - 1]}`, staging.length * seconds(d.flux.layerApply) + (staging.length - 1) * seconds(d.flux.requeueDependency),
+      `${staging.length} x delivery.flux.layerApply + ${staging.length - 1} x delivery.flux.requeueDependency (rendered dependsOn chain)`);
+  }
+  const sc = canary('staging', false);
+  add('release', `staging canary to Healthy (slowest: ${sc.name})`, sc.seconds, `rendered Rollout steps: ${sc.detail}`);
+
+  const production = chain(kustomizations, appsLayer('production'));
+  const after = production.slice(production.indexOf(staging[staging.length - 1]!) + 1);
+  add('release', `Flux applies ${after.join(', ')} (waits for staging Healthy at the revision)`, perLayer(after.length),
+    `${after.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency)`);
+  const pc = canary('production', true);
+  add('release', `production canary to the approval pause (slowest: ${pc.name})`, pc.seconds, `rendered Rollout steps: ${pc.detail}`);
+  const overlap = perLayer(after.length) + pc.seconds;
+  add('release', 'k6 smoke test (runs while production rolls; only what it outlasts counts)', Math.max(0, seconds(t.smokeTest) - overlap),
+    `max(0, delivery.timings.smokeTest - the production apply and canary)`);
+  add('release', 'canary-paused -> canary-events.yml -> commit status -> the job\'s poll',
+    seconds(t.jobStart) + seconds(t.install) + seconds(t.notify) + releasePollSeconds,
+    `delivery.timings.jobStart + install + notify, and the wait's ${releasePollSeconds}s poll (charts-ts/tools/release.ts)`);
 
   const totalSeconds = steps.reduce((n, s) => n + s.seconds, 0);
   const budgetSeconds = seconds(d.leadTimeBudget);
@@ -240,7 +298,7 @@ export function replaceDocsTable(doc: string, table: string): string {
 }
 
 export function leadTimeFor(config: Config): LeadTime {
-  return computeLeadTime(config, render(buildApp(config)).flatMap((f) => f.objects), readBench());
+  return computeLeadTime(config, render(buildApp(config)).flatMap((f) => f.objects), readBench(), readFluxMeasurement());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

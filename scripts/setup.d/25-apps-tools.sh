@@ -3,7 +3,8 @@
 # - argo-eval (test/apps/argo-eval): Argo Rollouts' own code (v1.9.1, Apache-2.0) as a command: the
 #   analysis condition evaluator (utils/evaluate) and the controller's spec validation
 #   (pkg/apis/rollouts/validation), so the tests check the rendered Rollouts and AnalysisTemplates
-#   with the real implementation. Built into .cache/bin; rebuilt only when its sources change. The
+#   with the real implementation; and the ReplicaSet sizes of an abort under dynamicStableScale
+#   (utils/replicaset), which the abort arithmetic is checked against. Built into .cache/bin; rebuilt only when its sources change. The
 #   first build compiles k8s.io/kubernetes' API validation (10-20 minutes on 2 cores); it is built
 #   without -trimpath so the cluster components' build (90-*) reuses those compiled packages.
 # - redis-server and redis-cli (Debian), to run the generated redis.conf and the container's start

@@ -2,7 +2,8 @@
 # The real components `npm run test:cluster` runs (docs/testing.md), built from their Go modules into
 # .cache/bin. Each component is a wrapper module under test/cluster/components/<name>/: its go.mod pins
 # the version (renovate-annotated) and its go.sum the content. A binary is rebuilt only when its
-# version stamp (.cache/bin/.<binary>.version) differs from the pin, so re-runs take a second.
+# version stamp (.cache/bin/.<binary>.version) differs from the pin (for cert-manager, whose wrapper holds
+# our own main packages: the pin plus a hash of that code), so re-runs take a second.
 #
 # With internet you can skip a build and use official release binaries instead: set any of
 # KUBE_APISERVER_BIN, KUBE_CONTROLLER_MANAGER_BIN, KUBE_SCHEDULER_BIN, KINE_BIN, KWOK_BIN,
@@ -103,11 +104,14 @@ check_licenses() {
   done < <(cd "$COMPONENTS/$name" && go list -deps -f '{{with .Module}}{{.Dir}}{{end}}' tool | sort -u)
 }
 
-# build NAME MODULE "BINARY=ENV_VAR[:GO_NAME] ..." [extra ldflags] [note shown while building]
+# build NAME MODULE "BINARY=ENV_VAR[:GO_NAME] ..." [extra ldflags] [note shown while building] [source id]
 # GO_NAME: the file name `go build` gives that tool (its package path's last element) when it is not BINARY.
+# Source id: for a wrapper with code of its own, a hash of that code; it joins the version stamp
+# (VERSION+src.ID), so changing the code rebuilds the binaries.
 build() {
-  local name="$1" module="$2" binaries="$3" ldflags="-s -w ${4:-}" version pair bin var go_name missing=0 given=0 count=0
+  local name="$1" module="$2" binaries="$3" ldflags="-s -w ${4:-}" version stamp pair bin var go_name missing=0 given=0 count=0
   version=$(pinned "$name" "$module")
+  stamp="$version${6:++src.$6}"
   for pair in $binaries; do
     bin="${pair%%=*}" var="${pair#*=}"
     var="${var%%:*}"
@@ -115,7 +119,7 @@ build() {
     if [ -n "${!var:-}" ]; then
       [ -x "${!var}" ] || { echo "setup: $var=${!var} is not an executable file" >&2; exit 1; }
       given=$((given + 1))
-    elif [ ! -x "$BIN/$bin" ] || [ "$(cat "$BIN/.$bin.version" 2>/dev/null)" != "$version" ]; then
+    elif [ ! -x "$BIN/$bin" ] || [ "$(cat "$BIN/.$bin.version" 2>/dev/null)" != "$stamp" ]; then
       missing=1
     fi
   done
@@ -139,7 +143,7 @@ build() {
     bin="${pair%%=*}" var="${pair#*=}" go_name="$bin"
     case "$var" in *:*) go_name="${var#*:}" ;; esac
     mv "$out/$go_name" "$BIN/$bin"
-    echo "$version" > "$BIN/.$bin.version"
+    echo "$stamp" > "$BIN/.$bin.version"
   done
   rm -rf "$out"
   echo "$name $version: built in $((SECONDS - start))s" | tee -a "$LOGS/build-times.log"
@@ -175,41 +179,23 @@ prometheus_module=$(pinned prometheus github.com/prometheus/prometheus)
 build prometheus github.com/prometheus/prometheus "prometheus=PROMETHEUS_BIN" \
   "-X github.com/prometheus/common/version.Version=$(cat "$(go env GOMODCACHE)/github.com/prometheus/prometheus@$prometheus_module/VERSION" 2>/dev/null || echo "$prometheus_module")"
 
-# cert-manager: its cmd/<name> modules are not published on the Go module proxy and upstream code is
-# never committed here, so a build needs the pinned tag's cmd/ files placed (unchanged, git-ignored)
-# in test/cluster/components/cert-manager/cmd/; they are checked against the blob ids in
-# upstream-cmd.txt. Binaries that are already current (version stamps), or official release
-# binaries given through CERT_MANAGER_{CONTROLLER,WEBHOOK,CAINJECTOR}_BIN, need neither.
-cert_manager_bins="cert-manager-controller=CERT_MANAGER_CONTROLLER_BIN:controller-binary cert-manager-webhook=CERT_MANAGER_WEBHOOK_BIN:webhook-binary cert-manager-cainjector=CERT_MANAGER_CAINJECTOR_BIN:cainjector-binary"
-check_cert_manager_cmd() {
-  local dir="$COMPONENTS/cert-manager" tag want have
-  if [ ! -d "$dir/cmd" ]; then
-    echo "setup: cert-manager $1 must be built, but test/cluster/components/cert-manager/cmd/ is absent: the tag's cmd/{controller,webhook,cainjector} module files are not on the Go module proxy. Place them there (git-ignored; checked against upstream-cmd.txt), or set CERT_MANAGER_CONTROLLER_BIN, CERT_MANAGER_WEBHOOK_BIN and CERT_MANAGER_CAINJECTOR_BIN to the official $1 binaries" >&2
-    exit 1
-  fi
-  tag=$(awk '$1 == "tag" { print $2 }' "$dir/upstream-cmd.txt")
-  if [ "$tag" != "$1" ]; then
-    echo "setup: test/cluster/components/cert-manager: cmd/ holds cert-manager $tag's files but go.mod pins $1; copy $1's (see go.mod)" >&2
-    exit 1
-  fi
-  want=$(grep -E '^[0-9a-f]{40} ' "$dir/upstream-cmd.txt" | LC_ALL=C sort -k2)
-  have=$(cd "$dir" && find cmd -type f | LC_ALL=C sort | while read -r f; do echo "$(git hash-object --no-filters "$f") $f"; done)
-  if [ "$want" != "$have" ]; then
-    echo "setup: test/cluster/components/cert-manager/cmd/ differs from cert-manager $1's files listed in upstream-cmd.txt (< listed, > present):" >&2
-    diff <(echo "$want") <(echo "$have") >&2 || true
-    exit 1
-  fi
-}
+# cert-manager: upstream's cmd/<name> modules are not on the Go module proxy, so the wrapper holds our
+# own main packages for the three binaries, built on the published module (its go.mod says why and
+# how). Stamped like the release build (make/00_mod.mk: pkg/util.AppVersion and AppGitCommit), so each
+# logs `version="v1.21.1"`; the proxy records no commit for the tag, release.txt does.
 cert_manager_version=$(pinned cert-manager github.com/cert-manager/cert-manager)
-cert_manager_current=1
-for pair in $cert_manager_bins; do
-  bin="${pair%%=*}" var="${pair#*=}"; var="${var%%:*}"
-  if [ -z "${!var:-}" ] && { [ ! -x "$BIN/$bin" ] || [ "$(cat "$BIN/.$bin.version" 2>/dev/null)" != "$cert_manager_version" ]; }; then cert_manager_current=0; fi
-done
-[ "$cert_manager_current" = 1 ] || check_cert_manager_cmd "$cert_manager_version"
-cert_manager_commit=$(awk '$1 == "tag" { print $4 }' "$COMPONENTS/cert-manager/upstream-cmd.txt")
-build cert-manager github.com/cert-manager/cert-manager "$cert_manager_bins" \
-  "-X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cert_manager_version -X github.com/cert-manager/cert-manager/pkg/util.AppGitCommit=$cert_manager_commit"
+read -r cert_manager_tag cert_manager_commit < <(grep -v '^#' "$COMPONENTS/cert-manager/release.txt")
+if [ "$cert_manager_tag" != "$cert_manager_version" ]; then
+  echo "setup: test/cluster/components/cert-manager/release.txt names $cert_manager_tag but go.mod pins $cert_manager_version; put $cert_manager_version and its tag's commit there" >&2
+  exit 1
+fi
+# Our code is part of the stamp, so an edit to these programs rebuilds them.
+cert_manager_src=$(cd "$COMPONENTS/cert-manager" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name release.txt \) |
+  LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+util=github.com/cert-manager/cert-manager/pkg/util
+build cert-manager github.com/cert-manager/cert-manager \
+  "cert-manager-controller=CERT_MANAGER_CONTROLLER_BIN cert-manager-webhook=CERT_MANAGER_WEBHOOK_BIN cert-manager-cainjector=CERT_MANAGER_CAINJECTOR_BIN" \
+  "-X $util.AppVersion=$cert_manager_version -X $util.AppGitCommit=$cert_manager_commit" "" "$cert_manager_src"
 
 # The Flux controllers of flux2 v2.9.4. Their release images are built without version ldflags, so
 # they are stamped with nothing; the tests read the module version from the binary's Go build info.

@@ -32,6 +32,8 @@ interface Target {
   readonly stable: string;
   /** The weighted TraefikService, as its routers' series carry it. */
   readonly router: string;
+  /** The probe's TraefikService, as the probe route's router series carry it. */
+  readonly probeRouter: string;
   readonly queries: Record<MetricKey, string>;
   /** The guard template's queries (must equal the gate's). */
   readonly guardQueries: Record<MetricKey, string>;
@@ -103,20 +105,42 @@ function counterValues(perScrape: number, samples: number, startAt = 0, absentBe
   return `${absentBefore ? `_x${startAt}` : `0x${startAt - 1}`} ${perScrape}+${perScrape}x${samples}`;
 }
 
-/** Input series for one Traefik service: requests counters and duration buckets, `samples` scrapes. */
-function seriesFor(service: string, streams: readonly Stream[], samples: number, startAt = 0, absentBefore = false) {
+/**
+ * Streams with the same code and protocol are one Traefik series: their requests and bucket
+ * counts add up (users' and the probe's requests to the canary, for instance).
+ */
+function merged(streams: readonly Stream[]): { code: string; protocol: string; rps: number; buckets: number[] }[] {
+  const out = new Map<string, { code: string; protocol: string; rps: number; buckets: number[] }>();
+  for (const s of streams) {
+    const protocol = s.protocol ?? T.httpProtocol;
+    const key = `${s.code}/${protocol}`;
+    const m = out.get(key) ?? { code: s.code, protocol, rps: 0, buckets: T.latencyBuckets.map(() => 0) };
+    m.rps += s.rps;
+    T.latencyBuckets.forEach((b, i) => { m.buckets[i] += s.rps * share(s.latency ?? fast, b); });
+    out.set(key, m);
+  }
+  return [...out.values()];
+}
+
+/**
+ * Input series for one Traefik service (or, with `router`, the router series of one route's
+ * service): requests counters and duration buckets, `samples` scrapes.
+ */
+function seriesFor(service: string, streams: readonly Stream[], samples: number, startAt = 0, absentBefore = false, router?: string) {
   const out: { series: string; values: string }[] = [];
   const values = (perScrape: number) => counterValues(perScrape, samples, startAt, absentBefore);
-  for (const s of streams) {
-    const labels = (extra: Record<string, string> = {}) => `{${Object.entries({ service, code: s.code, method: 'GET', protocol: s.protocol ?? T.httpProtocol, ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
-    const perScrape = s.rps * scrape;
-    out.push({ series: `${T.requestsTotal}${labels()}`, values: values(perScrape) });
-    const lat = s.latency ?? fast;
-    for (const b of T.latencyBuckets) out.push({ series: `${T.requestDurationBucket}${labels({ le: le(b) })}`, values: values(perScrape * share(lat, b)) });
-    out.push({ series: `${T.requestDurationBucket}${labels({ le: '+Inf' })}`, values: values(perScrape) });
+  const [total, bucket] = router ? [T.routerRequestsTotal, T.routerRequestDurationBucket] : [T.requestsTotal, T.requestDurationBucket];
+  for (const s of merged(streams)) {
+    const labels = (extra: Record<string, string> = {}) => `{${Object.entries({ ...(router ? { router } : {}), service, code: s.code, method: 'GET', protocol: s.protocol, ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+    out.push({ series: `${total}${labels()}`, values: values(s.rps * scrape) });
+    T.latencyBuckets.forEach((b, i) => out.push({ series: `${bucket}${labels({ le: le(b) })}`, values: values(s.buckets[i] * scrape) }));
+    out.push({ series: `${bucket}${labels({ le: '+Inf' })}`, values: values(s.rps * scrape) });
   }
   return out;
 }
+
+/** The probe's route: its router series (requests and durations) under the probe's TraefikService. */
+const probeRouterName = (t: Target) => `websecure-${t.env.namespace}-${t.app}-canary-probe@kubernetescrd`;
 
 /**
  * Router series of the app's TraefikService: every request of both sides (split over the API's two
@@ -126,8 +150,8 @@ function seriesFor(service: string, streams: readonly Stream[], samples: number,
 function routerSeriesFor(t: Target, streams: readonly Stream[], noServer: number, samples: number) {
   const routers = ['auth', 'catch-all'].map((r) => `websecure-${t.env.namespace}-${t.app}-${r}@kubernetescrd`);
   const all: Stream[] = [...streams, ...(noServer ? [{ code: T.noServerCode, rps: noServer }] : [])];
-  return routers.flatMap((router) => all.map((s) => ({
-    series: `${T.routerRequestsTotal}{${Object.entries({ router, service: t.router, code: s.code, method: 'GET', protocol: s.protocol ?? T.httpProtocol }).map(([k, v]) => `${k}="${v}"`).join(',')}}`,
+  return routers.flatMap((router) => merged(all).map((s) => ({
+    series: `${T.routerRequestsTotal}{${Object.entries({ router, service: t.router, code: s.code, method: 'GET', protocol: s.protocol }).map(([k, v]) => `${k}="${v}"`).join(',')}}`,
     values: counterValues((s.rps * scrape) / routers.length, samples),
   })));
 }
@@ -140,15 +164,22 @@ type Settings = typeof analysis;
  * Success rate of the canary's requests (non-5xx share): what its pods served plus the requests
  * Traefik found no canary pod for (`noServer`, all 503); undefined below minRequests.
  */
-function expectedSuccessRate(streams: readonly Stream[], a: Settings, noServer = 0): number | undefined {
-  const total = streams.reduce((sum, s) => sum + s.rps, 0) + noServer;
-  if (total * durationSeconds(a.window) < a.minRequests) return undefined;
-  const errors = streams.filter((s) => /^5\d\d$/.test(s.code)).reduce((sum, s) => sum + s.rps, 0) + noServer;
-  return 1 - errors / total;
+function expectedSuccessRate(streams: readonly Stream[], a: Settings, noServer = 0, probe: readonly Stream[] = [], probeNoServer = 0): number | undefined {
+  const of = (ss: readonly Stream[], ns: number) => {
+    const total = ss.reduce((sum, s) => sum + s.rps, 0) + ns;
+    const errors = ss.filter((s) => /^5\d\d$/.test(s.code)).reduce((sum, s) => sum + s.rps, 0) + ns;
+    return total * durationSeconds(a.window) < a.minRequests ? undefined : 1 - errors / total;
+  };
+  // Users' requests alone when they are enough; with the probe's otherwise.
+  return of(streams, noServer) ?? of([...streams, ...probe], noServer + probeNoServer);
 }
 
-/** p95 of the canary's plain-HTTP streams by linear interpolation inside the Traefik bucket (as histogram_quantile). */
-function expectedLatencyP95(streams: readonly Stream[], a: Settings): number | undefined {
+/** p95 of the canary's plain-HTTP streams (users' first, as the success rate), by linear interpolation inside the Traefik bucket (as histogram_quantile). */
+function expectedLatencyP95(streams: readonly Stream[], a: Settings, probe: readonly Stream[] = []): number | undefined {
+  return latencyOf(streams, a) ?? latencyOf([...streams, ...probe], a);
+}
+
+function latencyOf(streams: readonly Stream[], a: Settings): number | undefined {
   const http = streams.filter((s) => (s.protocol ?? T.httpProtocol) === T.httpProtocol);
   const total = http.reduce((sum, s) => sum + s.rps, 0);
   if (total * durationSeconds(a.window) < a.minRequests) return undefined;
@@ -169,6 +200,10 @@ interface Scenario {
   readonly stable?: readonly Stream[];
   /** Canary requests per second Traefik answers 503 "no available server" (no ready canary pod). */
   readonly noServer?: number;
+  /** The synthetic probe's requests the canary's pods served (charts-ts/apps/probe.ts). */
+  readonly probe?: readonly Stream[];
+  /** The probe's requests per second Traefik answers 503 "no available server". */
+  readonly probeNoServer?: number;
   readonly verdict: Record<MetricKey, Verdict>;
 }
 
@@ -268,11 +303,96 @@ const scenarios: Scenario[] = [
   },
 ];
 
+/**
+ * The traffic an LMS has (docs/delivery.md "Design rates"), at the canary's first weight: requests
+ * per second at the origin (Traefik) times the weight reach the canary from users; the probe adds
+ * its own where that is not enough for a verdict.
+ */
+const production = r.config.environments.production;
+const firstWeight = (production.canary.steps.find((x) => 'setWeight' in x) as { setWeight: number }).setWeight / 100;
+const probeRps = production.apps.probe.requestsPerSecond;
+const users = (originRps: number, errorShare = 0, latency?: Latency): Stream[] => [
+  { code: '200', rps: originRps * firstWeight * (1 - errorShare), latency },
+  ...(errorShare ? [{ code: '500', rps: originRps * firstWeight * errorShare, latency }] : []),
+];
+const probe = (errorShare = 0): Stream[] => [
+  { code: '200', rps: probeRps * (1 - errorShare) },
+  ...(errorShare ? [{ code: '500', rps: probeRps * errorShare }] : []),
+];
+const schoolLatency: Latency = { 0.1: 0.9, 0.3: 0.99, 1.2: 1 };
+const slow: Latency = { 0.1: 0.3, 0.3: 0.6, 1.2: 0.95, 5: 1 };
+
+const trafficScenarios: Scenario[] = [
+  {
+    name: '1 rps at the origin (night) without the probe: 6 users\' requests a minute reach the canary, no verdict',
+    canary: users(1),
+    stable: healthyStable,
+    verdict: { successRate: 'none', latencyP95: 'none' },
+  },
+  {
+    name: '1 rps at the origin (night) with the probe: a healthy canary passes on the probe\'s requests',
+    canary: users(1),
+    probe: probe(),
+    stable: healthyStable,
+    verdict: { successRate: 'pass', latencyP95: 'pass' },
+  },
+  {
+    name: '1 rps at the origin (night) with the probe: a canary failing 5 % of every path fails',
+    canary: users(1, 0.05),
+    probe: probe(0.05),
+    stable: healthyStable,
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+  {
+    name: '1 rps at the origin (night), the canary loses its pods: the probe\'s requests get 503 no available server',
+    canary: [],
+    probeNoServer: probeRps,
+    stable: healthyStable,
+    verdict: { successRate: 'fail', latencyP95: 'none' },
+  },
+  {
+    name: '20 rps at the origin (school hours): a healthy canary passes on users\' requests',
+    canary: users(20, 0.002, schoolLatency),
+    probe: probe(),
+    stable: healthyStable,
+    verdict: { successRate: 'pass', latencyP95: 'pass' },
+  },
+  {
+    name: '20 rps at the origin (school hours): 2 % of users\' requests fail while the probe\'s paths are fine: users\' requests decide, the probe does not dilute them',
+    canary: users(20, 0.02),
+    probe: probe(),
+    stable: healthyStable,
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+  {
+    name: '20 rps at the origin (school hours): slow for users (p95 1.2 s), fast for the probe: fails',
+    canary: users(20, 0, slow),
+    probe: probe(),
+    stable: healthyStable,
+    verdict: { successRate: 'pass', latencyP95: 'fail' },
+  },
+  {
+    name: '200 rps at the origin (exam peak): a healthy canary passes',
+    canary: users(200, 0.002, schoolLatency),
+    probe: probe(),
+    stable: healthyStable,
+    verdict: { successRate: 'pass', latencyP95: 'pass' },
+  },
+  {
+    name: '200 rps at the origin (exam peak): 1.5 % of users\' requests fail',
+    canary: users(200, 0.015),
+    probe: probe(),
+    stable: healthyStable,
+    verdict: { successRate: 'fail', latencyP95: 'pass' },
+  },
+];
+scenarios.push(...trafficScenarios);
+
 const evalAt = 300; // seconds; the traffic runs from 0 to 600 s
 const samples = 20;
 const expected = (s: Scenario, env: Environment): Record<MetricKey, number | undefined> => ({
-  successRate: expectedSuccessRate(s.canary, env.apps.analysis, s.noServer),
-  latencyP95: expectedLatencyP95(s.canary, env.apps.analysis),
+  successRate: expectedSuccessRate(s.canary, env.apps.analysis, s.noServer, s.probe, s.probeNoServer),
+  latencyP95: expectedLatencyP95(s.canary, env.apps.analysis, s.probe),
 });
 
 /**
@@ -294,9 +414,10 @@ function scenarioTest(s: Scenario) {
     name: s.name,
     interval: analysis.scrapeInterval,
     input_series: all.flatMap((t) => [
-      ...seriesFor(t.canary, s.canary, samples),
+      ...seriesFor(t.canary, [...s.canary, ...(s.probe ?? [])], samples),
       ...seriesFor(t.stable, s.stable ?? [], samples),
       ...routerSeriesFor(t, [...s.canary, ...(s.stable ?? [])], s.noServer ?? 0, samples),
+      ...seriesFor(t.probeRouter, [...(s.probe ?? []), ...(s.probeNoServer ? [{ code: T.noServerCode, rps: s.probeNoServer }] : [])], samples, 0, false, probeRouterName(t)),
     ]),
     promql_expr_test: all.flatMap((t) => (Object.keys(analysisRecordNames) as MetricKey[]).map((k) => {
       const e = expected(s, t.env)[k];
@@ -313,7 +434,11 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
     expect(all).toHaveLength(2 * environments(r).length);
     for (const env of environments(r)) expect(env.apps.analysis.scrapeInterval).toBe(analysis.scrapeInterval);
     for (const t of all) {
-      expect(t.guardQueries).toEqual(t.queries);
+      // The guard judges the gate's query over the last guard.sustain, one point per scrape.
+      for (const k of Object.keys(metricNames) as MetricKey[]) {
+        expect(t.guardQueries[k]).toContain(t.queries[k]);
+        expect(t.guardQueries[k]).toContain(`[${t.env.apps.analysis.guard.sustain}:${t.env.apps.analysis.scrapeInterval}]`);
+      }
       for (const q of Object.values(t.queries)) {
         expect(q).toContain(`service="${t.canary}"`);
         expect(q).toContain(`>= ${t.env.apps.analysis.minRequests}`);
@@ -322,8 +447,11 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
       // Latency reads the canary alone; the success rate reads the stable side's series only to
       // subtract the 503s its pods served from the router's (what is left found no server).
       expect(t.queries.latencyP95).not.toContain(t.stable);
-      expect(t.queries.latencyP95).not.toContain(T.routerRequestsTotal);
-      expect(t.queries.successRate).toContain(`${T.routerRequestsTotal}{service="${t.router}",code="503"}`);
+      expect(t.queries.latencyP95).not.toContain(`service="${t.router}"`);
+      expect(t.queries.successRate).toContain(`${T.routerRequestsTotal}{service=~"${t.router}|${t.probeRouter}",code="503"}`);
+      // The probe's route is told apart by its own router series.
+      expect(t.queries.successRate).toContain(`${T.routerRequestsTotal}{service="${t.probeRouter}"}`);
+      expect(t.queries.latencyP95).toContain(`${T.routerRequestDurationBucket}{service="${t.probeRouter}",protocol="http"}`);
       expect(t.queries.successRate.replaceAll(`service=~"${t.stable}|${t.canary}",code="503"`, '')).not.toContain(t.stable);
     }
     const check = run('promtool', ['check', 'rules', rules]);
@@ -381,6 +509,41 @@ describe('canary analysis queries (promtool test rules on the rendered AnalysisT
       { ...t.gate.latencyP95, result: ['+Inf'] }, // p95 beyond the last finite bucket
     ]).map((p) => p.phase);
     expect(phases).toEqual(['Successful', 'Failed', 'Successful', 'Failed', 'Failed']);
+  });
+
+  it.each([0, 7, 14])('at night the first gate of a release is judged from its first measurement: the probe starts when the canary pod is ready, minReadySeconds before the gate (probe starts %is after a scrape)', (offset) => {
+    // The probe's requests reach the canary from `start` (the canary pod ready); the setWeight
+    // step completes minReadySeconds later and the gate measures initialDelay after that, a second
+    // before a scrape would land. Users send 1 request a second at the origin (0.1 at the canary).
+    const t = all.find((x) => x.env.name === 'production' && x.app === names.apps.api)!;
+    const minReady = t.env.apps.lifecycle.minReadySeconds;
+    const start = 10 * scrape + offset;
+    const measurement = start + minReady + durationSeconds(t.env.apps.analysis.initialDelay) - 1;
+    // Per scrape interval (k - 1, k]: the probe's requests sent in it.
+    const perScrape = (k: number) => Math.max(0, Math.min(k * scrape, measurement + scrape) - Math.max((k - 1) * scrape, start)) * probeRps;
+    const values = (rps: (k: number) => number) => {
+      let v = 0;
+      return Array.from({ length: samples + 1 }, (_, k) => { v += k ? rps(k) : 0; return String(Number(v.toFixed(6))); }).join(' ');
+    };
+    const labels = (l: Record<string, string>) => `{${Object.entries(l).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+    const base = { code: '200', method: 'GET', protocol: T.httpProtocol };
+    const user = users(1)[0].rps * scrape;
+    const file = writeYaml(dir, `first-gate-${offset}.test.yaml`, {
+      rule_files: [rules],
+      evaluation_interval: '1s',
+      tests: [{
+        name: 'first gate at night',
+        interval: analysis.scrapeInterval,
+        input_series: [
+          { series: `${T.requestsTotal}${labels({ service: t.canary, ...base })}`, values: values((k) => perScrape(k) + user) },
+          { series: `${T.routerRequestsTotal}${labels({ router: 'probe', service: t.probeRouter, ...base })}`, values: values(perScrape) },
+        ],
+        // A value (the probe's 4/s make the minimum), and it is the success rate of all of them.
+        promql_expr_test: [valueCheck(`${analysisRecordNames.successRate}{env="${t.env.name}",app="${t.app}"}`, `${measurement}s`, 1)],
+      }],
+    });
+    const result = run('promtool', ['test', 'rules', file]);
+    expect(result.status, result.output).toBe(0);
   });
 
   it.each([

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analysisTemplateNames, gateSeconds } from '../../charts-ts/apps/analysis.ts';
-import { durationSeconds, worstCaseAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
+import { durationSeconds, worstCaseAbortSeconds, worstCaseGuardAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
@@ -21,21 +21,27 @@ describe('analysis templates', () => {
         const gate = r.get('AnalysisTemplate', t.gate, env.namespace).spec.metrics;
         const guard = r.get('AnalysisTemplate', t.guard, env.namespace).spec.metrics;
         expect(gate.map((m: any) => m.name)).toEqual(['success-rate', 'latency-p95']);
-        for (const m of [...gate, ...guard]) {
+        const guardPrometheus = guard.filter((m: any) => m.provider.prometheus);
+        expect(guardPrometheus.map((m: any) => m.name)).toEqual(['success-rate', 'latency-p95']);
+        for (const m of [...gate, ...guardPrometheus]) {
           expect(m.interval).toBe(a.interval);
           expect(m.initialDelay).toBe(a.initialDelay);
-          expect(m.consecutiveErrorLimit).toBe(a.consecutiveErrorLimit);
           expect(m.provider.prometheus.address).toBe(names.monitoring.prometheusUrl);
         }
         for (const m of gate) {
-          expect([m.count, m.failureLimit, m.inconclusiveLimit]).toEqual([a.gate.count, a.gate.failureLimit, a.gate.inconclusiveLimit]);
+          expect([m.count, m.failureLimit, m.inconclusiveLimit, m.consecutiveErrorLimit]).toEqual([a.gate.count, a.gate.failureLimit, a.gate.inconclusiveLimit, a.consecutiveErrorLimit]);
         }
-        for (const m of guard) {
-          // Runs for the whole rollout; can only fail it.
+        for (const m of guardPrometheus) {
+          // Runs for the whole rollout; can only fail it, at the first failed measurement (the
+          // query carries the persistence), and rides out a Prometheus outage.
           expect(m.count).toBeUndefined();
           expect(m.successCondition).toBeUndefined();
-          expect(m.failureLimit).toBe(a.guard.failureLimit);
+          expect(m.failureLimit).toBe(0);
+          expect(m.consecutiveErrorLimit).toBe(Math.ceil(durationSeconds(a.guard.prometheusOutage) / 10));
         }
+        // The synthetic traffic Job runs in the guard where the environment has the probe.
+        const probe = guard.find((m: any) => m.provider.job);
+        expect(Boolean(probe)).toBe(env.apps.probe.enabled);
         expect(gate[0].successCondition).toBe(`len(result) > 0 && result[0] >= ${a.successRateMin}`);
         expect(gate[0].failureCondition).toBe(`len(result) > 0 && result[0] < ${a.successRateMin}`);
         expect(gate[1].successCondition).toBe(`len(result) > 0 && result[0] <= ${a.latencyP95MaxSeconds}`);
@@ -45,10 +51,10 @@ describe('analysis templates', () => {
   });
 
   it('follow a change of thresholds and timing in config', () => {
-    const o = renderAll({ environments: { production: { apps: { analysis: { successRateMin: 0.995, latencyP95MaxSeconds: 0.1, minRequests: 200, window: '2m', interval: '20s' } } } } });
+    const o = renderAll({ environments: { production: { apps: { analysis: { successRateMin: 0.995, latencyP95MaxSeconds: 0.1, minRequests: 200, window: '90s', interval: '20s', guard: { sustain: '105s' } } } } } });
     const [success, latency] = o.get('AnalysisTemplate', analysisTemplateNames(names.apps.api).gate, 'lms-production').spec.metrics;
     expect(success.successCondition).toContain('>= 0.995');
-    expect(success.provider.prometheus.query).toContain('[2m]');
+    expect(success.provider.prometheus.query).toContain('[90s]');
     expect(success.provider.prometheus.query).toContain('>= 200)');
     expect(latency.successCondition).toContain('<= 0.1');
     expect(latency.interval).toBe('20s');
@@ -60,7 +66,8 @@ describe('analysis templates', () => {
       expect(durationSeconds(a.abortWithin)).toBe(180);
       // max(30 s delay, 2 x 15 s scrapes for rate()'s two samples) + 30 s + failureLimit x 30 s + 15 s controllers
       expect(worstCaseAbortSeconds(a, a.gate.failureLimit)).toBe(105);
-      expect(worstCaseAbortSeconds(a, a.guard.failureLimit)).toBe(135);
+      // 2 x 15 s scrapes + 90 s sustained + 30 s interval + 15 s controllers
+      expect(worstCaseGuardAbortSeconds(a)).toBe(165);
       // An analysis step takes count x 30 s when every measurement is conclusive: 2 minutes in
       // production, 90 s in staging (three measurements under the pipeline's synthetic load).
       expect(gateSeconds(a)).toBe({ production: 120, staging: 90 }[env.name]);
@@ -69,7 +76,10 @@ describe('analysis templates', () => {
 
   it.each([
     [{ gate: { count: 8, failureLimit: 4 } }, 'apps.analysis.gate.failureLimit: 4 lets a bad canary run 195s before the abort, more than abortWithin (3m)'],
-    [{ interval: '1m' }, 'apps.analysis.guard.failureLimit: 2 lets a bad canary run 225s before the abort, more than abortWithin (3m)'],
+    [{ interval: '1m' }, 'apps.analysis.guard.sustain: "90s" lets a bad canary run 195s before the guard aborts it, more than abortWithin (3m)'],
+    [{ guard: { sustain: '60s' } }, 'apps.analysis.guard.sustain: "60s" must be at least window + scrapeInterval (75s)'],
+    [{ guard: { sustain: '100s' } }, 'apps.analysis.guard.sustain: "100s" must be a multiple of scrapeInterval (15s)'],
+    [{ guard: { prometheusOutage: '30s' } }, 'apps.analysis.guard.prometheusOutage: "30s" must be at least what the gate rides out (50s)'],
     [{ minRequests: 50 }, 'apps.analysis.minRequests: 50 must be at least 100 for a 99 % target'],
     [{ latencyP95MaxSeconds: 0.25 }, "apps.analysis.latencyP95MaxSeconds: 0.25 must be one of Traefik's histogram bucket bounds (0.1, 0.3, 1.2, 5)"],
     [{ window: '45s' }, 'apps.analysis.window: "45s" must span at least 4 scrapes (4 x scrapeInterval 15s = 60s)'],

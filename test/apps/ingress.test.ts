@@ -9,6 +9,7 @@ import { canaryServiceNames } from '../../charts-ts/apps/metrics.ts';
 import { parseConfig } from '../../charts-ts/config/load.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import { originPull } from '../../charts-ts/lib/origin-pull.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
 import { inRanges, poolStrategyAddress, rateLimited, ruleMatches } from './traefik-semantics.ts';
@@ -35,7 +36,8 @@ describe('ingress', () => {
       ] as const) {
         const ir = r.get('IngressRoute', route, env.namespace);
         expect(ir.spec.entryPoints).toEqual(['websecure']);
-        expect(ir.spec.tls).toEqual({ secretName: tlsSecretName });
+        // Public routers admit only Cloudflare's origin-pull client certificate (test/platform/origin-pull.test.ts).
+        expect(ir.spec.tls).toEqual({ secretName: tlsSecretName, options: { name: originPull.tlsOption, namespace: env.namespace } });
         for (const rt of ir.spec.routes) {
           expect(rt.match).toContain(`Host(\`${host}\`)`);
           expect(rt.services).toEqual([{ name: canaryServiceNames(app).traefikService, kind: 'TraefikService' }]);

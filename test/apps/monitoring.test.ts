@@ -24,7 +24,7 @@ describe('service monitors', () => {
         expect(svc.spec.ports).toEqual([{ name: 'metrics', port, targetPort: 'metrics', protocol: 'TCP' }]);
         const containerPorts = rollout.spec.template.spec.containers.flatMap((c: any) => c.ports ?? []);
         expect(containerPorts).toContainEqual({ name: 'metrics', containerPort: port, protocol: 'TCP' });
-        expect(port).not.toBe(app === names.apps.api ? env.api.port : env.web.port);
+        expect(port).not.toBe(app === names.apps.api ? env.apps.api.port : env.apps.web.port);
         expect(sm.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
         expect(sm.spec.podTargetLabels).toEqual(['lms.dev/track']);
       }

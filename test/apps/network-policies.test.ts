@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { podSelectors } from '../../charts-ts/apps/labels.ts';
 import { clusterDns } from '../../charts-ts/apps/network-policies.ts';
+import { probePodSelector } from '../../charts-ts/apps/probe.ts';
 import { redisExporterPort } from '../../charts-ts/apps/redis.ts';
 import { cidrContains } from '../../charts-ts/config/sections/apps.ts';
 import type { Environment } from '../../charts-ts/config/schema.ts';
@@ -60,6 +61,7 @@ function world(env: Environment) {
     web: pod('web', podSelectors.web),
     redis: pod('redis', podSelectors.redis),
     migration: pod('migration', podSelectors.migration),
+    probe: pod('canary-probe', { ...probePodSelector, 'lms.dev/probed-app': 'lms-api' }),
     database: pod('database', { ...podSelectors.database, 'cnpg.io/instanceRole': 'primary' }),
     pooler: pod('pooler', podSelectors.pooler),
     debug: pod('debug', { run: 'debug' }),
@@ -85,7 +87,7 @@ describe('network policies', () => {
       const policies = r.find('NetworkPolicy', { namespace: env.namespace });
       const w = world(env);
       // A pod nobody made a rule for reaches nothing and is reached by nothing but DNS answers.
-      expect(allowed(policies, w.debug, w.api, env.api.port)).toBe(false);
+      expect(allowed(policies, w.debug, w.api, env.apps.api.port)).toBe(false);
       expect(allowed(policies, w.traefik, w.debug, 8080)).toBe(false);
       expect(allowed(policies, w.debug, w.internet, 443)).toBe(false);
       expect(allowed(policies, w.debug, w.dns, 53, 'UDP')).toBe(true);
@@ -99,8 +101,8 @@ describe('network policies', () => {
       const a = env.apps;
       const pooled = apiDatabaseHost(env) === names.database.poolerService;
       const flows: [Endpoint, Endpoint, number, boolean, string?][] = [
-        [w.traefik, w.web, env.web.port, true],
-        [w.traefik, w.api, env.api.port, true],
+        [w.traefik, w.web, env.apps.web.port, true],
+        [w.traefik, w.api, env.apps.api.port, true],
         [w.prometheus, w.api, a.api.metricsPort, true],
         [w.prometheus, w.web, a.web.metricsPort, true],
         [w.prometheus, w.redis, redisExporterPort, true],
@@ -111,13 +113,23 @@ describe('network policies', () => {
         [w.api, w.internet, 443, true],
         [w.api, w.internet, 587, true],
         [w.migration, w.database, 5432, true],
+        // The canary probe, where the environment has it: Traefik's websecure port, and the app
+        // pods directly (is the canary up?).
+        [w.probe, w.traefik, names.ingress.websecureContainerPort, a.probe.enabled],
+        [w.probe, w.api, env.apps.api.port, a.probe.enabled],
+        [w.probe, w.web, env.apps.web.port, a.probe.enabled],
+        [w.probe, w.database, 5432, false],
+        [w.probe, w.redis, names.redis.port, false],
+        [w.probe, w.internet, 443, false],
+        [w.probe, w.api, a.api.metricsPort, false],
+        [w.api, w.probe, 8080, false],
         [w.api, w.dns, 53, true, 'UDP'],
         [w.web, w.dns, 53, true, 'TCP'],
         // ...and nothing else
         [w.traefik, w.redis, names.redis.port, false],
         [w.traefik, w.api, a.api.metricsPort, false],
-        [w.prometheus, w.api, env.api.port, false],
-        [w.web, w.api, env.api.port, false],
+        [w.prometheus, w.api, env.apps.api.port, false],
+        [w.web, w.api, env.apps.api.port, false],
         [w.web, w.redis, names.redis.port, false],
         [w.web, w.internet, 443, false],
         [w.migration, w.redis, names.redis.port, false],
@@ -126,8 +138,8 @@ describe('network policies', () => {
         [w.api, w.metadataService, 80, false],
         [w.api, w.internet, 80, false],
         [w.redis, w.internet, 443, false],
-        [w.api, w.web, env.web.port, false],
-        [w.otherNamespace, w.api, env.api.port, false],
+        [w.api, w.web, env.apps.web.port, false],
+        [w.otherNamespace, w.api, env.apps.api.port, false],
         [w.otherEnvironmentApi, w.redis, names.redis.port, false],
         [w.api, w.traefik, 443, false],
       ];

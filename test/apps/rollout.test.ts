@@ -88,8 +88,8 @@ describe('database migration step', () => {
   it('runs first in the API rollout, before any traffic step, with the release\'s own image; web has none', () => {
     for (const env of environments(r)) {
       const steps = canary(env, names.apps.api).steps;
-      expect(steps[0]).toEqual({ analysis: { templates: [{ templateName: migrationTemplateName }], args: [{ name: 'image', value: imageRef(env.api.image) }] } });
-      expect(rollout(env, names.apps.api).spec.template.spec.containers[0].image).toBe(imageRef(env.api.image));
+      expect(steps[0]).toEqual({ analysis: { templates: [{ templateName: migrationTemplateName }], args: [{ name: 'image', value: imageRef(env.apps.api.image) }] } });
+      expect(rollout(env, names.apps.api).spec.template.spec.containers[0].image).toBe(imageRef(env.apps.api.image));
       expect(canary(env, names.apps.web).steps.some((s: any) => s.analysis?.templates[0].templateName === migrationTemplateName)).toBe(false);
     }
   });
@@ -153,7 +153,7 @@ describe('autoscaling', () => {
         expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: app });
         expect(env.apps.autoscaling.cpuUtilization).toBe(70);
         expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
-        const bounds = app === names.apps.api ? env.api.hpa : env.web.hpa;
+        const bounds = app === names.apps.api ? env.apps.api.hpa : env.apps.web.hpa;
         expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([bounds.min, bounds.max]);
         expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(durationSeconds(env.apps.autoscaling.scaleDownStabilization));
       }
@@ -171,7 +171,7 @@ describe('autoscaling', () => {
   });
 
   it('takes utilisation and bounds from config', () => {
-    const o = renderAll({ environments: { staging: { api: { hpa: { min: 2, max: 3 } }, apps: { autoscaling: { cpuUtilization: 60 } } } } });
+    const o = renderAll({ environments: { staging: { apps: { api: { hpa: { min: 2, max: 3 } }, autoscaling: { cpuUtilization: 60 } } } } });
     const hpa = o.get('HorizontalPodAutoscaler', names.apps.api, staging.namespace);
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 3]);
     expect(hpa.spec.metrics[0].resource.target.averageUtilization).toBe(60);
@@ -248,7 +248,7 @@ describe('configuration and secrets', () => {
       expect(c.env.every((e: any) => e.value === undefined && e.valueFrom.secretKeyRef)).toBe(true);
       expect(c.env.map((e: any) => e.valueFrom.secretKeyRef.name).sort()).toEqual([names.database.appSecret, names.database.appSecret, names.redis.passwordSecret].sort());
       const cm = r.get('ConfigMap', `${names.apps.api}-config`, env.namespace).data;
-      expect(cm.PORT).toBe(String(env.api.port));
+      expect(cm.PORT).toBe(String(env.apps.api.port));
       expect(cm.REDIS_HOST).toBe(names.redis.service);
       expect(cm.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${names.monitoring.tempo.host}:${names.monitoring.tempo.otlpHttpPort}`);
       expect(cm.DATABASE_POOL_SIZE).toBe(String(env.apps.api.database.poolSize));

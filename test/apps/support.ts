@@ -44,6 +44,13 @@ export function argoPhases(cases: { successCondition?: string; failureCondition?
   return JSON.parse(r.stdout);
 }
 
+/** An abort with trafficRouting and dynamicStableScale replayed on Argo Rollouts' own replica and weight code (argo-eval abort). */
+export function argoAbort(cases: { steps: number[]; weight: number; replicas: number }[]): { stableBefore: number; canaryBefore: number; rounds: number; weights: number[]; peakPods: number; error?: string }[] {
+  const r = run('argo-eval', ['abort'], JSON.stringify(cases));
+  if (r.status !== 0) throw new Error(`argo-eval abort failed:\n${r.output}`);
+  return JSON.parse(r.stdout);
+}
+
 /** Argo Rollouts' own validation of each Rollout with its AnalysisTemplates and Services (argo-eval validate). */
 export function argoValidate(cases: { rollout: any; analysisTemplates: any[]; services: any[] }[]): string[][] {
   const r = run('argo-eval', ['validate'], JSON.stringify(cases));

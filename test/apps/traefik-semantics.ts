@@ -8,7 +8,9 @@
  *   percent-encoding decoded except the reserved ones (`%2F` stays `%2F`);
  * - matchers (pkg/muxer/http/matcher.go): `Host` compares case-insensitively, `Path` is equality,
  *   `PathPrefix` a plain string prefix, `PathRegexp` a Go regexp on the path (only the leading
- *   `(?i)` flag is supported here); rules combine with `&&`, `||`, `!` and parentheses;
+ *   `(?i)` flag is supported here), `Header` a header's exact value, `ClientIP` the connection's
+ *   source address (not X-Forwarded-For) in a range; rules combine with `&&`, `||`, `!` and
+ *   parentheses;
  * - the RateLimit middleware (pkg/middlewares/ratelimiter/rate_limiter.go): a token bucket per
  *   source of `burst` tokens refilled at average/period per second (golang.org/x/time/rate); a
  *   request that would have to wait longer than maxDelay (1 / (2 x rate), or 0.5 s below one
@@ -51,9 +53,16 @@ function goRegexp(source: string): RegExp {
   return new RegExp(m ? source.slice(m[0].length) : source, m ? 'i' : '');
 }
 
-interface Request { readonly host: string; readonly path: string }
+interface Request {
+  readonly host: string;
+  readonly path: string;
+  /** Request headers (names compare case-insensitively, as Go's canonical header keys). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The connection's source address (what `ClientIP` matches; never X-Forwarded-For). */
+  readonly remoteAddr?: string;
+}
 
-/** Whether a Traefik v3 rule matches a request (host, raw path). */
+/** Whether a Traefik v3 rule matches a request (host, raw path, headers, source address). */
 export function ruleMatches(rule: string, req: Request): boolean {
   const path = routingPath(req.path);
   let i = 0;
@@ -68,16 +77,28 @@ export function ruleMatches(rule: string, req: Request): boolean {
     const name = /^[A-Za-z]+/.exec(rule.slice(i))?.[0];
     if (!name) throw new Error(`rule ${rule}: expected a matcher at ${i}`);
     i += name.length;
-    expect('(`');
-    const end = rule.indexOf('`', i);
-    const arg = rule.slice(i, end);
-    i = end + 1;
+    expect('(');
+    const args: string[] = [];
+    for (;;) {
+      expect('`');
+      const end = rule.indexOf('`', i);
+      args.push(rule.slice(i, end));
+      i = end + 1;
+      ws();
+      if (rule[i] !== ',') break;
+      i++;
+    }
     expect(')');
+    const [arg] = args;
     switch (name) {
       case 'Host': return req.host.toLowerCase() === arg.toLowerCase();
       case 'Path': return path === arg;
       case 'PathPrefix': return path.startsWith(arg);
       case 'PathRegexp': return goRegexp(arg).test(path);
+      // matcher.go expectParameterCount(2): the header's value equals the argument.
+      case 'Header': return Object.entries(req.headers ?? {}).some(([k, v]) => k.toLowerCase() === arg.toLowerCase() && v === args[1]);
+      // matcher.go clientIP: the request's RemoteAddr against an IP or CIDR.
+      case 'ClientIP': return req.remoteAddr !== undefined && inRanges(req.remoteAddr, [arg.includes('/') ? arg : `${arg}/32`]);
       default: throw new Error(`rule ${rule}: matcher ${name} is not modelled`);
     }
   };

@@ -9,6 +9,14 @@
  * latency analysis alone. The time from the v3 update to the abort must
  * fit the budget of docs/delivery.md (config `apps.analysis.abortWithin`).
  *
+ * Abort at every step (issue 16 item 3): v5 turns bad once it has 25 % of the traffic and v6 once it
+ * has 50 %, with the HPA at its minimum and the node full (a filler pod takes the node's allocatable
+ * down to less than one more API pod at the approval pause). At 50 % with 2 replicas
+ * dynamicStableScale has left 1 stable pod, so the abort waits for a second one (it fits only in the
+ * room the 50 % step itself freed); the time from the canary being bad at its weight to 100 % on
+ * stable is printed for 10, 25 and 50 % and checked against the arithmetic of
+ * charts-ts/lib/canary-abort.ts.
+ *
  * Time scale: the analysis timing (interval, initial delay, query window, scrape interval) and the
  * pods' minReadySeconds run `timeScale` times faster than in production so the test takes about a
  * minute; the controllers' own latency is not scaled. The unscaled arithmetic is checked as well.
@@ -16,7 +24,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryServiceNames, servicePort, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
-import { durationSeconds, worstCaseAbortSeconds, type AnalysisSettings } from '../../charts-ts/config/sections/apps.ts';
+import { durationSeconds, worstCaseAbortSeconds, worstCaseGuardAbortSeconds, type AnalysisSettings } from '../../charts-ts/config/sections/apps.ts';
+import { stepAborts, type StepAbort } from '../../charts-ts/lib/canary-abort.ts';
+import { cpuCores, memoryBytes } from '../../charts-ts/lib/quantity.ts';
 import { layers } from '../../charts-ts/lib/chart.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
@@ -55,8 +65,39 @@ const scaledAnalysis = {
   initialDelay: scaled(production.initialDelay),
   window: scaled(production.window),
   scrapeInterval: scaled(production.scrapeInterval),
+  guard: { ...production.guard, sustain: scaled(production.guard.sustain) },
 };
 const scaledMinReadySeconds = Math.max(1, Math.round(env.apps.lifecycle.minReadySeconds / timeScale));
+/**
+ * The environment as it runs here, for the abort arithmetic: analysis timing and minReadySeconds
+ * scaled as rendered below; the pods' start and probe periods scaled too (kwok marks a pod Ready as
+ * soon as it is scheduled, so here they only add margin); controllerLatency stays real time.
+ */
+const scaledEnv = {
+  ...env,
+  apps: {
+    ...env.apps,
+    analysis: { ...production, ...scaledAnalysis },
+    lifecycle: {
+      ...env.apps.lifecycle,
+      minReadySeconds: scaledMinReadySeconds,
+      readinessProbePeriodSeconds: env.apps.lifecycle.readinessProbePeriodSeconds / timeScale,
+      startupProbePeriodSeconds: env.apps.lifecycle.startupProbePeriodSeconds / timeScale,
+    },
+    api: { ...env.apps.api, startSeconds: env.apps.api.startSeconds / timeScale },
+  },
+};
+/** The arithmetic's abort at a step weight with `replicas` pods: production timing and as scaled here. */
+function abortArithmetic(weight: number, replicas: number): { production: StepAbort; scaled: StepAbort } {
+  const find = (e: typeof env) => {
+    const a = stepAborts(e, 'api').find((x) => x.weight === weight && x.replicas === replicas);
+    if (!a) throw new Error(`no abort arithmetic for ${weight} % with ${replicas} replicas (steps ${JSON.stringify(env.canary.steps)}, HPA ${env.apps.api.hpa.min}-${env.apps.api.hpa.max})`);
+    return a;
+  };
+  return { production: find(env), scaled: find(scaledEnv) };
+}
+const fillerName = 'lms-cluster-test-node-filler';
+const fillerNamespace = 'kube-system';
 
 /** A release: the image the pipeline would pin (tag + digest). */
 const release = (tag: string) => ({ tag, digest: `sha256:${createHash('sha256').update(tag).digest('hex')}` });
@@ -80,8 +121,7 @@ describe('production canary on a real control plane', () => {
       environments: {
         staging: { apps: { analysis: { scrapeInterval: scaledAnalysis.scrapeInterval } } },
         production: {
-          api: { image },
-          apps: { analysis: scaledAnalysis, lifecycle: { minReadySeconds: scaledMinReadySeconds } },
+          apps: { api: { image }, analysis: scaledAnalysis, lifecycle: { minReadySeconds: scaledMinReadySeconds } },
         },
       },
     });
@@ -128,6 +168,153 @@ describe('production canary on a real control plane', () => {
     ].join('\n');
   }
 
+  /** Requests of a pod as the scheduler counts them (containers, or the largest init container). */
+  function podRequests(pod: any): { cpu: number; memory: number } {
+    const of = (c: any) => ({ cpu: cpuCores(c.resources?.requests?.cpu ?? 0), memory: memoryBytes(c.resources?.requests?.memory ?? 0) });
+    const init = (pod.spec.initContainers ?? []).map(of);
+    const sidecars = (pod.spec.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always').map(of);
+    const main = [...pod.spec.containers.map(of), ...sidecars].reduce((a, b) => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory }), { cpu: 0, memory: 0 });
+    return {
+      cpu: Math.max(main.cpu, ...init.map((x: any) => x.cpu)) + cpuCores(pod.spec.overhead?.cpu ?? 0),
+      memory: Math.max(main.memory, ...init.map((x: any) => x.memory)) + memoryBytes(pod.spec.overhead?.memory ?? 0),
+    };
+  }
+
+  /** What one API pod requests (the rendered Rollout's template). */
+  async function apiPodRequests(): Promise<{ cpu: number; memory: number }> {
+    return podRequests({ spec: (await rollout()).spec.template.spec });
+  }
+
+  /** The node's allocatable minus the requests of the pods bound to it that have not finished. */
+  async function freeOnNode(): Promise<{ cpu: number; memory: number }> {
+    const node = await kube.get('v1', 'Node', cluster().nodeName);
+    const pods = (await kube.list('v1', 'Pod')).filter((p: any) => p.spec.nodeName === cluster().nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase));
+    const used = pods.map(podRequests).reduce((a, b) => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory }), { cpu: 0, memory: 0 });
+    return { cpu: cpuCores(node.status.allocatable.cpu) - used.cpu, memory: memoryBytes(node.status.allocatable.memory) - used.memory };
+  }
+
+  const restrictedPod = (name: string, requests: { cpu: number; memory: number }): KubeObject => {
+    const r = { cpu: `${Math.floor(requests.cpu * 1000)}m`, memory: `${Math.floor(requests.memory / 1024)}Ki` };
+    return {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name, namespace: fillerNamespace, labels: { 'app.kubernetes.io/name': name } },
+      spec: {
+        automountServiceAccountToken: false,
+        securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{
+          name: 'pause', image: 'registry.k8s.io/pause:3.10',
+          resources: { requests: r, limits: r },
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+        }],
+      },
+    };
+  };
+
+  async function podGone(name: string): Promise<void> {
+    await kube.delete('v1', 'Pod', name, fillerNamespace);
+    await waitFor(`pod ${fillerNamespace}/${name} gone`, async () => !(await kube.get('v1', 'Pod', name, fillerNamespace)), { timeoutMs: 60_000 });
+  }
+
+  /**
+   * The node full: a filler pod takes all the allocatable CPU and memory the bound pods leave but
+   * half an API pod's requests, and a pod of one API pod's requests stays unschedulable.
+   */
+  async function fillNode(): Promise<void> {
+    const api = await apiPodRequests();
+    const free = await freeOnNode();
+    const filler = { cpu: free.cpu - api.cpu / 2, memory: free.memory - api.memory / 2 };
+    expect(filler.cpu, `free CPU on the node ${free.cpu}`).toBeGreaterThan(0);
+    expect(filler.memory, `free memory on the node ${free.memory}`).toBeGreaterThan(0);
+    await kube.create(restrictedPod(fillerName, filler));
+    const podState = async (name: string) => JSON.stringify((await kube.get('v1', 'Pod', name, fillerNamespace))?.status?.conditions ?? []);
+    await waitFor('the filler pod bound to the node', async () => (await kube.get('v1', 'Pod', fillerName, fillerNamespace))?.spec?.nodeName,
+      { timeoutMs: 30_000, diagnose: () => podState(fillerName) });
+    const probe = `${fillerName}-api-sized`;
+    await kube.create(restrictedPod(probe, api));
+    await waitFor('a pod of one API pod\'s requests reported unschedulable (the node is full)', async () => {
+      const p = await kube.get('v1', 'Pod', probe, fillerNamespace);
+      if (p?.spec?.nodeName) throw new StopWaiting(`a pod of one API pod's requests was scheduled: the node is not full (free before the filler: ${JSON.stringify(free)})`);
+      return p?.status?.conditions?.some((c: any) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+    }, { timeoutMs: 30_000, diagnose: () => podState(probe) });
+    await podGone(probe);
+  }
+
+  /** Where the Rollout stands after a release reached the manual approval with good metrics. */
+  async function releaseToApproval(tag: string): Promise<number> {
+    exporter.set(label.canary, good);
+    // Let the previous release's samples leave the query window.
+    await new Promise((r) => setTimeout(r, (durationSeconds(scaledAnalysis.window) + durationSeconds(scaledAnalysis.scrapeInterval)) * 1000));
+    await deploy(release(tag));
+    const steps: any[] = (await rollout()).spec.strategy.canary.steps;
+    const approvalIndex = steps.findIndex((s) => s.pause && s.pause.duration === undefined);
+    await waitFor(`${tag} paused for the manual approval`, async () => {
+      const r = await rollout();
+      if (r?.status?.abort) throw new StopWaiting(`${tag} was aborted before the approval: ${r.status.message}\n${await rolloutState()}`);
+      return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p: any) => p.reason === 'CanaryPauseStep') ? r : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 500, diagnose: rolloutState });
+    return approvalIndex;
+  }
+
+  /** The stable ReplicaSet's hash and its pods now. */
+  async function stableSet(): Promise<{ hash: string; names: Set<string> }> {
+    const r = await rollout();
+    const selector = Object.entries(r.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const pods = await kube.list('v1', 'Pod', ns, `${selector},rollouts-pod-template-hash=${r.status.stableRS}`);
+    return { hash: r.status.stableRS, names: new Set(pods.map((p: any) => p.metadata.name)) };
+  }
+
+  interface MeasuredAbort { weight: number; replicas: number; seconds: number; flaggedAfter: number; newStablePods: number; arithmetic: ReturnType<typeof abortArithmetic> }
+  const measured: MeasuredAbort[] = [];
+
+  const abortLine = (m: MeasuredAbort) => {
+    const p = m.arithmetic.production;
+    return `abort at ${m.weight} % (${m.replicas} replicas: ${p.scaleUp.stableBefore} stable + ${p.scaleUp.canaryBefore} canary pods): `
+      + `bad canary -> 100 % stable in ${m.seconds.toFixed(1)} s (abort flagged after ${m.flaggedAfter.toFixed(1)} s; new stable pods ${m.newStablePods}); `
+      + `worst case here ${m.arithmetic.scaled.seconds.toFixed(1)} s, production ${p.seconds} s (${p.verdictBy} ${p.verdictSeconds} s + ${p.scaleUp.rounds} x ${p.roundSeconds} s), budget ${production.abortWithin}`;
+  };
+
+  /**
+   * After the approval, the canary gets good metrics until it has `weight` % of the traffic, then bad
+   * ones; measured from then to 100 % on the stable Service.
+   */
+  async function abortAt(weight: number, stable: { hash: string; names: Set<string> }): Promise<MeasuredAbort> {
+    const replicas = (await rollout()).spec.replicas as number;
+    await promote(kube, ns, app);
+    await waitFor(`the canary at ${weight} %`, async () => {
+      const r = await rollout();
+      if (r?.status?.abort) throw new StopWaiting(`aborted before ${weight} %: ${r.status.message}\n${await rolloutState()}`);
+      return (await weights()).canary === weight;
+    }, { timeoutMs: 180_000, intervalMs: 100, diagnose: rolloutState });
+    exporter.set(label.canary, bad);
+    const badAt = Date.now();
+    await waitFor(`aborted at ${weight} %`, async () => {
+      const r = await rollout();
+      if (r?.status?.phase === 'Healthy' && r.status.stableRS !== stable.hash) throw new StopWaiting(`promoted despite bad metrics at ${weight} %`);
+      return r?.status?.abort === true;
+    }, { timeoutMs: 240_000, intervalMs: 100, diagnose: rolloutState });
+    const flaggedAt = Date.now();
+    await waitFor('100 % back on the stable Service', async () => {
+      const w = await weights();
+      return w.stable === 100 && w.canary === 0;
+    }, { timeoutMs: 180_000, intervalMs: 100, diagnose: rolloutState });
+    const restoredAt = Date.now();
+    const selector = Object.entries((await rollout()).spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const stablePods = await kube.list('v1', 'Pod', ns, `${selector},rollouts-pod-template-hash=${stable.hash}`);
+    const m: MeasuredAbort = {
+      weight, replicas,
+      seconds: (restoredAt - badAt) / 1000,
+      flaggedAfter: (flaggedAt - badAt) / 1000,
+      newStablePods: stablePods.filter((p: any) => !stable.names.has(p.metadata.name)).length,
+      arithmetic: abortArithmetic(weight, replicas),
+    };
+    measured.push(m);
+    console.log(abortLine(m));
+    const r = await rollout();
+    expect(r.status.stableRS).toBe(stable.hash);
+    expect(stablePods.filter((p: any) => !p.metadata.deletionTimestamp).length, 'the stable set is whole again').toBe(replicas);
+    return m;
+  }
+
   beforeAll(async () => {
     kube = await connect();
     const controller = cluster().rolloutsController;
@@ -154,6 +341,9 @@ describe('production canary on a real control plane', () => {
   });
 
   afterAll(async () => {
+    if (measured.length) console.log(['abort time per step (bad canary at its weight -> 100 % on stable):', ...measured.map((m) => `  ${abortLine(m)}`)].join('\n'));
+    await kube?.delete('v1', 'Pod', fillerName, fillerNamespace).catch(() => undefined);
+    await kube?.delete('v1', 'Pod', `${fillerName}-api-sized`, fillerNamespace).catch(() => undefined);
     polling = false;
     await poller;
     await prometheus?.proc.stop();
@@ -162,7 +352,7 @@ describe('production canary on a real control plane', () => {
 
   it('keeps the abort promise with the production timing (unscaled arithmetic)', () => {
     const budget = durationSeconds(production.abortWithin);
-    const guard = worstCaseAbortSeconds(production, production.guard.failureLimit);
+    const guard = worstCaseGuardAbortSeconds(production);
     const gate = worstCaseAbortSeconds(production, production.gate.failureLimit);
     console.log(`abort budget (docs/delivery.md, apps.analysis.abortWithin): ${budget}s; worst case with production timing: guard ${guard}s, gate ${gate}s`);
     expect(guard).toBeLessThanOrEqual(budget);
@@ -170,7 +360,7 @@ describe('production canary on a real control plane', () => {
   });
 
   it('v1: the Rollout is healthy and the stable Service has 100 % of the traffic', async () => {
-    const v1 = env.api.image;
+    const v1 = env.apps.api.image;
     await deploy({ tag: v1.tag, digest: v1.digest });
     const ro = await waitFor('v1 Healthy', async () => {
       const r = await rollout();
@@ -232,6 +422,7 @@ describe('production canary on a real control plane', () => {
 
   it('v3 with bad metrics is aborted by the analysis within the budget, and v2 keeps 100 % of the traffic', async () => {
     const before = await rollout();
+    const stableBefore = await stableSet();
     exporter.set(label.canary, bad);
     trafficWatchFrom = Date.now();
     canaryTrafficAt = undefined;
@@ -261,15 +452,29 @@ describe('production canary on a real control plane', () => {
     const fromUpdate = (restoredAt - updatedAt) / 1000;
     const fromTraffic = (restoredAt - canaryTrafficAt!) / 1000;
     const scaledSettings = { ...production, ...scaledAnalysis }; // controllerLatency stays real time
-    const failureLimit = Math.max(production.guard.failureLimit, production.gate.failureLimit);
-    const scaledBudget = worstCaseAbortSeconds(scaledSettings, failureLimit);
+    const worst = (a: typeof production) => Math.max(worstCaseGuardAbortSeconds(a), worstCaseAbortSeconds(a, a.gate.failureLimit));
+    const scaledBudget = worst(scaledSettings);
     console.log([
       `v3 update -> abort with 100 % back on v2: ${fromUpdate.toFixed(1)} s (migration job, canary pods, first traffic, analysis; abort flagged after ${((abortedAt - updatedAt) / 1000).toFixed(1)} s)`,
       `  canary traffic -> abort with 100 % back on v2: ${fromTraffic.toFixed(1)} s`,
-      `  analysis timing scaled 1/${timeScale}: worst case ${scaledBudget.toFixed(1)} s here; production: ${worstCaseAbortSeconds(production, failureLimit)} s, budget ${production.abortWithin}`,
+      `  analysis timing scaled 1/${timeScale}: worst case ${scaledBudget.toFixed(1)} s here; production: ${worst(production)} s, budget ${production.abortWithin}`,
       `  failed analysis: ${failedRun?.metadata.name}: ${failedRun?.status?.message ?? failedRun?.status?.phase}`,
     ].join('\n'));
     expect(fromTraffic).toBeLessThanOrEqual(scaledBudget);
+
+    // The first step, in the per-step record: the stable set is whole at 10 %, nothing to start again.
+    const firstWeight = (before.spec.strategy.canary.steps as any[]).find((s) => s.setWeight !== undefined).setWeight as number;
+    const selector = Object.entries(before.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const stableNow = await kube.list('v1', 'Pod', ns, `${selector},rollouts-pod-template-hash=${stableBefore.hash}`);
+    const m: MeasuredAbort = {
+      weight: firstWeight, replicas: before.spec.replicas, seconds: fromTraffic, flaggedAfter: (abortedAt - canaryTrafficAt!) / 1000,
+      newStablePods: stableNow.filter((p: any) => !stableBefore.names.has(p.metadata.name)).length,
+      arithmetic: abortArithmetic(firstWeight, before.spec.replicas),
+    };
+    measured.push(m);
+    console.log(abortLine(m));
+    expect(m.newStablePods).toBe(m.arithmetic.production.scaleUp.rounds);
+    expect(fromTraffic).toBeLessThanOrEqual(m.arithmetic.scaled.seconds);
   });
 
   it('v4 that is only slow (no errors) is aborted by the latency analysis too', async () => {
@@ -288,5 +493,42 @@ describe('production canary on a real control plane', () => {
     expect(failed.map((r) => r.status?.message ?? '').join('; ')).toContain('latency-p95');
     expect(failed.map((r) => r.status?.message ?? '').join('; ')).not.toContain('success-rate');
     expect((await rollout()).status.stableRS).toBe(before.status.stableRS);
+  });
+  it('v5, bad once it has 25 % of the traffic, with the node full: aborted within the budget without a new stable pod (2 replicas: the stable set is whole at 25 %)', async () => {
+    const r0 = await rollout();
+    expect(r0.spec.replicas, 'the HPA holds the Rollout at its minimum').toBe(env.apps.api.hpa.min);
+    await releaseToApproval('1.4.0');
+    const stable = await stableSet();
+    await fillNode();
+    try {
+      const m = await abortAt(25, stable);
+      expect(m.arithmetic.production.scaleUp.rounds).toBe(0);
+      expect(m.newStablePods).toBe(0);
+      expect(m.seconds).toBeLessThanOrEqual(m.arithmetic.scaled.seconds);
+    } finally {
+      await podGone(fillerName);
+    }
+  });
+
+  it('v6, bad once it has 50 % of the traffic, with the HPA at its minimum and the node full: the abort waits for a new stable pod and still lands within the budget', async () => {
+    const r0 = await rollout();
+    expect(r0.spec.replicas, 'the HPA holds the Rollout at its minimum').toBe(env.apps.api.hpa.min);
+    await releaseToApproval('1.5.0');
+    const stable = await stableSet();
+    await fillNode();
+    try {
+      const m = await abortAt(50, stable);
+      const scaleUp = m.arithmetic.production.scaleUp;
+      // 2 replicas at 50 %: 1 stable + 1 canary pod; the abort starts the second stable pod again,
+      // in the room the 50 % step freed (the node had none for one more API pod).
+      expect(scaleUp).toMatchObject({ stableBefore: 1, canaryBefore: 1, rounds: 1 });
+      expect(m.newStablePods).toBe(m.replicas - scaleUp.stableBefore);
+      // Half the traffic stayed on the bad canary until that pod was available (minReadySeconds).
+      expect(m.seconds - m.flaggedAfter).toBeGreaterThanOrEqual(scaledMinReadySeconds);
+      expect(m.seconds).toBeLessThanOrEqual(m.arithmetic.scaled.seconds);
+      expect(m.arithmetic.production.seconds).toBeLessThanOrEqual(durationSeconds(production.abortWithin));
+    } finally {
+      await podGone(fillerName);
+    }
   });
 });

@@ -105,17 +105,22 @@ describe('CloudNativePG Cluster', () => {
     }
   });
 
-  it('lets the database pods out to exactly the API server, each other and Object Storage over HTTPS (the namespace denies by default)', () => {
+  it('lets the database pods out to exactly the cluster DNS, the API server, each other and Object Storage over HTTPS (the namespace denies by default)', () => {
     for (const env of envs) {
       const np = r.get('NetworkPolicy', `${names.database.cluster}-egress`, env.namespace);
       expect(np.spec.policyTypes).toEqual(['Egress']);
       const ports = np.spec.egress.flatMap((e: any) => e.ports.map((p: any) => p.port)).sort((a: number, b: number) => a - b);
-      expect(ports).toEqual([443, 443, 5432, 6443, 8000]);
+      expect(ports).toEqual([53, 53, 443, 443, 5432, 6443, 8000]);
+      // DNS in the data layer's own policy: allow-dns (apps layers) lands after the Cluster must be Ready.
+      expect(np.spec.egress[0]).toEqual({
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+      });
       const https = np.spec.egress.find((e: any) => e.to[0].ipBlock?.cidr === '0.0.0.0/0' && e.ports[0].port === 443);
       expect(https.to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '192.168.0.0/16']));
       const dump = r.get('NetworkPolicy', 'lms-db-dump-egress', env.namespace);
       expect(dump.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'lms-db-dump' });
-      expect(dump.spec.egress.map((e: any) => e.ports[0].port)).toEqual([5432, 443]);
+      expect(dump.spec.egress.map((e: any) => e.ports[0].port)).toEqual([53, 5432, 443]);
     }
   });
 });

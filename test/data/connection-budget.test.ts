@@ -14,8 +14,7 @@ import { renderAll } from '../support/render.ts';
 const withApi = (env: 'staging' | 'production', hpaMax: number, poolSize: number, database: Record<string, unknown> = {}) => ({
   environments: {
     [env]: {
-      api: { hpa: { max: hpaMax } },
-      apps: { api: { database: { poolSize } } },
+      apps: { api: { hpa: { max: hpaMax }, database: { poolSize } } },
       database,
     },
   },
@@ -26,7 +25,7 @@ describe('connection budget', () => {
     const r = renderAll();
     for (const env of Object.values(r.config.environments)) {
       const b = connectionBudget(env);
-      const pods = env.api.hpa.max + Math.ceil(env.api.hpa.max * canarySurgeShare);
+      const pods = env.apps.api.hpa.max + Math.ceil(env.apps.api.hpa.max * canarySurgeShare);
       expect(b.apiPodsWorstCase).toBe(pods);
       expect(b.apiConnections).toBe(pods * env.apps.api.database.poolSize);
       expect(b.available).toBe(Math.floor(env.database.maxConnections * (1 - headroomShare)) - reservedTotal);

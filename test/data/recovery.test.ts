@@ -39,6 +39,10 @@ describe('restore as code', () => {
     }]);
     expect(c.spec.plugins[0]).toMatchObject({ isWALArchiver: true, parameters: { serverName: 'lms-db-recovery-1' } });
     expect(c.spec.instances).toBe(1);
+    // Sized for what it does, not like the live cluster: it must fit next to it (test/data/restore.test.ts).
+    expect(c.spec.storage.size).toBe('24Gi');
+    expect(c.spec.resources).toEqual(r.config.cluster.data.recoveryCluster.resources);
+    expect(c.spec.postgresql.parameters.max_connections).toBe(String(r.config.cluster.data.recoveryCluster.maxConnections));
     expect(c.metadata.annotations[footprintAnnotation]).toBeTruthy();
     expect(r.get('PodMonitor', recoveryClusterName, 'lms-production')).toBeTruthy();
   });
@@ -66,6 +70,15 @@ describe('restore as code', () => {
       .toThrow(/environments\.staging\.database\.recovery\.serverName: missing/);
     expect(() => renderAll(recovery('staging', { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'lms-db' } })))
       .toThrow(/recovery\.serverName: "lms-db" is already recovery\.sourceServerName/);
+  });
+
+  it('sizes the recovery volume for the data and the WAL being replayed, never smaller than the data', () => {
+    const r = renderAll(recovery('staging', { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'x-1', storageSize: '2Gi' } }));
+    expect(r.get('Cluster', recoveryClusterName, 'lms-staging').spec.storage.size).toBe('2Gi');
+    expect(() => renderAll(recovery('production', { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'x-1', storageSize: '10Gi' } })))
+      .toThrow(/environments\.production\.database\.recovery\.storageSize: "10Gi" is smaller than expectedDataSize \(20Gi\).*default 24Gi/);
+    expect(() => renderAll(recovery('production', { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db', storageSize: '24Gi' } })))
+      .toThrow(/recovery\.storageSize: "24Gi" applies to side-by-side only/);
   });
 
   it('requires a target time with a zone', () => {

@@ -21,11 +21,12 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('bump-image', () => {
   it('pins the API image in both environments and changes nothing else', () => {
-    const api = values.environments.production.api.image.repository;
+    const api = values.environments.production.apps.api.image.repository;
     const files = configFiles(join(dir, 'config'));
     const before = Object.fromEntries(files.map((f) => [f, readFileSync(f, 'utf8')]));
     const changed = bumpImage({ repository: api, tag: '1.4.2', digest }, files);
-    expect(changed.reduce((n, c) => n + c.updated, 0)).toBe(2);
+    // Written once (charts-ts/config/sections/apps.ts `images`); both environments deploy that pin.
+    expect(changed.reduce((n, c) => n + c.updated, 0)).toBe(1);
     for (const f of files) {
       const after = readFileSync(f, 'utf8');
       const a = before[f].split('\n');
@@ -40,9 +41,9 @@ describe('bump-image', () => {
       }
     }
     // The web image (a different repository) kept its pin.
-    const valuesText = readFileSync(join(dir, 'config/values.ts'), 'utf8');
-    expect(valuesText).toContain(values.environments.production.web.image.digest);
-    expect(valuesText).not.toContain(values.environments.production.api.image.digest);
+    const valuesText = readFileSync(join(dir, 'config/sections/apps.ts'), 'utf8');
+    expect(valuesText).toContain(values.environments.production.apps.web.image.digest);
+    expect(valuesText).not.toContain(values.environments.production.apps.api.image.digest);
   });
 
   it('edits the syntax tree: comments, quotes and layout around the pin survive', () => {
@@ -73,14 +74,14 @@ describe('bump-image', () => {
   });
 
   it('runs as npm run bump-image (CLI), stripping a leading v from release tags', () => {
-    const file = join(dir, 'config/values.ts');
-    const api = values.environments.staging.api.image.repository;
+    const file = join(dir, 'config/sections/apps.ts');
+    const api = values.environments.staging.apps.api.image.repository;
     // The CLI edits the real charts-ts/config; point it at the copy by running it from a copied tree.
     const tree = join(dir, 'tree');
     cpSync(join(repoRoot, 'charts-ts'), join(tree, 'charts-ts'), { recursive: true, filter: (s) => !s.includes('/imports/') });
     symlinkSync(join(repoRoot, 'node_modules'), join(tree, 'node_modules'));
     execFileSync(join(repoRoot, 'node_modules/.bin/tsx'), [join(tree, 'charts-ts/tools/bump-image.ts'), '--repository', api, '--tag', 'v1.5.0', '--digest', digest], { cwd: tree, encoding: 'utf8' });
-    expect(readFileSync(join(tree, 'charts-ts/config/values.ts'), 'utf8')).toContain(`tag: '1.5.0', digest: '${digest}'`);
+    expect(readFileSync(join(tree, 'charts-ts/config/sections/apps.ts'), 'utf8')).toContain(`tag: '1.5.0', digest: '${digest}'`);
     expect(readFileSync(file, 'utf8')).not.toContain(digest); // the other copy is untouched
   });
 });

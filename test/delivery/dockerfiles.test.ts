@@ -36,7 +36,7 @@ describe('reference Dockerfiles', () => {
     const keywords = d.getInstructions().filter((i) => i.getRange().start.line > final.getRange().start.line);
     const uid = appsValues.production.api.runAsUser;
     expect(keywords.find((i) => i.getKeyword() === 'USER')!.getArguments()[0].getValue()).toBe(`${uid}:${uid}`);
-    const port = values.environments.production.api.port;
+    const port = values.environments.production.apps.api.port;
     expect(keywords.find((i) => i.getKeyword() === 'EXPOSE')!.getArguments()[0].getValue()).toBe(String(port));
     // The same endpoint the Rollout's liveness probe uses.
     const rollout = renderAll().get('Rollout', names.apps.api, values.environments.production.namespace);
@@ -52,7 +52,7 @@ describe('reference Dockerfiles', () => {
     const copies = tail.filter((i): i is Copy => i instanceof Copy)
       .map((c) => [c.getFromFlag()?.getValue(), ...c.getArguments().map((a) => a.getValue())]);
     expect(copies).toContainEqual(['reference', 'nginx.conf', '/etc/nginx/nginx.conf']);
-    const port = values.environments.production.web.port;
+    const port = values.environments.production.apps.web.port;
     expect(tail.find((i) => i.getKeyword() === 'EXPOSE')!.getArguments()[0].getValue()).toBe(String(port));
     expect(tail.find((i) => i.getKeyword() === 'HEALTHCHECK')!.getRawArgumentsContent()).toContain(`"http://127.0.0.1:${port}${appsValues.production.web.probePath}"`);
     const uid = appsValues.production.web.runAsUser;

@@ -10,7 +10,7 @@ import { gateSeconds } from '../../charts-ts/apps/analysis.ts';
 import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import {
-  benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, replaceDocsTable,
+  benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, readFluxMeasurement, replaceDocsTable,
   type BenchResult,
 } from '../../charts-ts/tools/lead-time.ts';
 import { renderAll } from '../support/render.ts';
@@ -28,18 +28,18 @@ describe('lead time from the real configuration', () => {
     expect(lt.totalSeconds).toBe(lt.steps.reduce((n, s) => n + s.seconds, 0));
     expect(lt.budgetSeconds).toBe(15 * 60);
     expect(lt.withinBudget).toBe(lt.totalSeconds <= lt.budgetSeconds);
+    // The pipeline as deploy.yml runs it: verify, (approval), one publishing job; no kubectl anywhere.
     expect(lt.steps.map((s) => `${s.stage}: ${s.step.replace(/ \(.*| \d+ layers.*/, '')}`)).toEqual([
-      'staging: job start', 'staging: checkout, npm ci', 'staging: npm run synth', 'staging: kubectl + rollouts plugin',
-      'staging: publish platform + apps/staging', 'staging: Flux notices the push', 'staging: Flux applies',
-      'staging: canary to Healthy', 'staging: k6 smoke test',
-      'production: job start', 'production: checkout, npm ci', 'production: kubectl + rollouts plugin',
-      'production: publish apps/production', 'production: Flux notices the push', 'production: Flux applies',
-      'production: canary to the approval pause', 'production: Slack + deployment status',
+      'verify: job start', 'verify: checkout, npm ci', 'verify: npm run synth',
+      'release: job start', 'release: checkout, npm ci', 'release: publish platform, Secrets, both apps', 'release: plan + deployment record',
+      'release: Flux notices the push', 'release: Flux applies', 'release: staging canary to Healthy',
+      'release: Flux applies apps-production', 'release: production canary to the approval pause', 'release: k6 smoke test',
+      'release: canary-paused -> canary-events.yml -> commit status -> the job\'s poll',
     ]);
   });
 
   it('uses the measured synth time', () => {
-    expect(step(lt, 'staging', 'npm run synth').seconds).toBe(Math.round(bench.max));
+    expect(step(lt, 'verify', 'npm run synth').seconds).toBe(Math.round(bench.max));
     expect(bench.seconds).toHaveLength(bench.runs);
     expect(bench.max).toBe(Math.max(...bench.seconds));
   });
@@ -51,8 +51,8 @@ describe('lead time from the real configuration', () => {
     const depth = longest(staging);
     expect(depth).toBeGreaterThanOrEqual(2);
     const f = base.config.cluster.delivery.flux;
-    expect(step(lt, 'staging', 'Flux applies').seconds).toBe(depth * durationSeconds(f.layerApply) + (depth - 1) * durationSeconds(f.requeueDependency));
-    expect(step(lt, 'production', 'Flux applies').step).toMatch(new RegExp(`^Flux applies ${depth + 1} layers down to apps-production$`));
+    expect(step(lt, 'release', 'Flux applies').seconds).toBe(depth * durationSeconds(f.layerApply) + (depth - 1) * durationSeconds(f.requeueDependency));
+    expect(step(lt, 'release', 'Flux applies apps-production').seconds).toBe(durationSeconds(f.layerApply) + durationSeconds(f.requeueDependency));
   });
 
   it('times the canaries from the rendered steps and the analysis timing of the apps config', () => {
@@ -62,11 +62,15 @@ describe('lead time from the real configuration', () => {
     const pods = durationSeconds(t.canaryPodsReady) + env.apps.lifecycle.minReadySeconds;
     const migration = durationSeconds(t.migration) + durationSeconds(env.apps.analysis.controllerLatency);
     // Production's API: migration, 10 % (new pods), gate, then the approval pause.
-    expect(step(lt, 'production', 'canary').seconds).toBe(migration + pods + gate);
-    expect(step(lt, 'production', 'canary').step).toContain(names.apps.api);
+    expect(step(lt, 'release', 'production canary').seconds).toBe(migration + pods + gate);
+    expect(step(lt, 'release', 'production canary').step).toContain(names.apps.api);
+    // The smoke test runs while production rolls out: it is shorter, so it adds nothing.
+    expect(step(lt, 'release', 'k6 smoke test').seconds).toBe(0);
   });
 
   it('`npm run lead-time` prints the same total and exits 0 only within the budget', () => {
+    // The tool also reads the recorded Flux measurement when there is one.
+    const lt = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, readFluxMeasurement());
     const r = spawnSync(join(repoRoot, 'node_modules/.bin/tsx'), ['charts-ts/tools/lead-time.ts'], { cwd: repoRoot, encoding: 'utf8' });
     const mmss = `${Math.floor(lt.totalSeconds / 60)}:${String(lt.totalSeconds % 60).padStart(2, '0')}`;
     expect(r.stdout).toMatch(new RegExp(`^total +merge -> production canary pause +${mmss} `, 'm'));
@@ -78,17 +82,29 @@ describe('lead time from the real configuration', () => {
     const doc = readFileSync(join(repoRoot, 'docs/delivery.md'), 'utf8');
     expect(doc.indexOf('## Pipeline')).toBeGreaterThan(0);
     expect(doc.indexOf(docsMarkers.begin)).toBeGreaterThan(doc.indexOf('## Pipeline'));
-    expect(replaceDocsTable(doc, formatMarkdown(lt)), 'the lead-time table in docs/delivery.md is stale: run `npm run lead-time -- --write-docs`').toBe(doc);
+    const recorded = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, readFluxMeasurement());
+    expect(replaceDocsTable(doc, formatMarkdown(recorded)), 'the lead-time table in docs/delivery.md is stale: run `npm run lead-time -- --write-docs`').toBe(doc);
   });
 });
 
 describe('lead time reacts to the pipeline configuration', () => {
-  it('losing the webhook (poll only) costs the poll interval twice', () => {
+  it('losing the webhook (poll only) costs the poll interval once (one publish)', () => {
     const poll = renderAll({ cluster: { delivery: { flux: { trigger: 'poll', pollInterval: '5m' } } } });
     const a = leadTime();
     const b = leadTime(poll);
-    expect(step(b, 'staging', 'Flux notices').seconds).toBe(300);
-    expect(b.totalSeconds - a.totalSeconds).toBe(2 * (300 - durationSeconds(base.config.cluster.delivery.flux.receiverLatency)));
+    expect(step(b, 'release', 'Flux notices').seconds).toBe(300);
+    expect(b.totalSeconds - a.totalSeconds).toBe(300 - durationSeconds(base.config.cluster.delivery.flux.receiverLatency));
+  });
+
+  it('uses the Flux segment the first-deploy test measured where it reaches, and estimates only the layers beyond', () => {
+    const measured = { measuredAt: '2026-12-05T00:00:00Z', secondsFromPush: { 'platform-namespaces': 3, 'platform-secrets': 6, 'platform-controllers': 21 } };
+    const m = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, measured);
+    expect(step(m, 'release', 'Flux from the push to platform-controllers')).toMatchObject({ seconds: 21, step: expect.stringContaining('3 layers, measured') });
+    const f = base.config.cluster.delivery.flux;
+    const rest = step(m, 'release', 'Flux applies 4 more layers down to apps-staging');
+    expect(rest.seconds).toBe(4 * (durationSeconds(f.layerApply) + durationSeconds(f.requeueDependency)));
+    expect(rest.source).toContain('platform-configs, platform-data, platform-observability, apps-staging');
+    expect(m.steps.some((x) => x.step === 'Flux notices the push')).toBe(false);
   });
 
   it('fails above the budget and passes under it', () => {
@@ -120,7 +136,7 @@ describe('canary and chain arithmetic', () => {
     // production web: hpa min 2 -> 10 % and 50 % need 1 canary pod, 100 % needs 2.
     const r = rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'gate' }] } }, { setWeight: 50 }, { pause: { duration: '90s' } }, { setWeight: 100 }]);
     const c = canarySeconds(r, templates, config, 'production', false);
-    expect(config.environments.production.web.hpa.min).toBe(2);
+    expect(config.environments.production.apps.web.hpa.min).toBe(2);
     expect(c.seconds).toBe(pods + (120 + controller) + 90 + pods);
   });
 

@@ -84,7 +84,7 @@ beforeAll(async () => {
   conf = rewrite(conf, 'pid /tmp/nginx.pid;', `pid ${dir}/nginx.pid;`);
   for (const t of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) conf = rewrite(conf, `/tmp/${t}_temp`, `${dir}/${t}_temp`);
   conf = rewrite(conf, 'root /usr/share/nginx/html;', `root ${html};`);
-  conf = rewrite(conf, `listen ${values.environments.production.web.port};`, `listen 127.0.0.1:${port};`);
+  conf = rewrite(conf, `listen ${values.environments.production.apps.web.port};`, `listen 127.0.0.1:${port};`);
   conf = rewrite(conf, `listen 127.0.0.1:${apps.web.stubStatusPort};`, `listen 127.0.0.1:${statusPort};`);
   writeFileSync(join(dir, 'nginx.conf'), conf);
 });
@@ -102,7 +102,7 @@ describe('web image nginx.conf', () => {
   it('serves the port, probe path and loopback stub_status the web workload is configured with, in both environments', () => {
     const raw = readFileSync(confPath, 'utf8');
     for (const env of ['staging', 'production'] as const) {
-      expect(raw).toContain(`listen ${values.environments[env].web.port};`);
+      expect(raw).toContain(`listen ${values.environments[env].apps.web.port};`);
       expect(raw).toContain(`listen 127.0.0.1:${appsValues[env].web.stubStatusPort};`);
       expect(raw).toContain(`location = ${appsValues[env].web.probePath} {`);
     }

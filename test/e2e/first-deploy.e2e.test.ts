@@ -5,24 +5,33 @@
  * 1. `flux bootstrap`: the flux-system manifests committed to the `clusters` branch of a real git
  *    smart-HTTP server on loopback, applied, the sops-age and git credential Secrets created, and
  *    Flux's four controllers (built from their Go modules) started as processes;
- * 2. CI: `npm run publish` pushes the platform layers and apps/staging, then apps/production, as the
- *    deploy workflow does (the source commit differs from this work tree only by SOPS Secrets
- *    re-encrypted for a test age key and HelmRepository URLs pointing at the loopback chart repo);
+ * 2. CI: `npm run publish` pushes the platform layers, the Secrets and both apps in one commit, as the
+ *    deploy workflow's production job does (the source commit differs from this work tree only by
+ *    SOPS Secrets re-encrypted for a test age key and HelmRepository URLs pointing at the loopback
+ *    chart repo), and "GitHub" sends the signed push webhook to Flux's Receiver;
  * 3. Flux: source-controller clones, kustomize-controller decrypts and applies layer by layer in
  *    `dependsOn` order with health checks, helm-controller installs every HelmRelease from the pinned
  *    charts; operators start as their charts create them and act on our objects;
  *
  * and asserts what production needs: layers and releases Ready in order, every object the operators
  * create admitted, the production pooler running, a k3s upgrade Plan turned into an admitted Job,
- * and the measured time from `git push` to each layer.
+ * each layer's result reported by notification-controller to a stand-in for GitHub's API as the
+ * commit status flux/<layer> (what the deploy workflow waits on), and the measured time from
+ * `git push` to each layer.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../charts-ts/config/load.ts';
+import { values } from '../../charts-ts/config/values.ts';
+import { commitStatusContext, githubReceiver } from '../../charts-ts/platform/flux-notifications.ts';
+import { githubRepository } from '../../charts-ts/platform/rollouts-notifications.ts';
 import { publish } from '../../charts-ts/tools/publish.ts';
+import { ConnectProxy, GitHubApi, TlsFront } from '../support/github-api.ts';
 import { installCrdObjects, k3sCrdObjects } from '../cluster/support/apply.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/support/control-plane.ts';
 import { bootstrapPath } from '../cluster/support/dist.ts';
@@ -41,12 +50,13 @@ import { podStartProblems } from './support/pods.ts';
 import { writeFluxTimings } from './support/timings.ts';
 import { ageKeygen, sourceRepo, type SourceRepo } from './support/source.ts';
 
-/** What the deploy workflow publishes (.github/workflows/deploy.yml): the staging job, then production. */
-const stagingPublish = {
-  paths: ['platform/namespaces', 'platform/controllers', 'platform/configs', 'platform/data', 'platform/observability', 'clusters/production/layers', 'apps/staging'],
-  repoPaths: ['clusters/production/kustomization.yaml', 'clusters/production/layers.yaml', 'clusters/production/secrets'],
-};
-const productionPublish = { paths: ['apps/production'], repoPaths: [] as string[] };
+/** What the deploy workflow's production job publishes in one commit (.github/workflows/deploy.yml, the config's delivery.publish). */
+const stages = Object.values(parseConfig(values).cluster.delivery.publish);
+const releasePublish = { paths: stages.flatMap((p) => p.dist), repoPaths: stages.flatMap((p) => p.repo) };
+/** The repository the Flux Provider reports to (config cluster.bootstrap.flux.repositoryUrl). */
+const githubRepo = githubRepository(parseConfig(values));
+/** The Secret (flux-system) with the token the Provider posts commit statuses with. */
+const fluxStatusSecret = parseConfig(values).cluster.platform.flux.commitStatus.tokenSecret;
 
 const branch = 'clusters';
 /**
@@ -72,9 +82,36 @@ describe('first deploy from git', () => {
   let source: SourceRepo | undefined;
   let work: string;
   let clock: ReadyClock;
+  let github: GitHubApi;
+  let githubFront: TlsFront;
+  let githubProxy: ConnectProxy;
+
+  /** A Secret's key as the cluster holds it (decrypted by kustomize-controller), or undefined. */
+  const secretValue = async (name: string, key: string): Promise<string | undefined> => {
+    const s = await kube.get('v1', 'Secret', name, fluxNamespace).catch(() => undefined);
+    return s?.data?.[key] ? Buffer.from(s.data[key], 'base64').toString('utf8') : undefined;
+  };
+
+  /** What GitHub does after a push to the clusters branch: the signed push webhook to Flux's Receiver. */
+  const pushWebhook = async (after: string) => {
+    const receiver = await kube.get('notification.toolkit.fluxcd.io/v1', 'Receiver', githubReceiver, fluxNamespace);
+    const path = receiver?.status?.webhookPath;
+    const token = await secretValue(receiver?.spec?.secretRef?.name ?? '', 'token');
+    if (!path || !token) throw new Error(`Receiver ${githubReceiver} has no webhook path or token yet: ${JSON.stringify(receiver?.status ?? {})}`);
+    const body = JSON.stringify({ ref: `refs/heads/${branch}`, after, repository: { full_name: githubRepo }, pusher: { name: 'lms-clusters-publisher' } });
+    const res = await fetch(`${flux!.receiverUrl}${path}`, {
+      method: 'POST', body,
+      headers: {
+        'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(),
+        'x-hub-signature-256': `sha256=${createHmac('sha256', token).update(body).digest('hex')}`,
+      },
+    });
+    if (res.status !== 200) throw new Error(`Receiver answered ${res.status}: ${await res.text()}`);
+  };
 
   /** One round of the harness's background duties, called from every wait loop. */
   const tick = async () => {
+    await github?.refreshTokens();
     await operators?.poll();
     const crashed = operators?.crashed() ?? [];
     if (crashed.length) throw new Error(crashed.join('\n'));
@@ -125,7 +162,19 @@ describe('first deploy from git', () => {
     await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sops-age', namespace: fluxNamespace }, type: 'Opaque', stringData: { 'age.agekey': age.privateKey } } as KubeObject, { fieldManager });
     await kube.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: fluxNamespace, namespace: fluxNamespace }, type: 'Opaque', stringData: git.credentials('reader') } as KubeObject, { fieldManager });
     for (const o of fluxSync(sync)) await kube.apply(o, { fieldManager });
-    flux = await FluxControllers.create(plane, kube);
+    // "GitHub" for notification-controller: api.github.com:443 through an HTTPS proxy to a TLS
+    // stand-in that takes only the token kustomize-controller decrypted into flux-github-status.
+    const repoDir = git.repoPath('lms-gitops');
+    github = new GitHubApi({
+      repos: { [githubRepo]: (sha) => spawnSync('git', ['-C', repoDir, 'cat-file', '-e', `${sha}^{commit}`]).status === 0 },
+      tokens: async () => [await secretValue(fluxStatusSecret, 'token')].filter((t): t is string => Boolean(t)),
+    });
+    await github.start();
+    githubFront = await new TlsFront(work, 'api.github.com', () => github.port).start();
+    githubProxy = await new ConnectProxy({ 'api.github.com:443': () => githubFront.port }).start();
+    flux = await FluxControllers.create(plane, kube, {
+      'notification-controller': { HTTPS_PROXY: githubProxy.url, SSL_CERT_FILE: githubFront.caFile },
+    });
     await flux.startAll();
     operators = new OperatorSupervisor(plane, kube, proxy);
 
@@ -133,8 +182,7 @@ describe('first deploy from git', () => {
     source = sourceRepo({ age, chartRepoUrl: charts.url });
     await run('git', ['remote', 'add', 'origin', git.url('lms-gitops', 'writer')], source.dir);
     clock = new ReadyClock(Date.now());
-    await publish({ repo: source.dir, remote: 'origin', branch, ...stagingPublish });
-    await publish({ repo: source.dir, remote: 'origin', branch, ...productionPublish });
+    await publish({ repo: source.dir, remote: 'origin', branch, ...releasePublish });
     // The GitHub webhook Receiver does not exist before the first deploy; `flux reconcile` does the same.
     await requestReconcile(kube, 'source.toolkit.fluxcd.io/v1', 'GitRepository', fluxNamespace, fluxNamespace);
   });
@@ -147,11 +195,23 @@ describe('first deploy from git', () => {
     await charts?.stop();
     await git?.stop();
     await proxy?.stop();
+    await githubProxy?.stop();
+    await githubFront?.stop();
+    await github?.stop();
     source?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   let kustomizations: FluxObjectState[] = [];
+
+  /** notification-controller has posted flux/<layer> = success on the commit for every named layer. */
+  const expectLayerStatuses = async (commit: string, layerNames: string[]) => {
+    const missing = () => layerNames.filter((n) => github.latestByContext(githubRepo, commit).get(commitStatusContext(n))?.state !== 'success');
+    await waitFor(`flux/<layer> statuses on ${commit.slice(0, 12)}`, async () => { await tick(); return missing().length === 0; }, { timeoutMs: 120_000, intervalMs: 1_000 })
+      .catch(() => undefined);
+    const seen = [...github.latestByContext(githubRepo, commit).values()].map((x) => `${x.context}=${x.state}`).sort();
+    expect(missing(), `statuses on ${commit.slice(0, 12)}: ${seen.join(', ') || 'none'}; CONNECT targets: ${githubProxy.targets.join(', ') || 'none'}`).toEqual([]);
+  };
 
   it('reconciles the clusters branch from git: flux-system Ready at the pushed commit, the bootstrap patch rolled out', async () => {
     const started = new Map<string, string>();
@@ -261,11 +321,9 @@ describe('first deploy from git', () => {
     }
     await run('git', ['commit', '--quiet', '-am', 'Release measured by the first-deploy test'], source!.dir);
     const pushed = Date.now();
-    await publish({ repo: source!.dir, remote: 'origin', branch, ...stagingPublish });
-    await publish({ repo: source!.dir, remote: 'origin', branch, ...productionPublish });
+    await publish({ repo: source!.dir, remote: 'origin', branch, ...releasePublish });
     const revision = git.head('lms-gitops', branch);
-    // What the GitHub webhook Receiver does on a push.
-    await requestReconcile(kube, 'source.toolkit.fluxcd.io/v1', 'GitRepository', fluxNamespace, fluxNamespace);
+    await pushWebhook(revision);
     const appliedAt = new Map<string, number>();
     const reachable = kustomizations.filter((k) => !unreachable.includes(k.name)).map((k) => k.name);
     await waitFor('every layer applied at the new revision', async () => {
@@ -279,5 +337,15 @@ describe('first deploy from git', () => {
     console.log(`release: seconds from git push to each layer applied: ${JSON.stringify(timings)}`);
     writeFluxTimings({ measuredAt: new Date().toISOString(), secondsFromPush: timings });
     expect(reachable.filter((n) => !appliedAt.has(n)), JSON.stringify(timings)).toEqual([]);
+    // And GitHub heard about each of them, on this commit (the first deploy's early layers were
+    // reconciled before platform-configs created the Provider and Alert; from the second release on,
+    // every layer reports).
+    await expectLayerStatuses(revision, reachable);
+    // Only the token kustomize-controller decrypted from the SOPS Secret was accepted (the stand-in
+    // answers 401 to anything else), and it went to api.github.com through the proxy.
+    const token = await secretValue(fluxStatusSecret, 'token');
+    const posts = github.requests.filter((x) => x.method === 'POST' && x.path.startsWith(`/repos/${githubRepo}/statuses/`));
+    expect(new Set(posts.map((x) => x.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
+    expect(githubProxy.targets.every((t) => t === 'api.github.com:443')).toBe(true);
   });
 });

@@ -16,6 +16,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { publish } from '../../charts-ts/tools/publish.ts';
+import { request as httpsRequest } from 'node:https';
+import { GitHubApi, TlsFront } from '../support/github-api.ts';
 import { EgressProxy, egressSelectorConfig, normaliseTarget, serviceAddressFor } from './support/egress-proxy.ts';
 import { GitServer, parseRefUpdates, type PushEvent } from './support/git-server.ts';
 import { buildIndex, chartsDir, compareVersionsDesc, HelmRepoServer, type HelmIndex } from './support/helm-repo.ts';
@@ -362,5 +364,69 @@ describe('egress CONNECT proxy', () => {
     for (const f of Object.values(proxy.tls)) expect(readFileSync(f).length).toBeGreaterThan(0);
     expect(() => egressSelectorConfig(proxy.url)).toThrow(/panics without tlsConfig/);
     expect(normaliseTarget('Svc.NS.svc.cluster.local.:443')).toBe('svc.ns.svc:443');
+  });
+});
+
+describe('GitHub API stand-in (commit statuses, repository dispatches) behind its TLS front', () => {
+  const sha = 'a'.repeat(40);
+  const api = new GitHubApi({ repos: { 'lms-platform/lms-gitops': (s) => s === sha }, tokens: () => ['good-token'] });
+  let front: TlsFront;
+  let dir: string;
+
+  /** An HTTPS request to api.github.com through the front, trusting only the test CA. */
+  const call = (method: string, path: string, body?: unknown, token = 'good-token', servername = 'api.github.com') =>
+    new Promise<{ status: number; json: any }>((done, fail) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: front.port, servername, method, path, ca: readFileSync(front.caFile),
+        headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'content-type': 'application/json' },
+      }, (res) => {
+        let text = '';
+        res.on('data', (c) => { text += c; });
+        res.on('end', () => done({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+      });
+      req.on('error', fail);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'github-api-test-'));
+    await api.start();
+    await api.refreshTokens();
+    front = await new TlsFront(dir, 'api.github.com', () => api.port).start();
+  });
+  afterAll(async () => {
+    await front.stop();
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 401 Bad credentials to a wrong token and 404 for a repository it does not have', async () => {
+    expect(await call('GET', `/repos/lms-platform/lms-gitops/commits/${sha}/statuses`, undefined, 'wrong')).toMatchObject({ status: 401, json: { message: 'Bad credentials' } });
+    expect((await call('GET', `/repos/other/repo/commits/${sha}/statuses`)).status).toBe(404);
+  });
+
+  it('creates commit statuses as documented (201, 422 for a bad state or an unknown commit), lists newest first and combines per context', async () => {
+    expect((await call('POST', `/repos/lms-platform/lms-gitops/statuses/${sha}`, { state: 'done', context: 'flux/x' })).status).toBe(422);
+    expect(await call('POST', `/repos/lms-platform/lms-gitops/statuses/${'b'.repeat(40)}`, { state: 'success', context: 'flux/x' })).toMatchObject({ status: 422, json: { message: expect.stringMatching(/No commit found/) } });
+    const created = await call('POST', `/repos/lms-platform/lms-gitops/statuses/${sha}`, { state: 'failure', context: 'flux/apps-production', description: 'health check failed' });
+    expect(created).toMatchObject({ status: 201, json: { state: 'failure', context: 'flux/apps-production', description: 'health check failed', url: expect.stringContaining(sha) } });
+    await call('POST', `/repos/lms-platform/lms-gitops/statuses/${sha}`, { state: 'success', context: 'flux/apps-production', description: 'reconciliation succeeded' });
+    await call('POST', `/repos/lms-platform/lms-gitops/statuses/${sha}`, { state: 'success', context: 'flux/platform-data' });
+    const list = await call('GET', `/repos/lms-platform/lms-gitops/commits/${sha}/statuses?per_page=2`);
+    expect(list.json.map((s: any) => `${s.context}=${s.state}`)).toEqual(['flux/platform-data=success', 'flux/apps-production=success']);
+    const combined = await call('GET', `/repos/lms-platform/lms-gitops/commits/${sha}/status`);
+    expect(combined.json).toMatchObject({ state: 'success', total_count: 2 });
+  });
+
+  it('takes a repository dispatch (204) and refuses one without event_type or with more than 10 payload properties (422)', async () => {
+    expect((await call('POST', '/repos/lms-platform/lms-gitops/dispatches', { event_type: 'canary-paused', client_payload: { rollout: 'lms-api' } })).status).toBe(204);
+    expect((await call('POST', '/repos/lms-platform/lms-gitops/dispatches', { client_payload: {} })).status).toBe(422);
+    const big = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i]));
+    expect((await call('POST', '/repos/lms-platform/lms-gitops/dispatches', { event_type: 'x', client_payload: big })).status).toBe(422);
+    expect(api.dispatches.get('lms-platform/lms-gitops')?.map((d) => d.event_type)).toEqual(['canary-paused']);
+  });
+
+  it('presents a certificate for api.github.com only, from its own CA', async () => {
+    await expect(call('GET', `/repos/lms-platform/lms-gitops/commits/${sha}/statuses`, undefined, 'good-token', 'github.com')).rejects.toThrow(/altnames|Hostname/i);
   });
 });

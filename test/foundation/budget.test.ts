@@ -45,7 +45,7 @@ describe('capacity budget', () => {
     expect(budget.requests.memory / budget.allocatable.memory).toBeLessThanOrEqual(0.8);
     // Counted at the HPA maxima plus a canary pod, with k3s's own pods.
     const production = parseConfig(values).environments.production;
-    expect(budget.lines.find((l) => l.workload === 'Rollout/lms-production/lms-api')).toMatchObject({ replicas: production.api.hpa.max + 1 });
+    expect(budget.lines.find((l) => l.workload === 'Rollout/lms-production/lms-api')).toMatchObject({ replicas: production.apps.api.hpa.max + 1 });
     expect(budget.lines.filter((l) => l.workload === 'k3s packaged')).toHaveLength(k3sPackagedPods.length);
   });
 

@@ -138,12 +138,15 @@ const typos: Record<string, { args: string[]; bad: string; hint?: string }> = {
   secrets: { args: ['scaffold', '--forse'], bad: '--forse', hint: '--force' },
   import: { args: ['--downlaod'], bad: '--downlaod', hint: '--download' },
   publish: { args: ['apps/staging', '--repo-paths', 'clusters/production/secrets'], bad: '--repo-paths', hint: '--repo-path' },
+  release: { args: ['wait', '--commit', 'a'.repeat(40), '--layers', 'apps-staging'], bad: '--layers', hint: '--layer' },
   'lead-time': { args: ['--write-doc'], bad: '--write-doc', hint: '--write-docs' },
   'bump-image': { args: ['--repo', 'ghcr.io/acme/api', '--tag', '1.0.0', '--digest', `sha256:${'a'.repeat(64)}`], bad: '--repo' },
   'image:age': { args: ['--pinn'], bad: '--pinn', hint: '--pin' },
   'bench:synth': { args: ['--run', '1'], bad: '--run', hint: '--runs' },
+  'bench:compression': { args: ['--scales', '2'], bad: '--scales', hint: '--scale' },
   budget: { args: ['--dists', 'dist'], bad: '--dists', hint: '--dist' },
   drill: { args: ['--scales', '1'], bad: '--scales', hint: '--scale' },
+  restore: { args: ['production', '--to', 'latest', '--mdoe', 'in-place'], bad: '--mdoe', hint: '--mode' },
   bootstrap: { args: ['render', '--dryrun'], bad: '--dryrun', hint: '--dry-run' },
   cost: { args: ['--user', '50'], bad: '--user', hint: '--users' },
   diff: { args: ['--mardown'], bad: '--mardown', hint: '--markdown' },
@@ -188,6 +191,7 @@ describe('every npm run tool parses its flags strictly', () => {
     ['publish', ['apps/staging', '--attempts', 'many'], 'publish: --attempts must be a whole number >= 1, got "many"'],
     ['bump-image', ['--repository', 'ghcr.io/acme/api', '--tag', '1.0.0'], 'bump-image: missing --digest sha256:<hex>'],
     ['secrets', ['chek'], 'secrets: unknown command "chek"; use check or scaffold'],
+    ['restore', ['production', '--to', 'yesterday', '--mode', 'in-place'], 'restore: --to must be "latest" or an RFC 3339 time with a zone like 2026-09-01T10:14:00Z, got "yesterday"'],
   ])('npm run %s %j: a bad value is refused with the flag named', async (script, args, message) => {
     const r = await tool(entries[script], args);
     expect(r.code, r.stderr).toBe(2);

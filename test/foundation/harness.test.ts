@@ -237,6 +237,16 @@ describe('whole-output invariants', () => {
       rule: 'secret-data', path: 'stringData', message: /plain text: never put secret values in a chart/,
     },
     {
+      name: 'a CA Secret that also carries a private key',
+      objects: () => fixtureWith('Secret', (s) => { s.stringData = { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'tls.key': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }; }),
+      rule: 'secret-data', path: 'stringData', message: /plain text: never put secret values in a chart/,
+    },
+    {
+      name: 'a ca.crt that is not only certificates',
+      objects: () => fixtureWith('Secret', (s) => { s.stringData = { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n' }; }),
+      rule: 'secret-data', path: 'stringData', message: /plain text: never put secret values in a chart/,
+    },
+    {
       name: 'an object in a namespace nothing creates',
       objects: () => fixtureWith('Certificate', (c) => { c.metadata.namespace = 'fixtur'; }),
       rule: 'namespace', path: 'metadata.namespace', message: /"fixtur" is not created by dist\//,

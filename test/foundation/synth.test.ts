@@ -71,7 +71,7 @@ describe.concurrent('synth', () => {
     const before = tree(out);
     const values = join(tmp, 'big-values.yaml');
     // Production API up to 9 pods: 4 more pods of 250m / 224Mi than the budget holds.
-    writeFileSync(values, 'environments:\n  production:\n    api:\n      hpa:\n        max: 9\n');
+    writeFileSync(values, 'environments:\n  production:\n    apps:\n      api:\n        hpa:\n          max: 9\n');
     const err = await synth('--values', values, '--out', out).then(() => undefined, (e) => e as { code: number; stderr: string });
     expect(err, 'synth must refuse an output over the capacity budget').toBeDefined();
     expect(err!.code).toBe(1);

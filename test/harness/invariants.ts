@@ -77,8 +77,20 @@ function namespaces(objects: readonly OutputObject[], scopeOf: ScopeOf): Problem
   return out;
 }
 
+/**
+ * Public CA material: a Secret whose only key is `ca.crt` and whose value is nothing but PEM
+ * certificates (Traefik reads client-auth CAs from Secrets only; charts-ts/lib/origin-pull.ts).
+ */
+export function onlyPublicCaCertificates(o: Record<string, any>): boolean {
+  const values: string[] = [
+    ...Object.entries<string>(o.stringData ?? {}).map(([k, v]) => (k === 'ca.crt' ? v : '')),
+    ...Object.entries<string>(o.data ?? {}).map(([k, v]) => (k === 'ca.crt' ? Buffer.from(v, 'base64').toString('utf8') : '')),
+  ];
+  return values.length > 0 && values.every((v) => /^(-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?)+$/.test(v));
+}
+
 function secrets(objects: readonly OutputObject[]): Problem[] {
-  return objects.filter((at) => isKind(at.object, '', 'Secret')).flatMap((at) => ['data', 'stringData']
+  return objects.filter((at) => isKind(at.object, '', 'Secret') && !onlyPublicCaCertificates(at.object)).flatMap((at) => ['data', 'stringData']
     .filter((f) => at.object[f] && Object.keys(at.object[f]).length)
     .map((f) => problem('secret-data', at, f, 'dist/ is published to git in plain text: never put secret values in a chart; reference the Secret by name and create it from a SOPS-encrypted file under clusters/ (see docs/secrets.md)')));
 }

@@ -116,8 +116,9 @@ describe('delivery KPI rules (promtool test rules)', () => {
   });
 
   it('release time excludes the wait for approval and inconclusive pauses, but counts timed pause steps', () => {
-    // Production with a 2-minute timed pause after the 25 % gate (config steps never hold an indefinite pause).
-    const steps = [{ setWeight: 10 }, { analysis: true }, { setWeight: 25 }, { analysis: true }, { pause: { duration: '2m' } }, { setWeight: 50 }, { analysis: true }, { setWeight: 100 }];
+    // Production with a 2-minute timed pause after the 10 % gate (config steps never hold an indefinite
+    // pause; at 10 % an abort needs no new stable pods, so the guard's verdict time fits abortWithin there).
+    const steps = [{ setWeight: 10 }, { analysis: true }, { pause: { duration: '2m' } }, { setWeight: 25 }, { analysis: true }, { setWeight: 50 }, { analysis: true }, { setWeight: 100 }];
     const withPause = renderAll({ environments: { production: { canary: { steps } } } });
     const total = hours(8);
     const m = (minutes: number) => hours(minutes / 60);

@@ -31,7 +31,7 @@ describe('docs/architecture', () => {
   });
 
   it('follows the model: a config change changes the diagram', () => {
-    const changed = generate({ environments: { production: { api: { hpa: { min: 3, max: 9 } } } } });
+    const changed = generate({ environments: { production: { apps: { api: { hpa: { min: 3, max: 9 } } } } } });
     expect(changed['containers.md']).toContain('HPA 3-9');
     expect(docs['containers.md']).not.toContain('HPA 3-9');
     const renamed = generate({ cluster: { node: { hostname: 'lms-prod-2' } } });

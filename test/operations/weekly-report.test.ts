@@ -2,7 +2,7 @@
  * The weekly report's queries parse and compute the right figures (real promtool on synthetic
  * series), and the report script turns the figures into the Slack message with target marks.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { servicePort, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
-import { weeklyQueries } from '../../charts-ts/observability/weekly-report.ts';
+import { edgeQueries, weeklyQueries } from '../../charts-ts/observability/weekly-report.ts';
+import { FakeCloudflare } from '../../bootstrap/test/fakes/cloudflare.ts';
 import { renderAll } from '../support/render.ts';
 
 process.env.PATH = `${repoRoot}/.cache/bin:${process.env.PATH}`;
 const r = renderAll();
 const env = r.config.environments.production;
 const queries = weeklyQueries(r.config, env);
+const edge = edgeQueries(r.config);
 const ns = env.namespace;
 const steps = 2016; // 7 days of 5-minute samples
 const flat = (v: number) => `${v}+0x${steps}`;
@@ -74,6 +76,7 @@ function promtoolTest(want: Record<string, number>) {
 describe('weekly report', () => {
   it('has a query for every KPI the report promises', () => {
     expect(queries.map((q) => q.key).sort()).toEqual(Object.keys(expected).sort());
+    expect(queries.every((q) => q.expr)).toBe(true);
   });
 
   it('queries compute the right figures on synthetic series (promtool)', () => {
@@ -85,6 +88,13 @@ describe('weekly report', () => {
     const res = promtoolTest({ ...expected, peak_rps: 120 });
     expect(res.status).not.toBe(0);
     expect(res.stdout + res.stderr).toMatch(/weekly:peak_rps/);
+  });
+
+  it('adds the edge figures from Cloudflare and the planned-maintenance allowance from config', () => {
+    const cm = JSON.parse(r.get('ConfigMap', 'weekly-report', 'monitoring').data['queries.json']);
+    expect(cm.queries.map((q: any) => q.key)).toEqual([...queries, ...edge].map((q) => q.key));
+    expect(edge.map((q) => q.source)).toEqual(['cloudflare-health-checks', 'cloudflare-health-checks', 'config']);
+    expect(edge.every((q) => !q.expr)).toBe(true);
   });
 
   it('is a weekly CronJob that reads Prometheus and the Slack webhook Secret by name', () => {
@@ -115,4 +125,68 @@ describe('weekly report', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/PROMETHEUS_URL/);
   });
+
+  /** The report script run against the Cloudflare stand-in (async: the stand-in serves in this process). */
+  async function reportWithCloudflare(fake: FakeCloudflare, token: string | undefined, now: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'weekly-'));
+    const cm = r.get('ConfigMap', 'weekly-report', 'monitoring');
+    writeFileSync(join(dir, 'report.py'), cm.data['report.py']);
+    writeFileSync(join(dir, 'queries.json'), cm.data['queries.json']);
+    writeFileSync(join(dir, 'values.json'), JSON.stringify(expected));
+    if (token !== undefined) writeFileSync(join(dir, 'token'), `${token}\n`);
+    const child = spawn('python3', [join(dir, 'report.py'), '--queries', join(dir, 'queries.json'), '--input', join(dir, 'values.json'), '--cloudflare-token-file', join(dir, 'token'), '--now', now, '--print'],
+      { env: { ...process.env, CLOUDFLARE_API_URL: fake.url } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { code, out, err };
+  }
+
+  it('edge-measured uptime: the week of the origin health check\'s events at Cloudflare, a day per query', async () => {
+    const fake = await new FakeCloudflare().start();
+    try {
+      const check = r.config.cluster.bootstrap.cloudflare.healthCheck.name;
+      const now = Date.parse('2026-11-30T08:00:00Z');
+      // One check a minute for 8 days (the day before the week must not count); the origin
+      // unreachable for 25 minutes (a reboot) and 5 minutes (Traefik down) in the week, and for
+      // 60 minutes in the day before it. Another health check of the zone is not ours.
+      for (let m = 0; m < 8 * 1440; m++) {
+        const t = now - (8 * 1440 - m) * 60_000;
+        const minuteOfWeek = (t - (now - 7 * 86_400_000)) / 60_000;
+        const down = (minuteOfWeek >= 1000 && minuteOfWeek < 1025) || (minuteOfWeek >= 5000 && minuteOfWeek < 5005) || (minuteOfWeek < 0 && minuteOfWeek >= -60);
+        fake.healthCheckEvents.push({ datetime: new Date(t).toISOString(), healthCheckName: check, healthStatus: down ? 'unhealthy' : 'healthy' });
+        if (m % 10 === 0) fake.healthCheckEvents.push({ datetime: new Date(t).toISOString(), healthCheckName: 'someone-else', healthStatus: 'unhealthy' });
+      }
+      const res = await reportWithCloudflare(fake, fake.token, '2026-11-30T08:00:30Z');
+      expect(res.code, res.err).toBe(0);
+      const uptime = 100 * (1 - 30 / (7 * 1440));
+      expect(res.out).toContain(`Edge-measured uptime (7d, Cloudflare health check of the origin): ${uptime.toFixed(3)} % (target >= 99.9) :warning:`);
+      expect(res.out).toContain('Origin unreachable from the edge (7d): 30.0 min (target <= 10.08) :warning:');
+      expect(res.out).toMatch(/Planned maintenance allowance \(worst month: 5 reboots, 1 k3s upgrade\(s\); budget 43\.2 min\): 21\.0 min \(target <= 21\.6\) :white_check_mark:/);
+      // Seven GraphQL queries of a day each (the stand-in refuses longer ranges, as adaptive datasets do).
+      expect(fake.requests.filter((q) => q.path === '/graphql')).toHaveLength(7);
+      expect(fake.requests.find((q) => q.path === '/graphql')?.json.variables).toEqual({ zoneTag: fake.zone.id, start: '2026-11-29T08:00:00Z', end: '2026-11-30T08:00:00Z' });
+    } finally {
+      await fake.stop();
+    }
+  }, 30_000);
+
+  it('without a token, or when Cloudflare fails, the edge lines read no data with the reason; the rest is posted', async () => {
+    const fake = await new FakeCloudflare().start();
+    try {
+      const none = await reportWithCloudflare(fake, undefined, '2026-11-30T08:00:00Z');
+      expect(none.code).toBe(0);
+      expect(none.out).toMatch(/Edge-measured uptime .*: no data/);
+      expect(none.out).toContain('no Cloudflare token');
+      expect(none.out).toMatch(/API availability \(7d\): 95\.000 %/);
+      const refused = await reportWithCloudflare(fake, 'wrong-token', '2026-11-30T08:00:00Z');
+      expect(refused.code).toBe(0);
+      expect(refused.out).toMatch(/Origin unreachable from the edge \(7d\): no data/);
+      expect(refused.out).toContain('Edge figures: Cloudflare failed');
+    } finally {
+      await fake.stop();
+    }
+  }, 30_000);
 });

@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { k3sUpgradeTag } from '../../charts-ts/platform/upgrade-plans.ts';
+import { commitStatusContext, commitStatusProvider, repositoryWebUrl } from '../../charts-ts/platform/flux-notifications.ts';
 import { secretInventory } from '../../charts-ts/platform/secrets.ts';
 import { run } from '@bufbuild/cel';
 import { renderAll } from '../support/render.ts';
@@ -123,6 +124,25 @@ describe('Flux notifications and webhook', () => {
     for (const o of [...r.find('HelmRelease'), ...r.find('HelmRepository'), ...r.find('OCIRepository')]) {
       expect(sources, `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).toContain(`${o.kind}/${o.metadata.namespace}/*`);
     }
+  });
+
+  it('reports every layer\'s result on the clusters commit to GitHub as a commit status flux/<layer>', () => {
+    const provider = r.get('Provider', commitStatusProvider, 'flux-system');
+    expect(provider.spec).toMatchObject({ type: 'github', address: 'https://github.com/lms-platform/lms-gitops' });
+    expect(inInventory('flux-system', provider.spec.secretRef.name, 'token')).toBe(true);
+    // The context the deploy workflow waits for, evaluated with a real CEL implementation.
+    const context = run(provider.spec.commitStatusExpr, { event: toCel({ involvedObject: { kind: 'Kustomization', name: 'apps-production', namespace: 'flux-system' } }) });
+    expect(context).toBe(commitStatusContext('apps-production'));
+    expect(context).toBe('flux/apps-production');
+    const alert = r.get('Alert', 'layer-status', 'flux-system');
+    // info covers both severities: Ready -> success, failed apply or health check -> failure.
+    expect(alert.spec).toEqual({ providerRef: { name: commitStatusProvider }, eventSeverity: 'info', eventSources: [{ kind: 'Kustomization', name: '*', namespace: 'flux-system' }] });
+    for (const k of r.find('Kustomization')) expect(k.metadata.namespace, k.metadata.name).toBe('flux-system');
+  });
+
+  it('derives the repository\'s web address from Flux\'s SSH URL, and names the field when it cannot', () => {
+    expect(repositoryWebUrl('ssh://git@github.com:22/org/repo.git')).toBe('https://github.com/org/repo');
+    expect(() => repositoryWebUrl('https://github.com/org/repo')).toThrow(/cluster\.bootstrap\.flux\.repositoryUrl/);
   });
 
   it('reconciles at once on a push to the clusters branch, and only then', () => {

@@ -2,7 +2,8 @@
  * A fake of the Cloudflare API v4 for the tests (https://developers.cloudflare.com/api/): bearer
  * token, every response in the envelope {success, errors, messages, result[, result_info]}; zones,
  * DNS records, zone settings and phase entry-point rulesets with the validations that matter here
- * (record types/TTL, setting values, rate-limit periods and rule count per plan).
+ * (record types/TTL, setting values, rate-limit periods and rule count per plan), Standalone Health
+ * Checks, and the GraphQL Analytics API's health check events (the weekly report reads them).
  */
 import { isIP } from 'node:net';
 import { cloudflarePlanLimits, cloudflareRatePeriods } from '../../../charts-ts/config/sections/bootstrap.ts';
@@ -16,13 +17,23 @@ export class FakeCloudflare extends FakeApi {
   readonly token = 'cf-token';
   readonly zone = { id: '023e105f4ecef8ad9ca31a8372d0c353', name: 'lms.example.com', status: 'active', plan: { legacy_id: 'pro' as Plan, name: 'Pro Website' } };
   readonly records: { id: string; type: string; name: string; content: string; proxied: boolean; ttl: number; comment?: string }[] = [];
-  readonly settings: Record<string, string> = { ssl: 'full', always_use_https: 'off', min_tls_version: '1.0', tls_1_3: 'on', automatic_https_rewrites: 'off' };
+  readonly settings: Record<string, string> = { ssl: 'full', always_use_https: 'off', min_tls_version: '1.0', tls_1_3: 'on', automatic_https_rewrites: 'off', tls_client_auth: 'off' };
+  /** Zone-level Authenticated Origin Pulls enablement (origin_tls_client_auth/settings). */
+  originPull = { enabled: false };
   readonly entrypoints: Record<string, { id: string; rules: any[]; version: string }> = {};
+  /** Standalone Health Checks (/zones/<id>/healthchecks). */
+  readonly healthchecks: any[] = [];
+  /**
+   * Health check events the GraphQL Analytics API reports (dataset healthCheckEventsAdaptiveGroups):
+   * one per check per region, with its time, the check's name and healthy/unhealthy.
+   */
+  readonly healthCheckEvents: { datetime: string; healthCheckName: string; healthStatus: 'healthy' | 'unhealthy' }[] = [];
   private seq = 1;
 
   protected handle(r: RecordedRequest): Reply {
     if (String(r.headers.authorization) !== `Bearer ${this.token}`) return err(401, 10000, 'Authentication error');
     const seg = r.path.split('/').filter(Boolean);
+    if (r.path === '/graphql' && r.method === 'POST') return this.graphql(r);
     if (r.path === '/zones' && r.method === 'GET') {
       const z = [this.zone].filter((x) => !r.query.get('name') || x.name === r.query.get('name'));
       return ok(z, { page: 1, per_page: 20, total_pages: 1, count: z.length, total_count: z.length });
@@ -42,6 +53,17 @@ export class FakeCloudflare extends FakeApi {
       }
     }
     if (seg[2] === 'rulesets' && seg[3] === 'phases' && seg[5] === 'entrypoint') return this.ruleset(r, seg[4]!);
+    if (seg[2] === 'healthchecks') return this.healthcheck(r, seg[3]);
+    if (seg[2] === 'origin_tls_client_auth' && seg[3] === 'settings' && seg.length === 4) {
+      if (r.method === 'GET') return ok(this.originPull);
+      if (r.method === 'PUT') {
+        if (typeof r.json?.enabled !== 'boolean') return err(400, 1001, 'enabled must be a boolean');
+        // Authenticated Origin Pulls does not work with SSL Off or Flexible.
+        if (r.json.enabled && ['off', 'flexible'].includes(this.settings.ssl!)) return err(400, 1002, 'Authenticated Origin Pulls requires SSL mode Full or Full (strict)');
+        this.originPull = { enabled: r.json.enabled };
+        return ok(this.originPull);
+      }
+    }
     return err(404, 7000, 'No route for that URI');
   }
 
@@ -101,6 +123,67 @@ export class FakeCloudflare extends FakeApi {
     const version = String(Number(cur?.version ?? 0) + 1);
     this.entrypoints[phase] = { id: cur?.id ?? `rs${this.seq++}`, version, rules: rules.map((x) => ({ ...x, id: `rule${this.seq++}`, version, last_updated: new Date().toISOString(), logging: undefined })) };
     return ok({ id: this.entrypoints[phase]!.id, kind: 'zone', phase, version, rules: this.entrypoints[phase]!.rules });
+  }
+
+  /**
+   * Health checks as the API documents them (https://developers.cloudflare.com/api/resources/healthchecks/):
+   * name of letters, digits, "-" and "_"; type HTTP, HTTPS or TCP; a TCP check's tcp_config.method
+   * `connection_established` and a port; regions from CheckRegion; paid plans only.
+   */
+  private healthcheck(r: RecordedRequest, id?: string): Reply {
+    if (r.method === 'GET' && !id) return ok(this.healthchecks, { page: 1, per_page: 50, total_pages: 1, count: this.healthchecks.length, total_count: this.healthchecks.length });
+    if (this.zone.plan.legacy_id === 'free') return err(403, 1002, 'Standalone Health Checks are not available on the Free plan');
+    const b = r.json ?? {};
+    const regions = ['WNAM', 'ENAM', 'WEU', 'EEU', 'NSAM', 'SSAM', 'OC', 'ME', 'NAF', 'SAF', 'IN', 'SEAS', 'NEAS', 'ALL_REGIONS'];
+    const invalid = (!/^[A-Za-z0-9_-]+$/.test(b.name ?? '') && err(400, 1002, 'name: only alphanumeric characters, hyphens and underscores are allowed'))
+      || (!b.address && err(400, 1002, 'address is required'))
+      || (!['HTTP', 'HTTPS', 'TCP'].includes(b.type) && err(400, 1002, "type must be 'HTTP', 'HTTPS' or 'TCP'"))
+      || (b.type === 'TCP' && (b.tcp_config?.method !== 'connection_established' || !(b.tcp_config?.port >= 1 && b.tcp_config?.port <= 65535)) && err(400, 1002, 'tcp_config: method connection_established and a port are required'))
+      || ((b.check_regions ?? []).some((x: string) => !regions.includes(x)) && err(400, 1002, 'check_regions: invalid region'))
+      || (!(b.interval >= 60) && err(400, 1002, 'interval: must be at least 60 seconds on this plan'));
+    if (r.method === 'POST' && !id) {
+      if (invalid) return invalid;
+      const hc = { ...b, id: `hc${this.seq++}`, status: 'unknown', created_on: new Date().toISOString() };
+      this.healthchecks.push(hc);
+      return ok(hc);
+    }
+    if (r.method === 'PUT' && id) {
+      const at = this.healthchecks.findIndex((x) => x.id === id);
+      if (at < 0) return err(404, 1003, 'Health check not found');
+      if (invalid) return invalid;
+      this.healthchecks[at] = { ...b, id, status: this.healthchecks[at].status, created_on: this.healthchecks[at].created_on };
+      return ok(this.healthchecks[at]);
+    }
+    return err(405, 10405, 'Method not allowed');
+  }
+
+  /**
+   * The GraphQL Analytics API (POST /client/v4/graphql), only the query the weekly report makes:
+   * `viewer { zones(filter: {zoneTag}) { healthCheckEventsAdaptiveGroups(limit, filter:
+   * {datetime_geq, datetime_lt}) { count dimensions { healthCheckName healthStatus } } } }`. Errors
+   * come in the GraphQL envelope ({data, errors}) with HTTP 200, as the real API answers.
+   */
+  private graphql(r: RecordedRequest): Reply {
+    const { query, variables } = r.json ?? {};
+    const gqlErr = (message: string): Reply => ({ status: 200, body: { data: null, errors: [{ message }] } });
+    if (typeof query !== 'string' || !/healthCheckEventsAdaptiveGroups/.test(query)) return gqlErr('only healthCheckEventsAdaptiveGroups is served by this stand-in');
+    const v = variables ?? {};
+    if (v.zoneTag !== this.zone.id) return { status: 200, body: { data: { viewer: { zones: [] } }, errors: null } };
+    const from = Date.parse(v.start);
+    const to = Date.parse(v.end);
+    if (!(to > from)) return gqlErr('datetime_geq must be before datetime_lt');
+    // Adaptive datasets answer at most a day per query below Enterprise.
+    if (to - from > 86_400_000) return gqlErr('cannot request data older than/over a range longer than 86400s');
+    const groups = new Map<string, { count: number; dimensions: { healthCheckName: string; healthStatus: string } }>();
+    for (const e of this.healthCheckEvents) {
+      const t = Date.parse(e.datetime);
+      if (t < from || t >= to) continue;
+      const key = `${e.healthCheckName}/${e.healthStatus}`;
+      const g = groups.get(key) ?? { count: 0, dimensions: { healthCheckName: e.healthCheckName, healthStatus: e.healthStatus } };
+      g.count++;
+      groups.set(key, g);
+    }
+    return { status: 200, body: { data: { viewer: { zones: [{ healthCheckEventsAdaptiveGroups: [...groups.values()] }] } }, errors: null } };
   }
 
   env(): Record<string, string> {

@@ -1,20 +1,18 @@
 /**
  * Config section: the app workloads of one environment (issue: LMS workloads). Schema and values.
  *
- * The core workload fields (images, ports, HPA bounds, resources, canary steps, manual approval,
- * hostnames) live in ../schema.ts; this section holds everything else the app charts need: process
- * settings, Redis sizing, the canary analysis (thresholds and timing), the migration command,
+ * Each app's settings live in its one entry here (`api`, `web`: image, port, HPA bounds, resources,
+ * process settings); the canary steps, manual approval and hostnames are the environment's
+ * (../schema.ts). This section also holds the rest the app charts need: Redis sizing, the canary analysis (thresholds and timing), the migration command,
  * ingress hardening and extra egress. Rules that span fields (maxmemory vs. the Redis limit, the
  * 3-minute abort budget, ...) are checked here so a bad value fails with the field and the fix.
  */
 import { z } from 'zod';
-import { cidr, duration, image, memory, resources, storageSize } from '../fields.ts';
+import { cidr, duration, hpa, image, memory, port, resources, storageSize, uid, type EnvironmentName } from '../fields.ts';
 import { memoryBytes } from '../../lib/quantity.ts';
-import type { EnvironmentName } from '../schema.ts';
+import { pythonImage } from './cost.ts';
 
 const durationPattern = /^(\d+(ms|s|m|h))+$/;
-const port = z.number().int().min(1024, 'must be an unprivileged port (1024-65535)').max(65535, 'must be at most 65535');
-const uid = z.number().int().min(1000, 'must be a non-root uid/gid of at least 1000 (Pod Security restricted forbids 0; low ids collide with system users)').max(2 ** 31 - 1);
 const positiveInt = z.number().int().min(1, 'must be a whole number of at least 1');
 
 /** Seconds in a Go-style duration ("1m30s" -> 90). Throws on anything the `duration` field rejects. */
@@ -61,11 +59,24 @@ const traefikLatencyBuckets = [0.1, 0.3, 1.2, 5] as const;
 // ---------------------------------------------------------------- sections
 
 const Api = z.object({
+  /** The release: pinned by tag and digest (the images workflow's pull request updates it). */
+  image,
+  /** The port the API serves on (Traefik's target). */
+  port,
+  /** Pods the HPA may run; the canary adds its own on top (capacity and connection budgets count both). */
+  hpa,
+  resources,
   /** Prometheus metrics port (`/metrics`), kept off the public port so the ingress never exposes it. */
   metricsPort: port,
   /** The image's non-root user (the API image is built to run as this uid). */
   runAsUser: uid,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug'], { error: 'must be one of fatal, error, warn, info, debug' }),
+  /**
+   * Seconds from the pod's creation to `/health/ready` answering 200, with the image already on the
+   * node (what the image must provide, docs/delivery.md). The abort arithmetic counts it for every
+   * stable pod an abort has to start again (charts-ts/lib/canary-abort.ts).
+   */
+  startSeconds: z.number().int().min(1).max(60, 'must be at most 60 (the startup probe gives the API 60 s)'),
   database: z.object({
     /** Connections per API pod; (HPA max + 1 canary pod) x poolSize must stay below PostgreSQL's max_connections. */
     poolSize: z.number().int().min(1, 'must be at least 1').max(50, 'must be at most 50 per pod (PostgreSQL max_connections is shared)'),
@@ -74,11 +85,19 @@ const Api = z.object({
 }).strict();
 
 const Web = z.object({
+  /** The release: pinned by tag and digest (the images workflow's pull request updates it). */
+  image,
+  /** The port nginx serves the SPA on (Traefik's target). */
+  port,
+  hpa,
+  resources,
   /** nginx-prometheus-exporter sidecar port. */
   metricsPort: port,
   runAsUser: uid,
   /** Path nginx answers 200 on without touching the SPA (probes). */
   probePath: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'must be an absolute URL path like /healthz'),
+  /** Seconds from the pod's creation to nginx and its exporter answering, image on the node (as api.startSeconds). */
+  startSeconds: z.number().int().min(1).max(60),
   /** Loopback-only nginx `stub_status` port the exporter reads. */
   stubStatusPort: port,
   exporterImage: image,
@@ -102,6 +121,15 @@ const Lifecycle = z.object({
   terminationGracePeriodSeconds: z.number().int().min(1).max(300),
   /** A new pod must stay ready this long before it counts as available. */
   minReadySeconds: z.number().int().min(0).max(300),
+  /**
+   * Period of the readiness probes of the serving containers: a started pod is Ready at most one
+   * period after it answers (kubelet also probes at once when the startup probe passes). Short, since
+   * an abort waits for new stable pods (charts-ts/lib/canary-abort.ts); the failure threshold keeps
+   * "unready after 10 s of failures".
+   */
+  readinessProbePeriodSeconds: z.number().int().min(1).max(10),
+  /** Period of the API's startup probe (30 tries, so the boot may take 30 periods). */
+  startupProbePeriodSeconds: z.number().int().min(1).max(10),
   /** A rollout that makes no progress for this long is aborted. */
   progressDeadline: duration,
 }).strict().refine((l) => l.terminationGracePeriodSeconds > l.preStopSeconds, {
@@ -176,9 +204,25 @@ const Analysis = z.object({
     failureLimit: z.number().int().min(0),
     inconclusiveLimit: z.number().int().min(0),
   }).strict(),
-  /** Background analysis (guard) over the whole rollout: failed measurements it tolerates in total. */
-  guard: z.object({ failureLimit: z.number().int().min(0) }).strict(),
-  /** Prometheus errors in a row before the analysis errors out (and the rollout aborts). */
+  /**
+   * Background analysis (guard) over the whole rollout, the approval pause included. Argo Rollouts
+   * counts failed measurements over the whole run (analysis/analysis.go), so a guard with
+   * failureLimit > 0 collects noise for as long as the pause lasts. Instead its measurement fails
+   * at once (failureLimit 0) but only when the canary has been bad for `sustain`: every 1-minute
+   * window ending in the last `sustain` (one point per scrape) was outside the threshold while the
+   * stable side was not (docs/delivery.md "The guard").
+   */
+  guard: z.object({
+    /** How long the canary must be bad, alone, before the guard fails it; a multiple of scrapeInterval. */
+    sustain: duration,
+    /**
+     * Prometheus outage the guard rides out: Argo Rollouts retries an erroring query every 10 s
+     * (analysis.DefaultErrorRetryInterval), so consecutiveErrorLimit = ceil(prometheusOutage / 10 s).
+     * Longer, and the guard errors and the rollout aborts.
+     */
+    prometheusOutage: duration,
+  }).strict(),
+  /** Gate: Prometheus errors in a row (retried every 10 s) before the analysis errors out and the rollout aborts. */
   consecutiveErrorLimit: positiveInt,
   /** Allowance for Argo Rollouts reconciling and Traefik applying the weight after a verdict. */
   controllerLatency: duration,
@@ -203,14 +247,39 @@ const Analysis = z.object({
   if (a.gate.failureLimit + a.gate.inconclusiveLimit >= a.gate.count) {
     ctx.addIssue({ code: 'custom', path: ['gate', 'count'], input: a.gate.count, message: 'must exceed failureLimit + inconclusiveLimit, or a gate could pass without one conclusive good measurement' });
   }
-  for (const [which, failureLimit] of [['gate', a.gate.failureLimit], ['guard', a.guard.failureLimit]] as const) {
-    const worst = worstCaseAbortSeconds(a, failureLimit);
-    if (worst > durationSeconds(a.abortWithin)) {
-      ctx.addIssue({
-        code: 'custom', path: [which, 'failureLimit'], input: failureLimit,
-        message: `lets a bad canary run ${worst}s before the abort, more than abortWithin (${a.abortWithin}); lower failureLimit, interval or initialDelay`,
-      });
-    }
+  const worst = worstCaseAbortSeconds(a, a.gate.failureLimit);
+  if (worst > durationSeconds(a.abortWithin)) {
+    ctx.addIssue({
+      code: 'custom', path: ['gate', 'failureLimit'], input: a.gate.failureLimit,
+      message: `lets a bad canary run ${worst}s before the abort, more than abortWithin (${a.abortWithin}); lower failureLimit, interval or initialDelay`,
+    });
+  }
+  const scrape = durationSeconds(a.scrapeInterval);
+  const sustain = durationSeconds(a.guard.sustain);
+  if (sustain % scrape !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['guard', 'sustain'], input: a.guard.sustain, message: `must be a multiple of scrapeInterval (${a.scrapeInterval}): the guard judges one 1-minute window per scrape` });
+  }
+  // An error burst inside one scrape interval spoils the windows of (window / scrape) - 1 points;
+  // the guard must need more than that, or a single burst aborts a healthy canary.
+  const minSustain = durationSeconds(a.window) + scrape;
+  if (sustain < minSustain) {
+    ctx.addIssue({
+      code: 'custom', path: ['guard', 'sustain'], input: a.guard.sustain,
+      message: `must be at least window + scrapeInterval (${minSustain}s): a shorter one lets a single error burst shorter than one scrape interval abort a healthy canary`,
+    });
+  }
+  const guardWorst = worstCaseGuardAbortSeconds(a);
+  if (guardWorst > durationSeconds(a.abortWithin)) {
+    ctx.addIssue({
+      code: 'custom', path: ['guard', 'sustain'], input: a.guard.sustain,
+      message: `lets a bad canary run ${guardWorst}s before the guard aborts it, more than abortWithin (${a.abortWithin}); shorten sustain or interval`,
+    });
+  }
+  if (durationSeconds(a.guard.prometheusOutage) < argoErrorRetrySeconds * (a.consecutiveErrorLimit + 1)) {
+    ctx.addIssue({
+      code: 'custom', path: ['guard', 'prometheusOutage'], input: a.guard.prometheusOutage,
+      message: `must be at least what the gate rides out (${argoErrorRetrySeconds * (a.consecutiveErrorLimit + 1)}s): the guard runs through the approval pause, which is long enough to meet a Prometheus restart`,
+    });
   }
 });
 export type AnalysisSettings = z.infer<typeof Analysis>;
@@ -227,6 +296,60 @@ export function worstCaseAbortSeconds(a: Pick<AnalysisSettings, 'initialDelay' |
   const first = Math.max(durationSeconds(a.initialDelay), 2 * durationSeconds(a.scrapeInterval)) + durationSeconds(a.interval);
   return first + failureLimit * durationSeconds(a.interval) + durationSeconds(a.controllerLatency);
 }
+
+/** Argo Rollouts retries a measurement that errored after this long (analysis.DefaultErrorRetryInterval, v1.9.1). */
+export const argoErrorRetrySeconds = 10;
+
+/** Points (one per scrape) the guard needs bad in a row: `sustain / scrapeInterval`. */
+export const guardPoints = (a: Pick<AnalysisSettings, 'guard' | 'scrapeInterval'>): number =>
+  Math.round(durationSeconds(a.guard.sustain) / durationSeconds(a.scrapeInterval));
+
+/** The guard's consecutiveErrorLimit: errors 10 s apart for `prometheusOutage` are ridden out. */
+export const guardConsecutiveErrorLimit = (a: Pick<AnalysisSettings, 'guard'>): number =>
+  Math.ceil(durationSeconds(a.guard.prometheusOutage) / argoErrorRetrySeconds);
+
+/**
+ * Worst case, in seconds, from the canary going bad to the guard's abort (docs/delivery.md "The
+ * guard"): rate() has two samples with bad traffic after two scrapes (a series Traefik only now
+ * creates), so the first bad point comes before 2 x scrapeInterval + one point step; the last of
+ * the `sustain / scrapeInterval` points comes `sustain - scrapeInterval` later; the next
+ * measurement at most one interval after it fails (failureLimit 0); then the controllers act.
+ */
+export function worstCaseGuardAbortSeconds(a: Pick<AnalysisSettings, 'guard' | 'scrapeInterval' | 'interval' | 'controllerLatency'>): number {
+  return 2 * durationSeconds(a.scrapeInterval) + durationSeconds(a.guard.sustain) + durationSeconds(a.interval) + durationSeconds(a.controllerLatency);
+}
+
+/**
+ * Synthetic traffic for the canary (docs/delivery.md "Synthetic traffic"): while the background
+ * analysis runs, a Job sends requests to the canary through Traefik (a probe-only route, in-cluster
+ * clients only), counted in the same Traefik series as users' requests. Where users' requests
+ * reach minRequests the verdict is theirs alone; below it (nights, staging) the probe's requests
+ * make up the evidence.
+ */
+const Probe = z.object({
+  /**
+   * Off where something else drives the canary's traffic: staging's canaries get the deploy
+   * pipeline's synthetic traffic (load/lms.ts `canary`), and the node has no memory to spare
+   * (`npm run budget`).
+   */
+  enabled: z.boolean(),
+  /** Requests per second per app, spread over `paths`. */
+  requestsPerSecond: z.number().gt(0, 'must be more than 0').max(50, 'must be at most 50 (the probe makes up evidence, it is not a load test)'),
+  /** Paths the probe requests, per app: read-only, no login, representative of what users do. */
+  paths: z.object({
+    api: z.array(z.string().regex(/^\/[A-Za-z0-9/_.?=&-]*$/, 'must be an absolute URL path like /health/ready')).min(1),
+    web: z.array(z.string().regex(/^\/[A-Za-z0-9/_.?=&-]*$/, 'must be an absolute URL path like /')).min(1),
+  }).strict(),
+  /**
+   * Upper bound of one probe Job (activeDeadlineSeconds, and the script stops itself just before).
+   * Argo Rollouts deletes it when the rollout completes or aborts; an approval pause longer than
+   * this continues without synthetic traffic.
+   */
+  maxDuration: duration,
+  image,
+  resources,
+  runAsUser: uid,
+}).strict();
 
 const Migration = z.object({
   /**
@@ -309,10 +432,19 @@ export const AppsEnvironment = z.object({
   autoscaling: Autoscaling,
   redis: Redis,
   analysis: Analysis,
+  probe: Probe,
   migration: Migration,
   ingress: Ingress,
   egress: z.array(Egress),
 }).strict().superRefine((a, ctx) => {
+  // The probe alone must reach minRequests in a window that lost one of its scrapes.
+  const probeRequests = a.probe.requestsPerSecond * durationSeconds(a.analysis.window) * (1 - 1 / rateWindowScrapes);
+  if (a.probe.enabled && probeRequests < a.analysis.minRequests) {
+    ctx.addIssue({
+      code: 'custom', path: ['probe', 'requestsPerSecond'], input: a.probe.requestsPerSecond,
+      message: `sends ${probeRequests} requests in a window (analysis.window ${a.analysis.window}, one of its ${rateWindowScrapes} scrapes missed), fewer than analysis.minRequests (${a.analysis.minRequests}): a canary without users would get no verdict`,
+    });
+  }
   if (durationSeconds(a.migration.deadline) >= durationSeconds(a.lifecycle.progressDeadline)) {
     ctx.addIssue({
       code: 'custom', path: ['migration', 'deadline'], input: a.migration.deadline,
@@ -324,8 +456,13 @@ export type AppsEnvironment = z.infer<typeof AppsEnvironment>;
 
 // ---------------------------------------------------------------- values
 
-/** Third-party images, pinned by tag (for humans) and digest (what the node pulls). */
+/**
+ * Images, pinned by tag (for humans) and digest (what the node pulls), each once: both environments
+ * deploy the same pins. Ours are updated by the images workflow's pull request (npm run bump-image).
+ */
 const images = {
+  lmsApi: { repository: 'ghcr.io/lms-platform/lms-api', tag: '1.0.0', digest: 'sha256:4f1c3e0d9b7a5c2e8f6d4b2a0c9e7d5b3a1f8e6c4d2b0a9e7c5d3b1f9e8d7c6b' },
+  lmsWeb: { repository: 'ghcr.io/lms-platform/lms-web', tag: '1.0.0', digest: 'sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b' },
   // Source: https://github.com/docker-library/repo-info/blob/master/repos/redis/remote/8.10.2-alpine.md (index digest)
   // renovate: datasource=docker depName=docker.io/library/redis
   redis: { repository: 'docker.io/library/redis', tag: '8.10.2-alpine', digest: 'sha256:72cedd9603038893af961e90ac5e1a1a0d8377d5e338dbdad8fe284ea25de18f' },
@@ -338,14 +475,21 @@ const images = {
 };
 
 const shared = {
-  api: { metricsPort: 9464, runAsUser: 10001, logLevel: 'info', database: { poolSize: 10, sslMode: 'require' } },
+  // startSeconds: a NestJS process with its PostgreSQL pool and Redis connection (api) and nginx (web),
+  // image on the node; the abort arithmetic depends on it (docs/delivery.md "Abort arithmetic").
+  api: { image: images.lmsApi, port: 3000, metricsPort: 9464, runAsUser: 10001, logLevel: 'info', startSeconds: 8, database: { poolSize: 10, sslMode: 'require' } },
   web: {
-    metricsPort: 9113, runAsUser: 10101, probePath: '/healthz', stubStatusPort: 8081,
+    image: images.lmsWeb, port: 8080,
+    metricsPort: 9113, runAsUser: 10101, probePath: '/healthz', startSeconds: 3, stubStatusPort: 8081,
     exporterImage: images.nginxExporter,
     exporterResources: { requests: { cpu: '5m', memory: '16Mi' }, limits: { cpu: '50m', memory: '32Mi' } },
     cspExtraSources: {},
   },
-  lifecycle: { preStopSeconds: 10, terminationGracePeriodSeconds: 40, minReadySeconds: 10, progressDeadline: '10m' },
+  lifecycle: {
+    preStopSeconds: 10, terminationGracePeriodSeconds: 40, minReadySeconds: 10, progressDeadline: '10m',
+    // 2 s: an abort at 50 % waits for new stable pods twice at 4-5 API pods (docs/delivery.md "Abort arithmetic").
+    readinessProbePeriodSeconds: 2, startupProbePeriodSeconds: 2,
+  },
   autoscaling: { cpuUtilization: 70, scaleDownStabilization: '5m' },
   analysis: {
     successRateMin: 0.99,
@@ -358,10 +502,29 @@ const shared = {
     interval: '30s',
     initialDelay: '30s',
     gate: { count: 4, failureLimit: 1, inconclusiveLimit: 1 },
-    guard: { failureLimit: 2 },
+    // Bad for 90 s (6 one-minute windows, one per scrape) while the stable side is fine: 165 s
+    // worst case to the abort. A k3s upgrade or a Prometheus restart (WAL replay) during the
+    // approval pause is ridden out up to 15 minutes (docs/delivery.md "The guard").
+    guard: { sustain: '90s', prometheusOutage: '15m' },
     consecutiveErrorLimit: 4,
     controllerLatency: '15s',
     abortWithin: '3m',
+  },
+  probe: {
+    enabled: true,
+    // 4/s = 240 requests a 1-minute window (180 with a missed scrape), enough for minRequests
+    // (100) on its own; a small share of what one pod serves.
+    requestsPerSecond: 4,
+    paths: {
+      // Readiness checks PostgreSQL and Redis; add representative public read endpoints here.
+      api: ['/health/ready', '/health/live'],
+      web: ['/', '/healthz'],
+    },
+    maxDuration: '72h',
+    image: pythonImage,
+    // ~23 MB resident at 20 requests a second (python 3, TLS).
+    resources: { requests: { cpu: '10m', memory: '24Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+    runAsUser: 65534,
   },
   migration: {
     args: ['dist/database/migrate.js'],
@@ -376,7 +539,11 @@ const shared = {
     ports: [443, 587],
     reason: 'third-party HTTPS APIs and SMTP submission (e-mail provider); never the cluster or private ranges',
   }],
-} satisfies Partial<z.input<typeof AppsEnvironment>>;
+} satisfies Partial<Omit<z.input<typeof AppsEnvironment>, 'api' | 'web'>> & {
+  // Sizes (HPA bounds, resources) differ per environment, below.
+  api: Omit<z.input<typeof Api>, 'hpa' | 'resources'>;
+  web: Omit<z.input<typeof Web>, 'hpa' | 'resources'>;
+};
 
 /**
  * The authentication rate limit, per client address (docs/delivery.md "Ingress"). A school class
@@ -401,10 +568,27 @@ const redisBase = {
 export const appsValues: Record<EnvironmentName, z.input<typeof AppsEnvironment>> = {
   staging: {
     ...shared,
-    api: { ...shared.api, logLevel: 'debug', database: { poolSize: 5, sslMode: 'require' } },
+    api: {
+      ...shared.api,
+      logLevel: 'debug',
+      database: { poolSize: 5, sslMode: 'require' },
+      // One pod (plus the canary's): staging proves a release works, not capacity (capacity:
+      // production's HPA, the cluster HPA test). docs/architecture.md "Capacity".
+      hpa: { min: 1, max: 1 },
+      // Requests at a NestJS process's working set (~150-200 MiB, an idle staging pod at the low
+      // end); limits leave room for spikes.
+      resources: { requests: { cpu: '100m', memory: '160Mi' }, limits: { cpu: '500m', memory: '384Mi' } },
+    },
+    web: {
+      ...shared.web,
+      hpa: { min: 1, max: 1 },
+      resources: { requests: { cpu: '25m', memory: '32Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+    },
     // Staging's gate runs under the pipeline's synthetic load: three measurements are enough there and
     // keep merge-to-production inside 15 minutes (npm run lead-time).
     analysis: { ...shared.analysis, gate: { count: 3, failureLimit: 1, inconclusiveLimit: 1 } },
+    // The pipeline drives staging's canaries (load/lms.ts `canary`, 40 requests/s); no probe Job.
+    probe: { ...shared.probe, enabled: false },
     redis: {
       ...redisBase,
       storageSize: '1Gi',
@@ -429,6 +613,20 @@ export const appsValues: Record<EnvironmentName, z.input<typeof AppsEnvironment>
   },
   production: {
     ...shared,
+    api: {
+      ...shared.api,
+      // At most 5 pods (+1 canary): the node's requests must stay within 80 % of allocatable
+      // (docs/architecture.md "Capacity").
+      hpa: { min: 2, max: 5 },
+      // Requests at the top of a NestJS working set (~150-200 MiB) plus margin; the limit takes spikes.
+      resources: { requests: { cpu: '250m', memory: '224Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    },
+    web: {
+      ...shared.web,
+      // Static files, mostly answered from Cloudflare's cache: 3 Nginx pods are plenty.
+      hpa: { min: 2, max: 3 },
+      resources: { requests: { cpu: '50m', memory: '48Mi' }, limits: { cpu: '300m', memory: '96Mi' } },
+    },
     redis: {
       ...redisBase,
       storageSize: '2Gi',

@@ -9,6 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { GitHubSettings, githubValues } from './github.ts';
 
 // Local field types (schema.ts imports this file, so importing its helpers here would be a cycle).
 const cidr = z.string().refine((s) => {
@@ -40,13 +41,14 @@ const jail = z.object({
 
 /**
  * Cloudflare rate-limiting limits per plan (https://developers.cloudflare.com/waf/rate-limiting-rules/#availability):
- * number of rules, longest counting period and longest mitigation timeout.
+ * number of rules, longest counting period and longest mitigation timeout; whether the plan has
+ * Standalone Health Checks (paid plans, https://developers.cloudflare.com/health-checks/).
  */
 export const cloudflarePlanLimits = {
-  free: { rules: 1, maxPeriod: 10, maxTimeout: 10, hostField: false, managedRulesets: false },
-  pro: { rules: 2, maxPeriod: 60, maxTimeout: 3600, hostField: true, managedRulesets: true },
-  business: { rules: 5, maxPeriod: 600, maxTimeout: 86400, hostField: true, managedRulesets: true },
-  enterprise: { rules: 100, maxPeriod: 65535, maxTimeout: 86400, hostField: true, managedRulesets: true },
+  free: { rules: 1, maxPeriod: 10, maxTimeout: 10, hostField: false, managedRulesets: false, healthChecks: false },
+  pro: { rules: 2, maxPeriod: 60, maxTimeout: 3600, hostField: true, managedRulesets: true, healthChecks: true },
+  business: { rules: 5, maxPeriod: 600, maxTimeout: 86400, hostField: true, managedRulesets: true, healthChecks: true },
+  enterprise: { rules: 100, maxPeriod: 65535, maxTimeout: 86400, hostField: true, managedRulesets: true, healthChecks: true },
 } as const;
 /** Period and timeout values the Rulesets API accepts (seconds). */
 export const cloudflareRatePeriods = [10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 240, 300, 480, 600, 900, 1200, 1800, 2400, 3600, 65535, 86400] as const;
@@ -174,6 +176,25 @@ export const BootstrapSettings = z.object({
     /** Managed WAF rulesets executed in http_request_firewall_managed (ids are Cloudflare's, global). */
     managedRulesets: z.array(z.object({ id: z.string().regex(/^[a-f0-9]{32}$/, 'is not a ruleset id (32 hex characters)'), name: z.string().min(1) }).strict()),
     rateLimits: z.array(rateLimit),
+    /**
+     * A Standalone Health Check of the origin (https://developers.cloudflare.com/health-checks/),
+     * run from Cloudflare's network, not the node: the edge-measured availability SLI, which sees the
+     * minutes the node reboots or Traefik is down and Traefik's own metrics record nothing
+     * (docs/observability/slo-sla.md "Availability at the edge"). TCP on 443: it needs no client
+     * certificate for Authenticated Origin Pulls, and Traefik accepting connections is what it must
+     * show (what Traefik answers is its own SLOs' business). Needs a Pro plan or higher.
+     */
+    healthCheck: z.object({
+      /** Health check name, also what the weekly report selects its events by. */
+      name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'is not a health check name; use letters, digits, "-" and "_", e.g. lms-origin'),
+      port: z.number().int().min(1).max(65535),
+      /** Seconds between checks from each region. */
+      intervalSeconds: z.number().int().min(60, 'must be at least 60 (the shortest interval below Enterprise)').max(3600),
+      timeoutSeconds: z.number().int().min(1).max(10),
+      retries: z.number().int().min(0).max(5),
+      /** Cloudflare health-check regions (CheckRegion), e.g. WEU, EEU. */
+      regions: z.array(z.enum(['WNAM', 'ENAM', 'WEU', 'EEU', 'NSAM', 'SSAM', 'OC', 'ME', 'NAF', 'SAF', 'IN', 'SEAS', 'NEAS'], { error: 'is not a health check region; use WEU, EEU, ENAM, ...' })).min(1),
+    }).strict(),
   }).strict().superRefine((cf, ctx) => {
     const limits = cloudflarePlanLimits[cf.plan];
     if (cf.rateLimits.length > limits.rules) {
@@ -181,6 +202,9 @@ export const BootstrapSettings = z.object({
     }
     if (!limits.managedRulesets && cf.managedRulesets.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['managedRulesets'], input: cf.managedRulesets.length, message: 'needs a Pro plan or higher (the Free plan runs only the automatic Free Managed Ruleset); empty the list or raise cloudflare.plan' });
+    }
+    if (!limits.healthChecks) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck'], input: cf.healthCheck.name, message: 'needs a Pro plan or higher (Standalone Health Checks); raise cloudflare.plan' });
     }
     const refs = new Set<string>();
     cf.rateLimits.forEach((r, i) => {
@@ -201,7 +225,7 @@ export const BootstrapSettings = z.object({
   flux: z.object({
     // The flux CLI on the operator's machine; it installs the controllers of the same release.
     version: semver,
-    /** Git URL Flux pulls from (SSH; the deploy key is added by `flux bootstrap git`). */
+    /** Git URL Flux pulls from (SSH, with its read-only deploy key; `npm run bootstrap -- github` registers it). */
     repositoryUrl: z.string().regex(/^ssh:\/\/git@[a-z0-9.-]+(:\d+)?\/[A-Za-z0-9._/-]+\.git$/, 'is not an SSH git URL; use ssh://git@github.com/org/repo.git'),
     /** Branch CI publishes dist/ to. */
     branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, 'is not a branch name'),
@@ -210,6 +234,8 @@ export const BootstrapSettings = z.object({
     /** Secret in flux-system holding the age private key SOPS decryption uses. */
     sopsAgeSecret: z.string().regex(/^[a-z0-9-]+$/, 'is not a Secret name; use sops-age'),
   }).strict(),
+  /** The repository's branch rules, environments and deploy keys (`npm run bootstrap -- github`). */
+  github: GitHubSettings,
 }).strict();
 export type BootstrapSettings = z.infer<typeof BootstrapSettings>;
 
@@ -274,6 +300,8 @@ export const bootstrapValues: z.input<typeof BootstrapSettings> = {
       { id: 'efb7b8c949ac4650a09736fc376e9aee', name: 'Cloudflare Managed Ruleset' },
       { id: '4814384a9e5d4991b9815dcfc25d2f1f', name: 'Cloudflare OWASP Core Ruleset' },
     ],
+    // One TCP check of the origin from Western Europe (the VPS is in Contabo's EU region), every minute.
+    healthCheck: { name: 'lms-origin', port: 443, intervalSeconds: 60, timeoutSeconds: 5, retries: 1, regions: ['WEU'] },
     rateLimits: [
       {
         ref: 'lms-login',
@@ -308,4 +336,5 @@ export const bootstrapValues: z.input<typeof BootstrapSettings> = {
     path: 'clusters/production',
     sopsAgeSecret: 'sops-age',
   },
+  github: githubValues,
 };

@@ -3,7 +3,7 @@
  * active-users metric the API exposes, for the cost-per-active-user KPI (target <= 0.10 USD/month).
  */
 import { z } from 'zod';
-import { image } from '../fields.ts';
+import { image, secretRef } from '../fields.ts';
 
 const usd = z.number().min(0, 'must be a price in USD >= 0');
 
@@ -28,8 +28,24 @@ export const CostSettings = z.object({
     schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'is not a cron schedule; use five fields like "0 8 * * 1"'),
     timeZone: z.string().regex(/^[A-Za-z]+\/[A-Za-z_]+$/, 'is not an IANA time zone; use e.g. "Europe/Sofia"'),
     image,
+    /**
+     * Cloudflare API token (Analytics:Read and Zone:Read on the zone) for the edge figures: the
+     * origin health check's events. The Secret is optional: without it those lines read "no data".
+     */
+    cloudflareToken: secretRef,
   }).strict(),
 }).strict();
+
+/**
+ * Python for the standard-library scripts (weekly report, canary probe); digest of python:3.13-slim
+ * (linux/amd64 index) as of 2026-09.
+ */
+// renovate: datasource=docker depName=docker.io/library/python
+export const pythonImage = {
+  repository: 'docker.io/library/python',
+  tag: '3.13-slim',
+  digest: 'sha256:7c61056e61ac89e852de05f3dc6fa51a6dd2181797bceed46aa725dd7cb2cd3b',
+};
 
 export const costValues: z.input<typeof CostSettings> = {
   vpsMonthlyUsd: 8.49,
@@ -41,12 +57,7 @@ export const costValues: z.input<typeof CostSettings> = {
   weeklyReport: {
     schedule: '0 8 * * 1',
     timeZone: 'Europe/Sofia',
-    // Python standard library only; digest of python:3.13-slim (linux/amd64 index) as of 2026-09.
-    // renovate: datasource=docker depName=docker.io/library/python
-    image: {
-      repository: 'docker.io/library/python',
-      tag: '3.13-slim',
-      digest: 'sha256:7c61056e61ac89e852de05f3dc6fa51a6dd2181797bceed46aa725dd7cb2cd3b',
-    },
+    image: pythonImage,
+    cloudflareToken: { name: 'cloudflare-analytics', key: 'api-token' },
   },
 };

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { memoryBytes } from '../../lib/quantity.ts';
 import { image, resources, storageSize } from '../fields.ts';
-import type { EnvironmentName } from '../schema.ts';
+import type { EnvironmentName } from '../fields.ts';
 
 const days = (what: string) => z.number().int().min(1, `must be at least 1 day of ${what}`).max(3650, 'must be at most 3650 days');
 /** Kubernetes CronJob schedule: five fields. */
@@ -83,9 +83,23 @@ export const DataSettings = z.object({
     }).strict(),
     resources: z.object({ dump: resources, encrypt: resources, upload: resources }).strict(),
   }).strict(),
+  /**
+   * The side-by-side recovery cluster (`npm run restore -- <env> --mode side-by-side`): it restores,
+   * replays WAL and serves a few inspection and copy-back sessions, not the app, so it is sized to fit
+   * next to the live database on the node (docs/runbooks/disaster-recovery.md, "Capacity during a
+   * restore"). During the restore CloudNativePG raises max_connections (and the other hot-standby
+   * settings) to the backup's pg_controldata values by itself.
+   */
+  recoveryCluster: z.object({
+    resources,
+    maxConnections: z.number().int().min(10, 'must be at least 10').max(1000, 'must be at most 1000'),
+  }).strict(),
   /** Recovery objectives (docs/runbooks/disaster-recovery.md); the drill reports against them. */
   objectives: z.object({
+    /** Whole VPS lost: host, platform and data back (charts-ts/data/rto.ts, vpsRto). */
     rtoMinutes: z.number().int().min(1),
+    /** The production database restored from the object store (charts-ts/data/rto.ts, databaseRto). */
+    databaseRtoMinutes: z.number().int().min(1),
     rpoMinutes: z.number().int().min(1),
     /** Contabo Object Storage's default bandwidth limit, used to project the RTO. */
     objectStorageBandwidthMBps: z.number().min(0.1, 'must be a bandwidth in MB/s'),
@@ -171,14 +185,21 @@ export const dataValues: z.input<typeof DataSettings> = {
       upload: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     },
   },
-  objectives: { rtoMinutes: 120, rpoMinutes: 5, objectStorageBandwidthMBps: 10 },
+  recoveryCluster: {
+    // Staging's database size: enough to replay WAL and answer the comparison and \copy queries of
+    // procedure A; a 2 Gi copy of production's would not fit next to the live one on the node.
+    resources: { requests: { cpu: '100m', memory: '512Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    // Operators comparing and copying rows, the exporter, the operator: 20 fit 512Mi (postgres-parameters.ts).
+    maxConnections: 20,
+  },
+  objectives: { rtoMinutes: 60, databaseRtoMinutes: 30, rpoMinutes: 5, objectStorageBandwidthMBps: 10 },
 };
 
 // ---------------------------------------------------------------- per environment
 
 export const poolerModes = ['auto', 'always', 'never'] as const;
 
-const targetTime = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
+export const targetTime = z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
   message: 'is not an RFC 3339 time with a zone; use "2026-09-01T10:15:00Z" (a time without a zone is ambiguous)',
 });
 
@@ -222,11 +243,12 @@ export const DatabaseEnvironment = z.object({
     retentionDays: days('point-in-time recovery').optional(),
   }).strict(),
   /**
-   * Restore as code. Set it to create a Cluster that bootstraps from the object store:
+   * Restore as code, written by `npm run restore` (and removed by its `--finish`). It makes a Cluster
+   * that bootstraps from the object store:
    *  - `side-by-side`: a second cluster `lms-db-recovery` next to the live one (bad data: inspect,
    *    copy rows back, then remove this block);
    *  - `in-place`: the main `lms-db` itself bootstraps from the backups (lost VPS or volume: the
-   *    Cluster does not exist yet; delete it first otherwise).
+   *    Cluster does not exist yet; the command's steps delete it first otherwise).
    */
   recovery: z.object({
     mode: z.enum(['side-by-side', 'in-place'], { error: 'must be side-by-side or in-place' }),
@@ -236,6 +258,11 @@ export const DatabaseEnvironment = z.object({
     targetTime: targetTime.optional(),
     /** side-by-side only: where the recovery cluster archives its own WAL (must be new). */
     serverName: serverName.optional(),
+    /**
+     * side-by-side only: the recovery cluster's volume. Default: expectedDataSize + 10 % + 2Gi of
+     * WAL during replay (recoveryVolumeSize in charts-ts/data/recovery.ts); it must hold the data.
+     */
+    storageSize: storageSize.optional(),
   }).strict().optional(),
 }).strict().superRefine((d, ctx) => {
   if (memoryBytes(d.expectedDataSize) > memoryBytes(d.storageSize)) {

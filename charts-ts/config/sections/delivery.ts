@@ -58,15 +58,13 @@ export const DeliverySettings = z.object({
     install: duration,
     /** `npm run publish` (fetch, commit, push). */
     publish: duration,
-    /** kubectl and the Argo Rollouts plugin (cached build) onto the runner. */
-    tools: duration,
     /** A canary's new pods: image pull from GHCR, start, readiness (before minReadySeconds). */
     canaryPodsReady: duration,
     /** The database migration Job of a release (its hard deadline is apps.migration.deadline). */
     migration: duration,
     /** The k6 smoke run against staging (its scenario runs 30 s; plus k6 setup). */
     smokeTest: duration,
-    /** Slack message and the deployment status. */
+    /** A few GitHub API calls: the release plan and deployment record, a commit status. */
     notify: duration,
   }).strict(),
   /** The epic's target from merge to the production canary pause. */
@@ -106,8 +104,6 @@ export const deliveryValues: z.input<typeof DeliverySettings> = {
     // Checkout and node_modules restored from the actions cache (npm ci only on a lock-file change).
     install: '25s',
     publish: '10s',
-    // Restored from the actions cache (a miss builds the plugin: ~1 min more, once per version).
-    tools: '10s',
     // The image is already on the node (the migration Job pulled the API image; web is small).
     canaryPodsReady: '45s',
     // Job start plus an idempotent migration with nothing or little to apply.

@@ -89,6 +89,24 @@ export const ObservabilitySettings = z.object({
     minRequestsPerHour: z.number().int().min(1, 'must be at least 1 request per hour'),
     /** Environments whose fast burn pages (critical); the others open tickets (warning) only. */
     pagingEnvironments: z.array(z.enum(['staging', 'production'], { error: 'must be staging or production' })),
+    /**
+     * Availability at the edge (the origin health check, bootstrap.cloudflare.healthCheck): the
+     * objective of the time-based SLI, and what planned maintenance may take of its monthly budget
+     * (charts-ts/lib/availability.ts computes the minutes from the reboot and upgrade settings).
+     */
+    edge: z.object({
+      objective,
+      /** k3s upgrades a month the budget allows for (Renovate proposes k3s patch releases about monthly). */
+      k3sUpgradesPerMonth: z.number().int().min(0).max(5),
+      /**
+       * Minutes users may notice per k3s upgrade: the node is cordoned, not drained, and containers
+       * keep running while k3s restarts (docs/runbooks/upgrade-k3s.md); kube-proxy and flannel
+       * re-sync, an allowance for dropped connections.
+       */
+      k3sUpgradeMinutes: z.number().min(0).max(30),
+      /** Share of the monthly budget planned maintenance may take at most; the rest is for incidents. */
+      maxPlannedShare: z.number().gt(0).lt(1),
+    }).strict(),
   }).strict(),
   kpi: z.object({
     deploySuccessTarget: ratio,
@@ -189,6 +207,8 @@ export const observabilityValues: z.input<typeof ObservabilitySettings> = {
     webAvailability: 0.999,
     minRequestsPerHour: 60,
     pagingEnvironments: ['production'],
+    // The SLA's 99.9 % a month at the edge: 43.2 minutes; at most half for reboots and upgrades.
+    edge: { objective: 0.999, k3sUpgradesPerMonth: 1, k3sUpgradeMinutes: 1, maxPlannedShare: 0.5 },
   },
   kpi: {
     deploySuccessTarget: 0.98,

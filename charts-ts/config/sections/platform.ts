@@ -120,6 +120,14 @@ export const PlatformSettings = z.object({
       /** Secret in flux-system with key `token`: the webhook secret GitHub signs payloads with. */
       tokenSecret: dnsLabel,
     }).strict(),
+    /**
+     * Each layer's result per clusters-branch commit, as a GitHub commit status (`flux/<layer>`): the
+     * deploy workflow waits on these instead of reaching into the cluster.
+     */
+    commitStatus: z.object({
+      /** Secret in flux-system with key `token`: a GitHub token allowed only `statuses: write` on the repository. */
+      tokenSecret: dnsLabel,
+    }).strict(),
   }).strict(),
 }).strict();
 export type PlatformSettings = z.infer<typeof PlatformSettings>;
@@ -238,13 +246,16 @@ export const platformValues: z.input<typeof PlatformSettings> = {
       // First install pulls every controller image and installs CRDs.
       controllers: '15m',
       configs: '5m',
-      // A new PostgreSQL cluster runs initdb (or a restore) before it is Ready.
-      data: '20m',
+      // A new PostgreSQL cluster runs initdb (or a restore) before it is Ready: at least the
+      // database RTO target (cluster.data.objectives.databaseRtoMinutes, 30), so that a restore
+      // within target never shows as a failed layer and a retry (test/data/rto.test.ts).
+      data: '35m',
       observability: '15m',
       // Covers a full canary with its analysis steps.
       apps: '20m',
     },
     notifications: { slackSecret: 'flux-slack' },
     receiver: { hostname: 'flux.lms.example.com', tokenSecret: 'flux-github-receiver' },
+    commitStatus: { tokenSecret: 'flux-github-status' },
   },
 };

@@ -25,9 +25,22 @@ interface AlertSpec {
 /** Label templating: the namespace of the object an alert is about (exporters differ in how they label it). */
 const objectNamespace = '{{ or $labels.exported_namespace $labels.namespace }}';
 
+/** What the alert groups read: the config and the values derived from it once. */
+interface AlertContext {
+  readonly config: Config;
+  readonly obs: Config['cluster']['observability'];
+  readonly envs: Environment[];
+  /** critical (pages) where the environment pages, else warning. */
+  readonly envSeverity: (env: Environment) => Severity;
+  readonly baseBackup: typeof dataSignals.baseBackup;
+  readonly logicalDump: typeof dataSignals.logicalDump;
+  readonly walArchive: typeof dataSignals.walArchive;
+  readonly dumpMaxAge: number;
+  readonly hours: (s: number) => string;
+}
+
 export function alertRuleGroups(config: Config): RuleGroup[] {
   const obs = config.cluster.observability;
-  const envs = Object.values(config.environments);
   const rule = (a: AlertSpec): AlertingRule => ({
     alert: a.alert,
     expr: a.expr,
@@ -35,12 +48,28 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
     labels: { severity: a.severity, ...a.labels },
     annotations: { summary: a.summary, description: a.description, runbook_url: runbookUrl(obs.alerts.runbookBaseUrl, a.alert) },
   });
-  const envSeverity = (env: Environment): Severity => (obs.slo.pagingEnvironments.includes(env.name) ? 'critical' : 'warning');
-  const { baseBackup, logicalDump, walArchive } = dataSignals;
-  const dumpMaxAge = logicalDumpMaxAgeSeconds(config);
-  const hours = (s: number) => `${Number((s / 3600).toFixed(1))} h`;
+  const ctx: AlertContext = {
+    config, obs,
+    envs: Object.values(config.environments),
+    envSeverity: (env) => (obs.slo.pagingEnvironments.includes(env.name) ? 'critical' : 'warning'),
+    ...dataSignals,
+    dumpMaxAge: logicalDumpMaxAgeSeconds(config),
+    hours: (s) => `${Number((s / 3600).toFixed(1))} h`,
+  };
+  return [
+    { name: 'lms-heartbeat', rules: heartbeatAlerts(ctx).map(rule) },
+    { name: 'lms-node', rules: nodeAlerts(ctx).map(rule) },
+    { name: 'lms-kubernetes', rules: kubernetesAlerts(ctx).map(rule) },
+    { name: 'lms-certificates', rules: certificatesAlerts(ctx).map(rule) },
+    { name: 'lms-data', rules: dataAlerts(ctx).map(rule) },
+    { name: 'lms-delivery', rules: deliveryAlerts(ctx).map(rule) },
+    { name: 'lms-monitoring', rules: monitoringAlerts(ctx).map(rule) },
+  ];
+}
 
-  const heartbeat: AlertSpec[] = [
+/** The heartbeat that proves the alerting pipeline end to end. */
+function heartbeatAlerts(_: AlertContext): AlertSpec[] {
+  return [
     {
       alert: 'Watchdog',
       expr: 'vector(1)',
@@ -50,8 +79,11 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
         + 'When the heartbeat stops arriving, the check alerts on its own: the node, Prometheus or Alertmanager is down.',
     },
   ];
+}
 
-  const node: AlertSpec[] = [
+/** The node itself: CPU, memory, disk, reboots. */
+function nodeAlerts(_: AlertContext): AlertSpec[] {
+  return [
     {
       alert: 'NodeCPUSaturated',
       expr: '1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])) > 0.9',
@@ -103,8 +135,11 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
       description: 'At the growth rate of the last 6 hours {{ $labels.mountpoint }} on {{ $labels.instance }} runs out of space within a day.',
     },
   ];
+}
 
-  const kubernetes: AlertSpec[] = [
+/** Workloads on the node: crash loops, unready pods, quotas, volumes. */
+function kubernetesAlerts(_: AlertContext): AlertSpec[] {
+  return [
     ...([['warning', 0.15], ['critical', 0.05]] as const).map(([severity, free]): AlertSpec => ({
       alert: 'PersistentVolumeFillingUp',
       expr: `kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < ${free}`
@@ -124,8 +159,11 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
       description: 'Container {{ $labels.container }} has been in CrashLoopBackOff for 15 minutes.',
     },
   ];
+}
 
-  const certificates: AlertSpec[] = [
+/** TLS certificates cert-manager manages. */
+function certificatesAlerts({ obs }: AlertContext): AlertSpec[] {
+  return [
     {
       alert: 'CertificateExpiringSoon',
       expr: `certmanager_certificate_expiration_timestamp_seconds - time() < ${obs.alerts.certificateExpiryDays} * 86400`,
@@ -143,8 +181,11 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
       description: 'cert-manager could not issue or renew this certificate for 30 minutes (DNS-01 challenge, issuer or rate limit).',
     },
   ];
+}
 
-  const data: AlertSpec[] = envs.flatMap((env): AlertSpec[] => {
+/** PostgreSQL, its backups and dumps, and Redis, per environment. */
+function dataAlerts({ envs, envSeverity, baseBackup, logicalDump, walArchive, dumpMaxAge, hours }: AlertContext): AlertSpec[] {
+  return envs.flatMap((env): AlertSpec[] => {
     const ns = env.namespace;
     const severity = envSeverity(env);
     // One rule per environment: the namespace label keeps their label sets apart.
@@ -207,8 +248,11 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
       },
     ];
   });
+}
 
-  const delivery: AlertSpec[] = [
+/** Flux, Argo Rollouts and the release path. */
+function deliveryAlerts({ envs }: AlertContext): AlertSpec[] {
+  return [
     {
       alert: 'FluxReconciliationFailing',
       expr: 'max by (namespace, name, customresource_kind) (gotk_resource_info{ready="False", suspended!="true"}) == 1',
@@ -226,8 +270,11 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
         + 'The release needs a fix or a retry.',
     },
   ];
+}
 
-  const monitoring: AlertSpec[] = [
+/** The monitoring stack watching itself. */
+function monitoringAlerts(_: AlertContext): AlertSpec[] {
+  return [
     {
       alert: 'PrometheusBadConfig',
       expr: 'max_over_time(prometheus_config_last_reload_successful[5m]) == 0',
@@ -284,15 +331,5 @@ export function alertRuleGroups(config: Config): RuleGroup[] {
       summary: '{{ $value | humanize }} % of the {{ $labels.job }} targets in {{ $labels.namespace }} are down',
       description: 'Prometheus cannot scrape these targets: their metrics, and the alerts built on them, are missing.',
     },
-  ];
-
-  return [
-    { name: 'lms-heartbeat', rules: heartbeat.map(rule) },
-    { name: 'lms-node', rules: node.map(rule) },
-    { name: 'lms-kubernetes', rules: kubernetes.map(rule) },
-    { name: 'lms-certificates', rules: certificates.map(rule) },
-    { name: 'lms-data', rules: data.map(rule) },
-    { name: 'lms-delivery', rules: delivery.map(rule) },
-    { name: 'lms-monitoring', rules: monitoring.map(rule) },
   ];
 }

@@ -10,6 +10,7 @@ go 1.24.9
 require github.com/argoproj/argo-rollouts v1.9.1
 
 require (
+	github.com/argoproj/notifications-engine v0.5.0
 	github.com/sirupsen/logrus v1.9.3
 	k8s.io/api v0.34.1
 )
@@ -29,7 +30,6 @@ require (
 	github.com/RocketChat/Rocket.Chat.Go.SDK v0.0.0-20240116134246-a8cbe886bab0 // indirect
 	github.com/antonmedv/expr v1.15.5 // indirect
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect
-	github.com/argoproj/notifications-engine v0.5.0 // indirect
 	github.com/argoproj/pkg v0.13.6 // indirect
 	github.com/aws/aws-sdk-go v1.44.116 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.36.6 // indirect

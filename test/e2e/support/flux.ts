@@ -211,10 +211,15 @@ export interface FluxAddresses {
 
 export class FluxControllers {
   readonly procs = new Map<string, Proc>();
-  private constructor(private readonly plane: ControlPlane, private readonly kube: Kube, readonly addresses: FluxAddresses) {}
+  private constructor(private readonly plane: ControlPlane, private readonly kube: Kube, readonly addresses: FluxAddresses,
+    private readonly env: Partial<Record<FluxController['name'], NodeJS.ProcessEnv>>) {}
 
-  static async create(plane: ControlPlane, kube: Kube): Promise<FluxControllers> {
-    return new FluxControllers(plane, kube, { storage: await freePort(), events: await freePort(), receiver: await freePort() });
+  /**
+   * `env`: extra environment per controller, the way a pod spec would set it (e.g. HTTPS_PROXY and
+   * SSL_CERT_FILE for notification-controller, which then reaches the GitHub stand-in at api.github.com).
+   */
+  static async create(plane: ControlPlane, kube: Kube, env: Partial<Record<FluxController['name'], NodeJS.ProcessEnv>> = {}): Promise<FluxControllers> {
+    return new FluxControllers(plane, kube, { storage: await freePort(), events: await freePort(), receiver: await freePort() }, env);
   }
 
   get receiverUrl(): string { return `http://127.0.0.1:${this.addresses.receiver}`; }
@@ -244,7 +249,7 @@ export class FluxControllers {
     await this.procs.get(name)?.stop();
     // controller-runtime reads KUBECONFIG (the Flux binaries register no --kubeconfig flag).
     const kubeconfig = impersonatingKubeconfig(this.plane, fluxNamespace, c.name);
-    const proc = startProcess(name, binary(c.binary), await this.args(c), this.plane.runDir, { RUNTIME_NAMESPACE: fluxNamespace, KUBECONFIG: kubeconfig });
+    const proc = startProcess(name, binary(c.binary), await this.args(c), this.plane.runDir, { ...this.env[name], RUNTIME_NAMESPACE: fluxNamespace, KUBECONFIG: kubeconfig });
     this.procs.set(name, proc);
     return proc;
   }

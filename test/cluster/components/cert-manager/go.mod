@@ -1,35 +1,49 @@
-// cert-manager v1.21.1 (Apache-2.0, https://github.com/cert-manager/cert-manager), the version of the
-// chart in dist/platform/controllers/cert-manager.yaml: builds cert-manager-controller,
-// cert-manager-webhook and cert-manager-cainjector.
+// Wrapper module for the cluster tests (docs/testing.md): builds cert-manager-controller,
+// cert-manager-webhook and cert-manager-cainjector v1.21.1 (the chart version in
+// dist/platform/controllers/cert-manager.yaml) as our own small main packages on top of cert-manager's
+// published module github.com/cert-manager/cert-manager (Apache-2.0, go.sum-verified).
 //
-// Upstream each binary is its own module under cmd/<name>/ (module paths
-// github.com/cert-manager/cert-manager/{controller,webhook,cainjector}-binary, each with
-// `replace github.com/cert-manager/cert-manager => ../../`). Those modules are not published (no
-// cmd/<name>/v1.21.1 tags; their paths do not even match their directories), and the root module's
-// zip leaves the cmd/<name>/ directories out because each has its own go.mod. So a build needs cmd/ here to hold the
-// three modules' files of tag v1.21.1 unchanged (placed locally and git-ignored: upstream code is never committed),
-// the replace directives below point the three module paths at them, and the rest of cert-manager
-// comes from the published, go.sum-verified github.com/cert-manager/cert-manager v1.21.1 instead of
-// ../../ (the module-path prefix keeps cert-manager's internal/ packages importable). upstream-cmd.txt
-// lists the copies' git blob ids and the tag's commit; scripts/setup.d/90-cluster-components.sh
-// checks them before building. The modules' own go.mod files stay in the module graph, so their
-// requirements select the same versions as upstream's builds; the root module has no replace
-// directives to copy. One dependency is upgraded, see the end of this file.
+// Why not upstream's binaries: each is its own module under cmd/<name>/ upstream, and those modules
+// are not on the Go module proxy (their paths, .../controller-binary etc., do not match their
+// directories and are never tagged; the root module's zip leaves cmd/ out). Upstream code is never
+// committed here, so the three main packages in this directory are ours: they wire the published
+// building blocks (pkg/controller, pkg/controller/cainjector, internal/webhook, the config schemes,
+// configfile loaders, validation, logging, feature gates) the way upstream's cmd/ does: the same
+// flags, --config files, defaults, leader election and startup log lines.
 //
-// To upgrade: bump the version below, replace cmd/ and upstream-cmd.txt with the new tag's files
-// (the comment at the top of upstream-cmd.txt says how they were listed), run `go mod tidy` here.
-module lms-gitops/test/cluster/components/cert-manager
+// The module path lies under github.com/cert-manager/cert-manager/ only because Go allows imports of
+// that module's internal/ packages (the config types, defaulting, validation, the webhook server)
+// from import paths below github.com/cert-manager/cert-manager/. It is a local main module of this
+// repository, never published or fetched; nothing else can import it.
+//
+// To upgrade: bump the version below (and the commit in release.txt), run `go mod tidy` here, compare
+// the new tag's cmd/ with these programs (flags, defaults, log lines), then `npm run setup` and
+// `npx vitest run test/e2e/cert-manager-binaries.test.ts`.
+module github.com/cert-manager/cert-manager/lms-test-binaries
 
 go 1.26.0
 
 tool (
-	github.com/cert-manager/cert-manager/cainjector-binary
-	github.com/cert-manager/cert-manager/controller-binary
-	github.com/cert-manager/cert-manager/webhook-binary
+	github.com/cert-manager/cert-manager/lms-test-binaries/cert-manager-cainjector
+	github.com/cert-manager/cert-manager/lms-test-binaries/cert-manager-controller
+	github.com/cert-manager/cert-manager/lms-test-binaries/cert-manager-webhook
 )
 
 // renovate: datasource=go depName=github.com/cert-manager/cert-manager
-require github.com/cert-manager/cert-manager v1.21.1 // indirect
+require github.com/cert-manager/cert-manager v1.21.1
+
+require (
+	github.com/spf13/cobra v1.10.2
+	github.com/spf13/pflag v1.0.10
+	golang.org/x/sync v0.22.0
+	k8s.io/api v0.36.2
+	k8s.io/apiextensions-apiserver v0.36.2
+	k8s.io/apimachinery v0.36.2
+	k8s.io/client-go v0.36.2
+	k8s.io/component-base v0.36.2
+	k8s.io/kube-aggregator v0.36.2
+	sigs.k8s.io/controller-runtime v0.24.1
+)
 
 require (
 	cel.dev/expr v0.25.1 // indirect
@@ -66,9 +80,6 @@ require (
 	github.com/blang/semver/v4 v4.0.0 // indirect
 	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
-	github.com/cert-manager/cert-manager/cainjector-binary v0.0.0-00010101000000-000000000000 // indirect
-	github.com/cert-manager/cert-manager/controller-binary v0.0.0-00010101000000-000000000000 // indirect
-	github.com/cert-manager/cert-manager/webhook-binary v0.0.0-00010101000000-000000000000 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/coreos/go-semver v0.3.1 // indirect
 	github.com/coreos/go-systemd/v22 v22.7.0 // indirect
@@ -150,8 +161,6 @@ require (
 	github.com/prometheus/procfs v0.19.2 // indirect
 	github.com/ryanuber/go-glob v1.0.0 // indirect
 	github.com/sosodev/duration v1.4.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
-	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/stretchr/objx v0.5.2 // indirect
 	github.com/stretchr/testify v1.11.1 // indirect
 	github.com/vektah/gqlparser/v2 v2.5.30 // indirect
@@ -180,7 +189,6 @@ require (
 	golang.org/x/mod v0.37.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
-	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/term v0.44.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
@@ -196,18 +204,11 @@ require (
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
-	k8s.io/api v0.36.2 // indirect
-	k8s.io/apiextensions-apiserver v0.36.2 // indirect
-	k8s.io/apimachinery v0.36.2 // indirect
 	k8s.io/apiserver v0.36.2 // indirect
-	k8s.io/client-go v0.36.2 // indirect
-	k8s.io/component-base v0.36.2 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
-	k8s.io/kube-aggregator v0.36.2 // indirect
 	k8s.io/kube-openapi v0.0.0-20260501160325-927ab1f70cd6 // indirect
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/apiserver-network-proxy/konnectivity-client v0.34.0 // indirect
-	sigs.k8s.io/controller-runtime v0.24.1 // indirect
 	sigs.k8s.io/gateway-api v1.6.0 // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
@@ -216,18 +217,12 @@ require (
 	software.sslmate.com/src/go-pkcs12 v0.7.2 // indirect
 )
 
-replace (
-	github.com/cert-manager/cert-manager/cainjector-binary => ./cmd/cainjector
-	github.com/cert-manager/cert-manager/controller-binary => ./cmd/controller
-	github.com/cert-manager/cert-manager/webhook-binary => ./cmd/webhook
-)
-
 // The one deviation from upstream's build: cert-manager v1.21.1 requires github.com/Venafi/vcert/v5
 // v5.13.7 (Apache-2.0; only the controller's Venafi issuer uses it), which the Go module proxy here
 // refuses ("This module version is not available"; so does v5.13.6). This selects v5.13.9 instead, the
 // version cert-manager's main branch requires: bug fixes and dependency bumps, no API change
 // (https://github.com/Venafi/vcert/compare/v5.13.7...v5.13.9); its go.mod raises go.uber.org/zap to
 // v1.28.0, github.com/sosodev/duration to v1.4.0 and gopkg.in/ini.v1 to v1.67.3. Every other module
-// is at the version upstream's cmd/*/go.mod selects. The Venafi issuer is not used by this cluster.
+// is at the version upstream's cmd/*/go.mod files select. The Venafi issuer is not used by this cluster.
 // Drop this line once the pinned cert-manager's own vcert version can be downloaded.
 require github.com/Venafi/vcert/v5 v5.13.9 // indirect
