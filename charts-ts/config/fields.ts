@@ -27,6 +27,12 @@ export const cidr = z.string().regex(
   /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-f:]+:[0-9a-f:]*\/\d{1,3})$/,
   'is not a CIDR; use 203.0.113.0/24 or 2001:db8::/32',
 );
+/**
+ * RFC 1918, link-local and CGNAT ranges: what an egress rule to "the public internet" excepts, so it
+ * never reaches the cluster (pods, Services), the host's networks or the metadata address.
+ */
+export const nonPublicRanges: readonly string[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'];
+
 export const percent = z.number().min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100');
 export const semverTag = z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$/, 'is not a version; use a pinned release like "1.4.2" or "v1.4.2"');
 /** A Secret is referenced by name and key only: no secret value ever lives in config. */

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { crossSectionChecks } from './cross-checks.ts';
 import { Config } from './schema.ts';
 import { values } from './values.ts';
 
@@ -39,9 +40,16 @@ const valueAt = (root: unknown, path: PropertyKey[]): unknown =>
 const formatPath = (path: PropertyKey[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(root)';
 
+/**
+ * The schema plus the rules that span sections. They live apart from schema.ts because they use the
+ * libraries built on the config's types (abort arithmetic, maintenance windows, availability), which
+ * import those types from schema.ts: attached here, the module graph has no cycle.
+ */
+const CheckedConfig = Config.superRefine((c, ctx) => crossSectionChecks(c, ctx));
+
 /** Parse raw input into a Config, or throw a ConfigError naming each bad field, its value and what is allowed. */
 export function parseConfig(input: unknown): Config {
-  const r = Config.safeParse(input);
+  const r = CheckedConfig.safeParse(input);
   if (r.success) return r.data;
   // One line per field: the first (most specific) problem of each path.
   const byPath = new Map<string, string>();

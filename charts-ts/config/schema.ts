@@ -9,7 +9,6 @@
  */
 import { z } from 'zod';
 import { cidr, cpu, dnsLabel, dnsName, duration, environmentNames, memory, percent, secretRef, storageSize } from './fields.ts';
-import { crossSectionChecks } from './cross-checks.ts';
 import { AppsEnvironment } from './sections/apps.ts';
 import { BootstrapSettings } from './sections/bootstrap.ts';
 import { CostSettings } from './sections/cost.ts';
@@ -155,7 +154,6 @@ export const Config = z.object({
   if (c.environments.staging.namespace === c.environments.production.namespace) {
     ctx.addIssue({ code: 'custom', path: ['environments', 'production', 'namespace'], input: c.environments.production.namespace, message: 'must differ from the staging namespace' });
   }
-  crossSectionChecks(c, ctx);
 });
 export type Config = z.infer<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

@@ -5,6 +5,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { nonPublicRanges } from '../config/fields.ts';
 import type { Config, Environment } from '../config/schema.ts';
 import {
   ScheduledBackup, ScheduledBackupSpecBackupOwnerReference, ScheduledBackupSpecMethod, ScheduledBackupSpecTarget,
@@ -167,12 +168,9 @@ export const clusterDnsEgress = {
   ports: (['UDP', 'TCP'] as const).map((protocol) => ({ protocol, port: names.dns.port })),
 };
 
-/** RFC 1918, link-local and CGNAT ranges: the public-internet rule never reaches the cluster or the host's networks. */
-const privateRanges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'];
-
 /** Contabo Object Storage: HTTPS to public addresses (its endpoint's addresses are not ours to pin). */
 export const objectStorageEgress = {
-  to: [{ ipBlock: { cidr: '0.0.0.0/0', except: privateRanges } }],
+  to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...nonPublicRanges] } }],
   ports: [tcp(443)],
 };
 

@@ -6,7 +6,7 @@
  * - host reboots: one per reboot day (`bootstrap.upgrades.rebootDays`, weekly) when an update needs
  *   one, each `estimatedRebootMinutes` of outage (VPS boot, k3s start, pods Ready); the worst month
  *   is the calendar month with the most reboot days (five Sundays), counted over a year of the
- *   configured time zone (charts-ts/config/cross-checks.ts rebootOccurrences);
+ *   configured time zone (charts-ts/lib/maintenance-windows.ts rebootOccurrences);
  * - k3s upgrades: `slo.edge.k3sUpgradesPerMonth`, each `slo.edge.k3sUpgradeMinutes` (the node is
  *   cordoned, not drained; containers keep running), never more than the upgrade window occurs in
  *   that month (`platform.upgrades.window`).
@@ -15,7 +15,7 @@
  * `slo.edge.maxPlannedShare` of it.
  */
 import type { Cluster, EnvironmentName, Environment } from '../config/schema.ts';
-import { rebootOccurrences, upgradeOccurrences, type Occurrence } from '../config/cross-checks.ts';
+import { rebootOccurrences, upgradeOccurrences, type Occurrence } from './maintenance-windows.ts';
 
 interface ConfigShape { readonly cluster: Cluster; readonly environments: Record<EnvironmentName, Environment> }
 

@@ -12,8 +12,9 @@
  *   waits up to --requeue-dependency for the one before it);
  * - the canary: the Rollouts' rendered steps (migration job, setWeight, analysis, timed pauses, the
  *   inserted approval pause), analysis timing from the rendered AnalysisTemplates plus the
- *   controller allowance in config `apps.analysis`, new canary pods from `delivery.timings` and the
- *   Rollout's minReadySeconds.
+ *   controller allowance in config `apps.analysis`, new canary pods from the pod-start model the abort
+ *   arithmetic uses (apps.<app>.startSeconds, probe periods, minReadySeconds, controller latency) plus
+ *   `delivery.timings.canaryImagePull` where the release's image is not on the node yet.
  *
  * The production approval itself is a human wait and is not counted (the GitHub deployment record
  * measures it separately, see docs/delivery.md).
@@ -26,6 +27,7 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config, EnvironmentName } from '../config/schema.ts';
 import { repoRoot } from '../lib/crds.ts';
 import { names } from '../lib/names.ts';
+import { stableRoundSeconds } from '../lib/canary-abort.ts';
 import { render } from '../lib/synth.ts';
 import { commandLine, flag } from './cli.ts';
 
@@ -95,12 +97,16 @@ interface CanaryTime { seconds: number; detail: string; reachedPause: boolean }
  * Time a Rollout takes through its canary steps: to the end (staging), or to the first indefinite
  * pause (production's manual approval).
  */
-export function canarySeconds(rollout: any, templates: any[], config: Config, env: EnvironmentName, stopAtPause: boolean): CanaryTime {
+export function canarySeconds(rollout: any, templates: any[], config: Config, env: EnvironmentName, stopAtPause: boolean, imageOnNode: boolean): CanaryTime {
   const t = config.cluster.delivery.timings;
   const e = config.environments[env];
   const controller = seconds(e.apps.analysis.controllerLatency);
-  const podsReady = seconds(t.canaryPodsReady) + (rollout.spec?.minReadySeconds ?? 0);
-  const workload = rollout.metadata.name === names.apps.web ? e.apps.web : e.apps.api;
+  const app = rollout.metadata.name === names.apps.web ? 'web' : 'api';
+  const workload = e.apps[app];
+  // The same pod start the abort arithmetic counts, so the two budgets cannot assume different pods.
+  const podStart = stableRoundSeconds(e, app);
+  // A migration step (a Job running the release's image) pulls the image before any canary pod.
+  let pull = imageOnNode ? 0 : seconds(t.canaryImagePull);
   const replicas = workload.hpa.min;
   const steps: any[] = rollout.spec?.strategy?.canary?.steps ?? [];
   let total = 0;
@@ -111,8 +117,9 @@ export function canarySeconds(rollout: any, templates: any[], config: Config, en
       // New canary pods only when the weight needs more of them than are already running.
       const needed = Math.max(1, Math.ceil((s.setWeight * replicas) / 100));
       if (needed > canaryPods) {
-        total += podsReady;
-        parts.push(`${s.setWeight}% (pods ${podsReady}s)`);
+        total += pull + podStart;
+        parts.push(`${s.setWeight}% (pods ${pull ? `${pull}s pull + ` : ''}${podStart}s)`);
+        pull = 0;
         canaryPods = needed;
       } else {
         parts.push(`${s.setWeight}%`);
@@ -134,6 +141,7 @@ export function canarySeconds(rollout: any, templates: any[], config: Config, en
         for (const m of tpl.spec.metrics ?? []) {
           // A job metric (the database migration) takes as long as its Job.
           job ||= Boolean(m.provider?.job);
+          if (m.provider?.job) pull = 0;
           const d = m.provider?.job
             ? seconds(t.migration)
             : seconds(m.initialDelay) + (Math.max(1, intOrString(m.count ?? 1)) - 1) * seconds(m.interval);
@@ -206,11 +214,12 @@ export function computeLeadTime(config: Config, objects: any[], bench: BenchResu
     return k.metadata.name;
   };
   const perLayer = (n: number) => n * seconds(d.flux.layerApply) + n * seconds(d.flux.requeueDependency);
-  const canary = (env: EnvironmentName, stopAtPause: boolean) => {
+  // Staging runs a release's images first; production finds them on the node (one node).
+  const canary = (env: EnvironmentName, stopAtPause: boolean, imageOnNode: boolean) => {
     const ns = config.environments[env].namespace;
     const rollouts = objects.filter((o) => o.kind === 'Rollout' && o.metadata?.namespace === ns);
     if (!rollouts.length) throw new Error(`lead-time: no Argo Rollout is rendered in ${ns}; the canary time cannot be computed`);
-    const times = rollouts.map((r) => ({ name: r.metadata.name as string, ...canarySeconds(r, templates, config, env, stopAtPause) }));
+    const times = rollouts.map((r) => ({ name: r.metadata.name as string, ...canarySeconds(r, templates, config, env, stopAtPause, imageOnNode) }));
     return times.reduce((a, b) => (b.seconds > a.seconds ? b : a));
   };
 
@@ -244,14 +253,14 @@ export function computeLeadTime(config: Config, objects: any[], bench: BenchResu
     add('release', `Flux applies ${staging.length} layers down to ${staging[staging.length - 1]}`, staging.length * seconds(d.flux.layerApply) + (staging.length - 1) * seconds(d.flux.requeueDependency),
       `${staging.length} x delivery.flux.layerApply + ${staging.length - 1} x delivery.flux.requeueDependency (rendered dependsOn chain)`);
   }
-  const sc = canary('staging', false);
+  const sc = canary('staging', false, false);
   add('release', `staging canary to Healthy (slowest: ${sc.name})`, sc.seconds, `rendered Rollout steps: ${sc.detail}`);
 
   const production = chain(kustomizations, appsLayer('production'));
   const after = production.slice(production.indexOf(staging[staging.length - 1]!) + 1);
   add('release', `Flux applies ${after.join(', ')} (waits for staging Healthy at the revision)`, perLayer(after.length),
     `${after.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency)`);
-  const pc = canary('production', true);
+  const pc = canary('production', true, true);
   add('release', `production canary to the approval pause (slowest: ${pc.name})`, pc.seconds, `rendered Rollout steps: ${pc.detail}`);
   const overlap = perLayer(after.length) + pc.seconds;
   add('release', 'k6 smoke test (runs while production rolls; only what it outlasts counts)', Math.max(0, seconds(t.smokeTest) - overlap),

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gateSeconds } from '../../charts-ts/apps/analysis.ts';
 import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
+import { stableRoundSeconds } from '../../charts-ts/lib/canary-abort.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import {
   benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, readFluxMeasurement, replaceDocsTable,
@@ -59,7 +60,8 @@ describe('lead time from the real configuration', () => {
     const env = base.config.environments.production;
     const t = base.config.cluster.delivery.timings;
     const gate = gateSeconds(env.apps.analysis) + durationSeconds(env.apps.analysis.controllerLatency);
-    const pods = durationSeconds(t.canaryPodsReady) + env.apps.lifecycle.minReadySeconds;
+    // Production finds the image on the node (staging pulled it): start, probes, minReadySeconds, controller.
+    const pods = stableRoundSeconds(env, 'api');
     const migration = durationSeconds(t.migration) + durationSeconds(env.apps.analysis.controllerLatency);
     // Production's API: migration, 10 % (new pods), gate, then the approval pause.
     expect(step(lt, 'release', 'production canary').seconds).toBe(migration + pods + gate);
@@ -130,22 +132,41 @@ describe('canary and chain arithmetic', () => {
   const templates = [tpl('gate', gateMetrics), { ...tpl('gate', gateMetrics), metadata: { name: 'gate', namespace: config.environments.staging.namespace } }];
   const t = config.cluster.delivery.timings;
   const controller = durationSeconds(config.environments.production.apps.analysis.controllerLatency);
-  const pods = durationSeconds(t.canaryPodsReady) + 10;
+  // The same pod start as the abort arithmetic (a new pod of lms-web, image on the node).
+  const pods = stableRoundSeconds(config.environments.production, 'web');
+  const pull = durationSeconds(t.canaryImagePull);
 
   it('pods only when the weight needs more of them, the slowest metric per analysis, timed pauses', () => {
     // production web: hpa min 2 -> 10 % and 50 % need 1 canary pod, 100 % needs 2.
     const r = rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'gate' }] } }, { setWeight: 50 }, { pause: { duration: '90s' } }, { setWeight: 100 }]);
-    const c = canarySeconds(r, templates, config, 'production', false);
+    const c = canarySeconds(r, templates, config, 'production', false, true);
     expect(config.environments.production.apps.web.hpa.min).toBe(2);
     expect(c.seconds).toBe(pods + (120 + controller) + 90 + pods);
+    // Where the image is not on the node yet, the first canary pods pull it, once.
+    expect(canarySeconds(r, templates, config, 'production', false, false).seconds).toBe(c.seconds + pull);
+  });
+
+  it('a migration Job pulls the image before the canary pods, so they do not pull again', () => {
+    const job = tpl('migrate', [{ name: 'migrate', provider: { job: { spec: {} } } }]);
+    const r = rollout([{ analysis: { templates: [{ templateName: 'migrate' }] } }, { setWeight: 10 }, { analysis: { templates: [{ templateName: 'gate' }] } }, { setWeight: 100 }]);
+    const c = canarySeconds(r, [...templates, job], config, 'production', false, false);
+    expect(c.seconds).toBe(durationSeconds(t.migration) + controller + pods + (120 + controller) + pods);
+    expect(c.detail).not.toContain('pull');
+  });
+
+  it('uses the pod start of apps.<app>.startSeconds, as the abort arithmetic does', () => {
+    const r = rollout([{ setWeight: 10 }, { pause: {} }]);
+    const slower = { ...config, environments: { ...config.environments, production: { ...config.environments.production,
+      apps: { ...config.environments.production.apps, web: { ...config.environments.production.apps.web, startSeconds: config.environments.production.apps.web.startSeconds + 20 } } } } };
+    expect(canarySeconds(r, templates, slower as typeof config, 'production', true, true).seconds - canarySeconds(r, templates, config, 'production', true, true).seconds).toBe(20);
   });
 
   it('production stops at the first indefinite pause; staging must never have one', () => {
     const r = rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'gate' }] } }, { pause: {} }, { setWeight: 100 }]);
-    expect(canarySeconds(r, templates, config, 'production', true)).toMatchObject({ seconds: pods + 120 + controller, reachedPause: true });
-    expect(() => canarySeconds(r, templates, config, 'staging', false)).toThrow(/step 2 is an indefinite pause; in staging it would wait for a human/);
-    expect(() => canarySeconds(rollout([{ setWeight: 100 }]), templates, config, 'production', true)).toThrow(/never pauses for approval/);
-    expect(() => canarySeconds(rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'missing' }] } }]), templates, config, 'production', false))
+    expect(canarySeconds(r, templates, config, 'production', true, true)).toMatchObject({ seconds: pods + 120 + controller, reachedPause: true });
+    expect(() => canarySeconds(r, templates, config, 'staging', false, true)).toThrow(/step 2 is an indefinite pause; in staging it would wait for a human/);
+    expect(() => canarySeconds(rollout([{ setWeight: 100 }]), templates, config, 'production', true, true)).toThrow(/never pauses for approval/);
+    expect(() => canarySeconds(rollout([{ setWeight: 10 }, { analysis: { templates: [{ templateName: 'missing' }] } }]), templates, config, 'production', false, true))
       .toThrow(/AnalysisTemplate missing used by lms-production\/lms-web is not rendered/);
   });
 

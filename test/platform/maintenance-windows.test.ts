@@ -7,7 +7,7 @@
  * measured reboot time.
  */
 import { describe, expect, it } from 'vitest';
-import { rebootOccurrences, upgradeOccurrences } from '../../charts-ts/config/cross-checks.ts';
+import { rebootOccurrences, upgradeOccurrences } from '../../charts-ts/lib/maintenance-windows.ts';
 import { deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { rebootOnCalendar } from '../../bootstrap/host/system.ts';

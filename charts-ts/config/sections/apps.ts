@@ -8,7 +8,7 @@
  * 3-minute abort budget, ...) are checked here so a bad value fails with the field and the fix.
  */
 import { z } from 'zod';
-import { cidr, duration, hpa, image, memory, port, resources, storageSize, uid, type EnvironmentName } from '../fields.ts';
+import { cidr, duration, hpa, image, memory, nonPublicRanges, port, resources, storageSize, uid, type EnvironmentName } from '../fields.ts';
 import { memoryBytes } from '../../lib/quantity.ts';
 import { pythonImage } from './cost.ts';
 
@@ -535,7 +535,7 @@ const shared = {
     name: 'public-https',
     app: 'api',
     cidrs: ['0.0.0.0/0'],
-    except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10'],
+    except: [...nonPublicRanges],
     ports: [443, 587],
     reason: 'third-party HTTPS APIs and SMTP submission (e-mail provider); never the cluster or private ranges',
   }],

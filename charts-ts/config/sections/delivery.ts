@@ -58,8 +58,13 @@ export const DeliverySettings = z.object({
     install: duration,
     /** `npm run publish` (fetch, commit, push). */
     publish: duration,
-    /** A canary's new pods: image pull from GHCR, start, readiness (before minReadySeconds). */
-    canaryPodsReady: duration,
+    /**
+     * Pulling a release's new image from GHCR onto the node, for the first canary pods that need it
+     * (the API's migration Job pulls the API image first; production finds both on the node, staging
+     * pulled them). Start, probes and minReadySeconds come from the same model as the abort
+     * arithmetic (charts-ts/lib/canary-abort.ts stableRoundSeconds: apps.<app>.startSeconds).
+     */
+    canaryImagePull: duration,
     /** The database migration Job of a release (its hard deadline is apps.migration.deadline). */
     migration: duration,
     /** The k6 smoke run against staging (its scenario runs 30 s; plus k6 setup). */
@@ -104,8 +109,8 @@ export const deliveryValues: z.input<typeof DeliverySettings> = {
     // Checkout and node_modules restored from the actions cache (npm ci only on a lock-file change).
     install: '25s',
     publish: '10s',
-    // The image is already on the node (the migration Job pulled the API image; web is small).
-    canaryPodsReady: '45s',
+    // lms-web's image (nginx and the built SPA, ~30 MB) from GHCR at the VPS's ~10 MB/s, with margin.
+    canaryImagePull: '10s',
     // Job start plus an idempotent migration with nothing or little to apply.
     migration: '45s',
     smokeTest: '40s',
