@@ -26,6 +26,7 @@ import {
 import { footprintAnnotation, footprintValue, type PodFootprint } from '../lib/footprint.ts';
 import { names } from '../lib/names.ts';
 import { traefikMetrics as T, type CanaryTraefikLabels } from './metrics.ts';
+import type { ProviderJob } from './probe.ts';
 
 export type QuerySettings = Pick<AnalysisSettings, 'window' | 'minRequests'>;
 
@@ -200,7 +201,7 @@ export interface CanaryAnalysisProps {
   readonly traefik: CanaryTraefikLabels;
   readonly settings: AnalysisSettings;
   /** The synthetic traffic Job the guard runs (charts-ts/apps/probe.ts), and its pod's footprint. */
-  readonly probe?: { readonly job: any; readonly footprint: PodFootprint };
+  readonly probe?: { readonly job: ProviderJob; readonly footprint: PodFootprint };
 }
 
 export const analysisTemplateNames = (app: string) => ({ gate: `${app}-canary-gate`, guard: `${app}-canary-guard` });

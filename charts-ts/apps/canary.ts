@@ -14,6 +14,7 @@
  *   Flux creates it once and leaves it alone (`ssa: IfNotPresent`): its services list is atomic,
  *   so re-applying the git version would wipe the weights in the middle of a canary.
  */
+import type { V1PodSpec } from '@kubernetes/client-node';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { Environment } from '../config/schema.ts';
@@ -25,6 +26,7 @@ import { canarySubscriptions, templateHash, templateHashAnnotation } from '../li
 import { kplus } from '../lib/plus.ts';
 import { canaryServiceNames, servicePort } from './metrics.ts';
 import { disruptionBudget, horizontalAutoscaler, metricsServiceLabel, metricsServiceMonitor } from './scaling.ts';
+import type { ArgoStep } from './steps.ts';
 
 /** Pod label Argo Rollouts sets per revision; Services and spreading use it. */
 export const podTemplateHashLabel = 'rollouts-pod-template-hash';
@@ -39,12 +41,12 @@ export interface CanaryWorkloadProps {
   /** Labels that select exactly this app's pods. */
   readonly selector: Record<string, string>;
   /** The pod template (metadata + spec, from pod.ts). */
-  readonly template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: any };
+  readonly template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: V1PodSpec };
   /** HPA bounds (from the environment's workload config). */
   readonly hpa: { min: number; max: number };
   readonly metricsPort: number;
   /** Argo steps (steps.ts) and where the background analysis starts. */
-  readonly steps: any[];
+  readonly steps: readonly ArgoStep[];
   readonly guardTemplate: string;
   readonly guardStartingStep: number;
 }

@@ -5,18 +5,14 @@
  * service account token) plus what Pod Security `restricted` requires (drop ALL capabilities,
  * seccomp RuntimeDefault), and makes requests, limits and probes mandatory in the types.
  */
+import type { V1Container, V1EnvFromSource, V1EnvVar, V1PodSpec, V1Probe, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Resources } from '../config/schema.ts';
 
-export interface EnvVar {
-  readonly name: string;
-  readonly value?: string;
-  readonly valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
-}
+/** The Kubernetes API's types (client-node), so a field the API has is never re-declared here. */
+export type EnvVar = V1EnvVar;
 
-export interface HttpProbe { readonly httpGet: { path: string; port: string | number } }
-export interface ExecProbe { readonly exec: { command: string[] } }
-export interface TcpProbe { readonly tcpSocket: { port: string | number } }
-export type ProbeAction = HttpProbe | ExecProbe | TcpProbe;
+/** Exactly one way to probe: an HTTP GET, a command, or a TCP connect. */
+export type ProbeAction = Required<Pick<V1Probe, 'httpGet'>> | Required<Pick<V1Probe, 'exec'>> | Required<Pick<V1Probe, 'tcpSocket'>>;
 
 export interface Probe {
   readonly action: ProbeAction;
@@ -33,7 +29,7 @@ export interface ContainerProps {
   readonly args?: string[];
   readonly ports?: { name: string; containerPort: number }[];
   readonly env?: EnvVar[];
-  readonly envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
+  readonly envFrom?: V1EnvFromSource[];
   readonly resources: Resources;
   /** Non-root uid (and gid) the process runs as. */
   readonly runAsUser: number;
@@ -45,12 +41,12 @@ export interface ContainerProps {
   readonly probes?: { readiness: Probe; liveness: Probe; startup?: Probe };
   /** Writable directories (emptyDir each, the root filesystem stays read-only). */
   readonly writablePaths?: string[];
-  readonly volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
+  readonly volumeMounts?: V1VolumeMount[];
   /** Keep serving this long after the pod is marked terminating (endpoint propagation). */
   readonly preStopSleepSeconds?: number;
 }
 
-const probeJson = (p: Probe) => ({
+const probeJson = (p: Probe): V1Probe => ({
   ...p.action,
   periodSeconds: p.periodSeconds ?? 10,
   timeoutSeconds: p.timeoutSeconds ?? 2,
@@ -65,7 +61,7 @@ export const unreadyAfter = (l: { readinessProbePeriodSeconds: number }): number
 export const writableVolumeName = (path: string): string =>
   path.replace(/^\/+|\/+$/g, '').replace(/[^a-z0-9]+/gi, '-').toLowerCase() || 'root';
 
-export function container(p: ContainerProps): any {
+export function container(p: ContainerProps): V1Container {
   return {
     name: p.name,
     image: p.image,
@@ -101,7 +97,7 @@ export function container(p: ContainerProps): any {
 export interface PodSpecProps {
   readonly serviceAccountName: string;
   readonly containers: ContainerProps[];
-  readonly volumes?: any[];
+  readonly volumes?: V1Volume[];
   readonly terminationGracePeriodSeconds?: number;
   /** `Never` for Jobs (run to completion, no probes); long-running pods keep the default. */
   readonly restartPolicy?: 'Never';
@@ -113,7 +109,7 @@ export interface PodSpecProps {
   readonly spreadMatchLabelKeys?: string[];
 }
 
-export function podSpec(p: PodSpecProps): any {
+export function podSpec(p: PodSpecProps): V1PodSpec {
   if (p.restartPolicy !== 'Never') {
     const unprobed = p.containers.filter((c) => !c.probes).map((c) => c.name);
     if (unprobed.length) throw new Error(`containers ${unprobed.join(', ')} run continuously and need readiness and liveness probes`);

@@ -12,6 +12,7 @@
  * Objects: per app namespace, the ConfigMap with the script and the probe's ServiceAccount (this
  * chart); the Job template is in each app's guard AnalysisTemplate (charts-ts/apps/analysis.ts).
  */
+import type { V1JobSpec } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Construct } from 'constructs';
@@ -45,7 +46,10 @@ const selfStopMarginSeconds = 60;
 export type ProbedApp = 'api' | 'web';
 
 /** The probe Job of one app (the `job` provider of its guard's synthetic-traffic metric). */
-export function probeJob(env: Environment, app: ProbedApp): { job: any; footprint: PodFootprint } {
+/** An Argo Rollouts `job` metric provider: the Job's labels and spec (client-node types). */
+export interface ProviderJob { readonly metadata: { readonly labels: Record<string, string> }; readonly spec: V1JobSpec }
+
+export function probeJob(env: Environment, app: ProbedApp): { job: ProviderJob; footprint: PodFootprint } {
   const p = env.apps.probe;
   const name = names.apps[app];
   const host = probeHost(name, env.namespace);
@@ -62,7 +66,7 @@ export function probeJob(env: Environment, app: ProbedApp): { job: any; footprin
     // Directly to the canary Service, not through Traefik: it answers once a canary pod is ready.
     `--wait-url=http://${canaryServiceNames(name).canary}.${env.namespace}.svc.cluster.local:${servicePort}${app === 'api' ? '/health/live' : env.apps.web.probePath}`,
   ];
-  const job = {
+  const job: ProviderJob = {
     metadata: { labels },
     spec: {
       // A crashed probe is restarted; its requests are evidence, never a verdict of their own.

@@ -14,12 +14,24 @@
 import type { CanaryStep, Environment } from '../config/schema.ts';
 import { ConfigError } from '../config/load.ts';
 import { durationSeconds } from '../config/sections/apps.ts';
+import type { RolloutSpecStrategyCanaryStepsAnalysisTemplates } from '../imports/rollout-argoproj.io.ts';
+
+/**
+ * The Argo Rollouts canary steps this repository uses, as the JSON the Rollout carries: the
+ * generated `RolloutSpecStrategyCanarySteps` without the step kinds we do not use, and with plain
+ * values where it wraps int-or-string fields in classes (the Rollout is written as plain JSON and
+ * validated against the pinned CRD schema).
+ */
+export type ArgoStep =
+  | { readonly setWeight: number }
+  | { readonly pause: { readonly duration?: string } }
+  | { readonly analysis: { readonly templates: readonly RolloutSpecStrategyCanaryStepsAnalysisTemplates[]; readonly args?: readonly { readonly name: string; readonly value: string }[] } };
 
 export interface ArgoStepContext {
   /** AnalysisTemplate for analysis steps (gate). */
   readonly gateTemplate: string;
   /** Steps run before the first traffic step (e.g. the database migration). */
-  readonly preTraffic?: any[];
+  readonly preTraffic?: readonly ArgoStep[];
 }
 
 export function validateCanarySteps(env: Environment): void {
@@ -57,8 +69,8 @@ export function validateCanarySteps(env: Environment): void {
 }
 
 /** The Argo Rollouts steps for one Rollout (validate first). */
-export function argoSteps(env: Environment, ctx: ArgoStepContext): any[] {
-  const out: any[] = [...(ctx.preTraffic ?? [])];
+export function argoSteps(env: Environment, ctx: ArgoStepContext): ArgoStep[] {
+  const out: ArgoStep[] = [...(ctx.preTraffic ?? [])];
   let approvalInserted = false;
   for (const s of env.canary.steps as CanaryStep[]) {
     if ('setWeight' in s) out.push({ setWeight: s.setWeight });
@@ -76,4 +88,4 @@ export function argoSteps(env: Environment, ctx: ArgoStepContext): any[] {
 }
 
 /** Index of the first traffic step among the Argo steps (where the background analysis starts). */
-export const firstTrafficStep = (steps: any[]): number => steps.findIndex((s) => 'setWeight' in s);
+export const firstTrafficStep = (steps: readonly ArgoStep[]): number => steps.findIndex((s) => 'setWeight' in s);

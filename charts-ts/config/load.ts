@@ -35,7 +35,7 @@ const show = (v: unknown): string => {
 };
 
 const valueAt = (root: unknown, path: PropertyKey[]): unknown =>
-  path.reduce<unknown>((o, k) => (isPlainObject(o) || Array.isArray(o) ? (o as any)[k as any] : undefined), root);
+  path.reduce<unknown>((o, k) => (isPlainObject(o) || Array.isArray(o) ? (o as Record<PropertyKey, unknown>)[k] : undefined), root);
 
 const formatPath = (path: PropertyKey[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(root)';

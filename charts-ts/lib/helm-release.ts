@@ -13,10 +13,10 @@ import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   HelmRelease, HelmReleaseSpecChartSpecSourceRefKind, HelmReleaseSpecDriftDetectionMode,
-  HelmReleaseSpecInstallCrds, HelmReleaseSpecUpgradeCrds, HelmReleaseSpecChartRefKind,
+  HelmReleaseSpecInstallCrds, HelmReleaseSpecUpgradeCrds, HelmReleaseSpecChartRefKind, HelmReleaseSpecUpgradeRemediationStrategy,
 } from '../imports/flux-helmrelease-helm.toolkit.fluxcd.io.ts';
 import { HelmRepository } from '../imports/flux-helmrepository-source.toolkit.fluxcd.io.ts';
-import { OciRepository } from '../imports/flux-ocirepository-source.toolkit.fluxcd.io.ts';
+import { OciRepository, OciRepositorySpecLayerSelectorOperation } from '../imports/flux-ocirepository-source.toolkit.fluxcd.io.ts';
 import { footprintAnnotation, footprintValue, type PodFootprint } from './footprint.ts';
 
 /** JSON list of the images a HelmRelease pulls (registry/path:tag). */
@@ -90,7 +90,7 @@ export class FluxHelmRelease extends Construct {
     } else {
       new OciRepository(this, 'source', {
         metadata: { name: sourceName, namespace: props.namespace },
-        spec: { url: props.source.url, ref: { tag: props.version }, interval: '12h', layerSelector: { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', operation: 'copy' } as any },
+        spec: { url: props.source.url, ref: { tag: props.version }, interval: '12h', layerSelector: { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', operation: OciRepositorySpecLayerSelectorOperation.COPY } },
       });
       chartSpec = { chartRef: { kind: HelmReleaseSpecChartRefKind.OCI_REPOSITORY, name: sourceName } };
     }
@@ -114,7 +114,7 @@ export class FluxHelmRelease extends Construct {
         upgrade: {
           crds: HelmReleaseSpecUpgradeCrds.CREATE_REPLACE,
           cleanupOnFail: true,
-          remediation: { retries: 3, remediateLastFailure: true, strategy: 'rollback' as any },
+          remediation: { retries: 3, remediateLastFailure: true, strategy: HelmReleaseSpecUpgradeRemediationStrategy.ROLLBACK },
         },
         rollback: { cleanupOnFail: true, recreate: false },
         driftDetection: { mode: HelmReleaseSpecDriftDetectionMode.ENABLED },

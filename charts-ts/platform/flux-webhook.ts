@@ -6,8 +6,8 @@
  */
 import type { Construct } from 'constructs';
 import type { Config } from '../config/schema.ts';
-import { Certificate } from '../imports/certificate-cert-manager.io.ts';
-import { IngressRoute, IngressRouteSpecRoutesServicesPort } from '../imports/traefik-ingressroute-traefik.io.ts';
+import { Certificate, CertificateSpecPrivateKeyAlgorithm, CertificateSpecPrivateKeyRotationPolicy } from '../imports/certificate-cert-manager.io.ts';
+import { IngressRoute, IngressRouteSpecRoutesKind, IngressRouteSpecRoutesServicesPort } from '../imports/traefik-ingressroute-traefik.io.ts';
 import { Middleware } from '../imports/traefik-middleware-traefik.io.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
@@ -30,7 +30,7 @@ export class FluxWebhookChart extends LmsChart {
         secretName: fluxWebhookTlsSecret,
         dnsNames: [host],
         issuerRef: { kind: 'ClusterIssuer', name: names.issuers.production, group: 'cert-manager.io' },
-        privateKey: { algorithm: 'ECDSA' as any, size: 256, rotationPolicy: 'Always' as any },
+        privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256, rotationPolicy: CertificateSpecPrivateKeyRotationPolicy.ALWAYS },
       },
     });
     new Middleware(this, 'rate-limit', {
@@ -42,7 +42,7 @@ export class FluxWebhookChart extends LmsChart {
       spec: {
         entryPoints: ['websecure'],
         routes: [{
-          kind: 'Rule' as any,
+          kind: IngressRouteSpecRoutesKind.RULE,
           match: `Host(\`${host}\`) && PathPrefix(\`/hook/\`)`,
           middlewares: [{ name: 'flux-webhook-rate-limit', namespace }],
           services: [{ name: fluxWebhookService.name, namespace, port: IngressRouteSpecRoutesServicesPort.fromNumber(fluxWebhookService.port) }],

@@ -15,10 +15,18 @@ export interface LayerNode {
   readonly dependsOn: readonly string[];
 }
 
+/** A rendered Kubernetes object as JSON: the fields placement reads, the rest unknown. */
+export interface ManifestJson {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly annotations?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+
 export interface PlacedObject {
   /** Name of the layer (Flux Kustomization) that applies it. */
   readonly layer: string;
-  readonly object: any;
+  readonly object: ManifestJson;
 }
 
 export interface PlacementOptions {
@@ -90,12 +98,12 @@ export function layerOrder(nodes: readonly LayerNode[]): string[] {
 }
 
 const groupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.split('/')[0] : '');
-const describe = (o: any): string => `${o?.kind} ${o?.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o?.metadata?.name}`;
+const describe = (o: ManifestJson): string => `${o?.kind} ${o?.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o?.metadata?.name}`;
 
 /** Names of Secrets an object refers to: `*secret*` fields (string, {name}, lists) and {kind: Secret, name} references. */
-export function secretReferences(object: any): string[] {
+export function secretReferences(object: ManifestJson): string[] {
   const out = new Set<string>();
-  const walk = (v: any, key: string) => {
+  const walk = (v: unknown, key: string) => {
     if (Array.isArray(v)) {
       for (const item of v) walk(item, key);
       return;
@@ -106,12 +114,13 @@ export function secretReferences(object: any): string[] {
       return;
     }
     if (v && typeof v === 'object') {
-      if ((isSecretKey || v.kind === 'Secret') && typeof v.name === 'string') out.add(v.name);
+      const o = v as Record<string, unknown>;
+      if ((isSecretKey || o.kind === 'Secret') && typeof o.name === 'string') out.add(o.name);
       for (const [k, child] of Object.entries(v)) walk(child, k);
     }
   };
   walk(object?.spec ?? {}, '');
-  for (const k of ['data', 'stringData']) if (object?.kind !== 'Secret') walk(object?.[k] ?? {}, '');
+  for (const k of ['data', 'stringData']) if (object.kind !== 'Secret') walk(object[k] ?? {}, '');
   return [...out];
 }
 

@@ -43,7 +43,12 @@ export function checkEncryptedSecret(text: string, file: string, rules: SopsRule
   const problems: string[] = [];
   const docs = parseAllDocuments(text);
   if (docs.length !== 1) return [`${file}: must hold exactly one Secret, found ${docs.length} YAML documents`];
-  const o = docs[0].toJSON() as any;
+  // Parsed YAML: every field is checked before it is trusted.
+  const o = docs[0].toJSON() as {
+    kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown; namespace?: unknown };
+    data?: Record<string, unknown>; stringData?: Record<string, unknown>;
+    sops?: Record<string, unknown> & { age?: { recipient?: string }[] };
+  } | null;
   if (o?.kind !== 'Secret' || o?.apiVersion !== 'v1') problems.push(`${file}: must be a v1 Secret, found ${o?.apiVersion}/${o?.kind}`);
   const sops = o?.sops;
   if (!sops || typeof sops !== 'object' || !sops.mac || !sops.lastmodified) {
@@ -52,7 +57,7 @@ export function checkEncryptedSecret(text: string, file: string, rules: SopsRule
     if (sops.encrypted_regex !== requiredEncryptedRegex) {
       problems.push(`${file}: encrypted with encrypted_regex ${JSON.stringify(sops.encrypted_regex)}, expected ${requiredEncryptedRegex}; re-encrypt with the rules in .sops.yaml`);
     }
-    const recipients = ((sops.age ?? []) as any[]).map((a) => a.recipient).sort();
+    const recipients = (sops.age ?? []).map((a) => a.recipient ?? '').sort();
     const want = [...rules.ageRecipients].sort();
     if (JSON.stringify(recipients) !== JSON.stringify(want)) {
       problems.push(`${file}: encrypted for age recipients [${recipients.join(', ')}] but .sops.yaml lists [${want.join(', ')}]; run \`sops updatekeys ${file}\` (or re-create it)`);

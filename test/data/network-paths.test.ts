@@ -252,7 +252,7 @@ describe('the evaluator tells the layer states apart (regression: issue 17)', ()
   it('without the data layer\'s DNS rule the same lookup is refused: the deadlock the test guards against', () => {
     const data = appliedLayers(layers, 'data');
     const withoutDns = placed.filter((p) => data.has(p.layer) && p.object.kind === 'NetworkPolicy').map((p) => structuredClone(p.object))
-      .map((p) => ({ ...p, spec: { ...p.spec, egress: p.spec.egress?.filter((rule: any) => !rule.ports?.some((port: any) => port.port === 53)) } }));
+      .map((p: any) => ({ ...p, spec: { ...p.spec, egress: p.spec.egress?.filter((rule: any) => !rule.ports?.some((port: any) => port.port === 53)) } }));
     const [v] = evaluate(withoutDns, [lookup]);
     expect(v.allowed).toBe(false);
     expect(v.egress.selectedBy).toContain(`${ns}/${names.database.cluster}-egress`);

@@ -88,7 +88,7 @@ describe('checkPlacement', () => {
   });
 
   it('finds Secret references in all the usual shapes', () => {
-    expect(secretReferences({ spec: {
+    expect(secretReferences({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, spec: {
       a: { secretKeyRef: { name: 's1', key: 'k' } },
       volumes: [{ secret: { secretName: 's2' } }],
       envFrom: [{ secretRef: { name: 's3' } }],

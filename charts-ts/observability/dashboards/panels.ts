@@ -106,12 +106,13 @@ export function dashboard(uid: string, title: string, description: string) {
 /** Every PromQL expression of a built dashboard, with the panel title (tests parse each one). */
 export function dashboardExpressions(d: Dashboard): { panel: string; expr: string }[] {
   const out: { panel: string; expr: string }[] = [];
-  const visit = (panels: any[] | undefined) => {
+  interface PanelJson { title?: string; targets?: { expr?: string }[]; panels?: PanelJson[] }
+  const visit = (panels: PanelJson[] | undefined) => {
     for (const p of panels ?? []) {
-      for (const t of p.targets ?? []) if (t.expr) out.push({ panel: p.title, expr: t.expr });
+      for (const t of p.targets ?? []) if (t.expr) out.push({ panel: p.title ?? '', expr: t.expr });
       visit(p.panels);
     }
   };
-  visit(d.panels as any[]);
+  visit(d.panels as PanelJson[] | undefined);
   return out;
 }
