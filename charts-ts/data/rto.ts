@@ -69,8 +69,8 @@ export const rebuildSteps: ReadonlyArray<{ id: string; what: string; command: st
   { id: 'k3s', what: 'k3s install, node Ready, kubeconfig', command: 'npm run bootstrap -- k3s', minutes: 5, note: '3-5 min' },
   { id: 'platform', what: 'Flux bootstrap, then namespaces, secrets, controllers, configs (the operators the restore needs)', command: 'npm run bootstrap -- flux', minutes: 12, note: 'first pulls of Flux, cert-manager, CloudNativePG, the Barman Cloud plugin, Argo Rollouts' },
   { id: 'database', what: 'databases restore (platform-data Ready)', command: 'DR runbook, procedure B', minutes: Number.NaN, note: 'derived: the database table' },
-  { id: 'observability', what: 'platform-observability (Prometheus, Grafana, Loki, Tempo, collector)', command: '', minutes: 8, note: 'the apps layers wait for it; first image pulls' },
   { id: 'apps', what: 'apps-staging, then apps-production (API, web, Redis)', command: '', minutes: 6, note: 'a first rollout skips the canary steps; 3 min each' },
+  { id: 'observability', what: 'platform-observability (Prometheus, Grafana, Loki, Tempo, collector)', command: '', minutes: 8, overlaps: 'apps', note: 'beside the apps: while a database restores in place the apps layers wait for platform-data only (charts-ts/platform/flux-layers.ts); not on the users\' path, its first image pulls share the link' },
 ];
 
 export interface RtoInputs {

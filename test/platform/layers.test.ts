@@ -137,6 +137,21 @@ describe('the cluster\'s layers', () => {
     expect(checkPlacement(layers, moved, opts).join('\n')).toMatch(/ClusterIssuer letsencrypt-production \(layer platform-controllers\) uses API group cert-manager.io/);
   });
 
+  it('while a database restores in place, the apps wait for the data layer only, and every object still lands in order', () => {
+    const restoring = renderAll({ environments: { staging: { database: { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db' } } } } });
+    const rebuild = clusterLayers(restoring);
+    const deps = new Map(rebuild.map((l) => [l.name, l.dependsOn]));
+    expect(deps.get('apps-staging')).toEqual(['platform-data']);
+    expect(deps.get('apps-production')).toEqual(['apps-staging']);
+    // Observability no longer precedes the apps: it comes up beside them.
+    expect(ancestors(rebuild, 'apps-production').has('platform-observability')).toBe(false);
+    expect(checkLayerGraph(rebuild)).toEqual([]);
+    expect(checkPlacement(rebuild, placedObjects(restoring, rebuild).placed, opts)).toEqual([]);
+    // A side-by-side restore keeps the normal order (the live database serves; releases need analysis).
+    const sideBySide = clusterLayers(renderAll({ environments: { production: { database: { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'lms-db-recovery-1' } } } } }));
+    expect(sideBySide.find((l) => l.name === 'apps-staging')!.dependsOn).toEqual(['platform-observability']);
+  });
+
   it('would catch the Secrets layer applied after the data layer', () => {
     const reordered = layers.map((l) => (l.name === 'platform-secrets' ? { ...l, dependsOn: ['platform-data'] }
       : ['platform-controllers'].includes(l.name) ? { ...l, dependsOn: ['platform-namespaces'] } : l));
