@@ -24,9 +24,7 @@ import { names } from '../lib/names.ts';
 import { kplus } from '../lib/plus.ts';
 import { postgresPort } from './api.ts';
 import { podSelectors } from './labels.ts';
-import { appWorkloads, type AppWorkload } from './workload-list.ts';
 import { probePodSelector } from './probe.ts';
-import { redisExporterPort } from './redis.ts';
 
 /** Who a rule admits or reaches: pods (by namespace and labels) or addresses. */
 export type Peer = { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string; except?: string[] } };
@@ -75,15 +73,7 @@ export function appNetworkPolicy(scope: Construct, namespace: string, name: stri
 }
 
 /** "the API", "the API and lms-reports", "a, b and c". */
-const listText = (items: string[]): string => (items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`);
-
-/**
- * Redis admits the workloads that declare they use it (workload-list.ts `redis`), so a new
- * consumer is a config entry, not an edit here.
- */
-export function redisClients(env: Environment): AppWorkload[] {
-  return appWorkloads(env).filter((w) => w.redis);
-}
+export const listText = (items: string[]): string => (items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`);
 
 export class NetworkPoliciesChart extends LmsChart {
   constructor(scope: Construct, id: string, _config: Config, env: Environment) {
@@ -154,14 +144,7 @@ export class NetworkPoliciesChart extends LmsChart {
       ],
     }, 'the canary probe: requests through Traefik websecure, and a direct check that the canary Service answers; nothing reaches it');
 
-    const redisUsers = redisClients(env);
-    policy(names.redis.service, {
-      podSelector: podSelectors.redis,
-      ingress: [
-        ...(redisUsers.length ? [{ from: redisUsers.map((w) => samePods(w.selector)), ports: tcp(names.redis.port) }] : []),
-        { from: [peers.prometheus], ports: tcp(redisExporterPort) },
-      ],
-    }, `only ${listText(redisUsers.map((w) => w.title))} talk${redisUsers.length === 1 ? 's' : ''} to Redis; Prometheus scrapes the exporter`);
+    // Redis's own policy comes with it (apps/redis.ts, StatefulService).
 
     policy(`${names.apps.api}-migration`, {
       podSelector: podSelectors.migration,

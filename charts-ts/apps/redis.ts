@@ -7,7 +7,6 @@
  * command writes it from the Secret-backed environment into a file on a memory-backed emptyDir
  * that redis.conf includes; redis-cli (probes) reads it from REDISCLI_AUTH.
  */
-import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { imageRef, type Config, type Environment } from '../config/schema.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
@@ -16,10 +15,20 @@ import { kplus } from '../lib/plus.ts';
 import { memoryBytes } from '../lib/quantity.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
-import { podSpec, type EnvVar } from './pod.ts';
-import { metricsServiceLabel, metricsServiceMonitor } from './scaling.ts';
+import { listText, peers, samePods, tcp } from './network-policies.ts';
+import type { EnvVar } from './pod.ts';
+import { StatefulService } from './stateful-service.ts';
+import { appWorkloads, type AppWorkload } from './workload-list.ts';
 
 export const redisExporterPort = 9121;
+
+/**
+ * Redis admits the workloads that declare they use it (workload-list.ts `redis`), so a new
+ * consumer is a config entry, not an edit here.
+ */
+export function redisClients(env: Environment): AppWorkload[] {
+  return appWorkloads(env).filter((w) => w.redis);
+}
 const authDir = '/run/redis';
 
 export function redisConf(env: Environment): string {
@@ -59,107 +68,73 @@ export class RedisChart extends LmsChart {
 
     const conf = { 'redis.conf': redisConf(env) };
     new kplus.k8s.KubeConfigMap(this, 'config', { metadata: { name: `${name}-config`, namespace: ns }, data: conf });
-    new kplus.k8s.KubeServiceAccount(this, 'sa', { metadata: { name, namespace: ns }, automountServiceAccountToken: false });
-
-    // The Service the API connects to (names.redis.service) and Prometheus scrapes.
-    new kplus.k8s.KubeService(this, 'svc', {
-      metadata: { name, namespace: ns, labels: { ...selector, [metricsServiceLabel]: 'true' } },
-      spec: {
-        type: 'ClusterIP',
-        selector,
-        ports: [
-          { name: 'redis', port: names.redis.port, targetPort: kplus.k8s.IntOrString.fromString('redis'), protocol: 'TCP' },
-          { name: 'metrics', port: redisExporterPort, targetPort: kplus.k8s.IntOrString.fromString('metrics'), protocol: 'TCP' },
+    const ping: string[] = ['sh', '-c', 'test "$(redis-cli -h 127.0.0.1 ping)" = PONG'];
+    const clients = redisClients(env);
+    new StatefulService(this, 'redis', {
+      namespace: ns, name, selector,
+      ports: [{ name: 'redis', port: names.redis.port }, { name: 'metrics', port: redisExporterPort }],
+      podMetadata: { labels: podLabels(selector, 'redis'), annotations: { [configHashAnnotation]: configHash(conf) } },
+      pod: {
+        fsGroup: r.fsGroup,
+        // Redis flushes the AOF on SIGTERM.
+        terminationGracePeriodSeconds: 30,
+        volumes: [
+          { name: 'config', configMap: { name: `${name}-config` } },
+          { name: 'auth', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+        ],
+        containers: [
+          {
+            name: 'redis',
+            image: imageRef(r.image),
+            command: ['sh', '-c', `umask 077 && printf 'requirepass %s\\n' "$REDIS_PASSWORD" > ${authDir}/auth.conf && exec redis-server /etc/redis/redis.conf`],
+            ports: [{ name: 'redis', containerPort: names.redis.port }],
+            env: [password, { name: 'REDISCLI_AUTH', valueFrom: password.valueFrom }],
+            resources: r.resources,
+            runAsUser: r.runAsUser,
+            runAsGroup: r.fsGroup,
+            writablePaths: ['/tmp'],
+            volumeMounts: [
+              { name: 'data', mountPath: '/data' },
+              { name: 'config', mountPath: '/etc/redis', readOnly: true },
+              { name: 'auth', mountPath: authDir },
+            ],
+            probes: {
+              // Loading a large AOF can take a while after a restart.
+              startup: { action: { exec: { command: ping } }, periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 3 },
+              readiness: { action: { exec: { command: ping } }, periodSeconds: 10, timeoutSeconds: 3 },
+              liveness: { action: { exec: { command: ping } }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
+            },
+          },
+          {
+            name: 'redis-exporter',
+            image: imageRef(r.exporterImage),
+            ports: [{ name: 'metrics', containerPort: redisExporterPort }],
+            env: [
+              { name: 'REDIS_ADDR', value: `redis://127.0.0.1:${names.redis.port}` },
+              password,
+              { name: 'REDIS_EXPORTER_WEB_LISTEN_ADDRESS', value: `:${redisExporterPort}` },
+            ],
+            resources: r.exporterResources,
+            runAsUser: r.exporterRunAsUser,
+            probes: {
+              readiness: { action: { httpGet: { path: '/health', port: 'metrics' } }, periodSeconds: 15 },
+              liveness: { action: { httpGet: { path: '/health', port: 'metrics' } }, periodSeconds: 30 },
+            },
+          },
         ],
       },
-    });
-    // Governing headless Service of the StatefulSet (stable pod DNS).
-    new kplus.k8s.KubeService(this, 'svc-headless', {
-      metadata: { name: `${name}-headless`, namespace: ns, labels: selector },
-      spec: {
-        clusterIp: 'None',
-        selector,
-        ports: [{ name: 'redis', port: names.redis.port, targetPort: kplus.k8s.IntOrString.fromString('redis'), protocol: 'TCP' }],
+      volumeClaim: {
+        name: 'data',
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: config.cluster.storageClass, resources: { requests: { storage: r.storageSize } } },
       },
-    });
-
-    const ping: string[] = ['sh', '-c', 'test "$(redis-cli -h 127.0.0.1 ping)" = PONG'];
-    new ApiObject(this, 'statefulset', {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name, namespace: ns },
-      spec: {
-        // One instance (no HPA): the queue and session store is not sharded.
-        replicas: 1,
-        serviceName: `${name}-headless`,
-        selector: { matchLabels: selector },
-        podManagementPolicy: 'OrderedReady',
-        updateStrategy: { type: 'RollingUpdate' },
-        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
-        template: {
-          metadata: { labels: podLabels(selector, 'redis'), annotations: { [configHashAnnotation]: configHash(conf) } },
-          spec: podSpec({
-            serviceAccountName: name,
-            fsGroup: r.fsGroup,
-            // Redis flushes the AOF on SIGTERM.
-            terminationGracePeriodSeconds: 30,
-            volumes: [
-              { name: 'config', configMap: { name: `${name}-config` } },
-              { name: 'auth', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-            ],
-            containers: [
-              {
-                name: 'redis',
-                image: imageRef(r.image),
-                command: ['sh', '-c', `umask 077 && printf 'requirepass %s\\n' "$REDIS_PASSWORD" > ${authDir}/auth.conf && exec redis-server /etc/redis/redis.conf`],
-                ports: [{ name: 'redis', containerPort: names.redis.port }],
-                env: [password, { name: 'REDISCLI_AUTH', valueFrom: password.valueFrom }],
-                resources: r.resources,
-                runAsUser: r.runAsUser,
-                runAsGroup: r.fsGroup,
-                writablePaths: ['/tmp'],
-                volumeMounts: [
-                  { name: 'data', mountPath: '/data' },
-                  { name: 'config', mountPath: '/etc/redis', readOnly: true },
-                  { name: 'auth', mountPath: authDir },
-                ],
-                probes: {
-                  // Loading a large AOF can take a while after a restart.
-                  startup: { action: { exec: { command: ping } }, periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 3 },
-                  readiness: { action: { exec: { command: ping } }, periodSeconds: 10, timeoutSeconds: 3 },
-                  liveness: { action: { exec: { command: ping } }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
-                },
-              },
-              {
-                name: 'redis-exporter',
-                image: imageRef(r.exporterImage),
-                ports: [{ name: 'metrics', containerPort: redisExporterPort }],
-                env: [
-                  { name: 'REDIS_ADDR', value: `redis://127.0.0.1:${names.redis.port}` },
-                  password,
-                  { name: 'REDIS_EXPORTER_WEB_LISTEN_ADDRESS', value: `:${redisExporterPort}` },
-                ],
-                resources: r.exporterResources,
-                runAsUser: r.exporterRunAsUser,
-                probes: {
-                  readiness: { action: { httpGet: { path: '/health', port: 'metrics' } }, periodSeconds: 15 },
-                  liveness: { action: { httpGet: { path: '/health', port: 'metrics' } }, periodSeconds: 30 },
-                },
-              },
-            ],
-          }),
-        },
-        volumeClaimTemplates: [{
-          metadata: { name: 'data' },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: config.cluster.storageClass,
-            resources: { requests: { storage: r.storageSize } },
-          },
-        }],
+      // Redis admits the workloads that declare they use it (workload-list.ts `redis`).
+      traffic: {
+        ingress: [
+          ...(clients.length ? [{ from: clients.map((w) => samePods(w.selector)), ports: tcp(names.redis.port) }] : []),
+          { from: [peers.prometheus], ports: tcp(redisExporterPort) },
+        ],
       },
+      why: `only ${listText(clients.map((w) => w.title))} talk${clients.length === 1 ? 's' : ''} to Redis; Prometheus scrapes the exporter`,
     });
-
-    metricsServiceMonitor(this, 'servicemonitor', { namespace: ns, name, selector });
   }
 }
