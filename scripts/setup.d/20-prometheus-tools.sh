@@ -11,5 +11,5 @@ ALERTMANAGER_MODULE=v0.35.0
 source "$PWD/scripts/go-install-pinned.sh"
 go_install_pinned promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_MODULE"
 go_install_pinned amtool github.com/prometheus/alertmanager/cmd/amtool "$ALERTMANAGER_MODULE"
-"$GOBIN/promtool" --version | head -1
-"$GOBIN/amtool" --version 2>&1 | head -1
+"$GOBIN/promtool" --version | sed -n 1p
+"$GOBIN/amtool" --version 2>&1 | sed -n 1p

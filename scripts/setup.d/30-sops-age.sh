@@ -11,4 +11,4 @@ SOPS_MODULE=v3.13.3
 # shellcheck source=scripts/go-install-pinned.sh
 source "$PWD/scripts/go-install-pinned.sh"
 go_install_pinned sops github.com/getsops/sops/v3/cmd/sops "$SOPS_MODULE"
-"$GOBIN/sops" --version --disable-version-check | head -1
+"$GOBIN/sops" --version --disable-version-check | sed -n 1p

@@ -79,5 +79,5 @@ go_install_pinned age filippo.io/age/cmd/age "$AGE_MODULE"
 go_install_pinned age-keygen filippo.io/age/cmd/age-keygen "$AGE_MODULE"
 go_install_pinned rclone github.com/rclone/rclone "$RCLONE_MODULE"
 "$GOBIN/age" --version
-"$GOBIN/rclone" version | head -1
+"$GOBIN/rclone" version | sed -n 1p
 /usr/lib/postgresql/15/bin/postgres --version

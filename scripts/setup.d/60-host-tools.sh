@@ -20,8 +20,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install $APT_OPTS --no-install-recommends "${missing[@]}"
 fi
-/usr/sbin/sshd -V 2>&1 | head -1 || true
-fail2ban-client --version | head -1
+/usr/sbin/sshd -V 2>&1 | sed -n 1p || true
+fail2ban-client --version | sed -n 1p
 cloud-init --version
 shellcheck --version | sed -n 2p
 

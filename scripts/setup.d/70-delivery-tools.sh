@@ -21,6 +21,6 @@ fi
 # shellcheck source=scripts/go-install-pinned.sh
 source "$PWD/scripts/go-install-pinned.sh"
 go_install_pinned actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_MODULE"
-"$GOBIN/actionlint" -version | head -1
+"$GOBIN/actionlint" -version | sed -n 1p
 /usr/sbin/nginx -v
 shellcheck --version | sed -n 2p
