@@ -6,10 +6,11 @@
 #   ShellCheck      every generated shell snippet
 #   ufw, iptables, nftables, iproute2, socat
 #                   the firewall test: rules applied in a network namespace, probed from another
+#   dnsutils        `dig` against the Cloudflare stand-in zone's DNS server (test/support/zone-dns.test.ts)
 # Debian packages (bookworm), versions pinned by the distribution release.
 set -euo pipefail
 APT_OPTS="${APT_OPTS:--y -q -o DPkg::Lock::Timeout=600}"
-pkgs=(openssh-server fail2ban cloud-init shellcheck ufw iptables nftables iproute2 socat)
+pkgs=(openssh-server fail2ban cloud-init shellcheck ufw iptables nftables iproute2 socat dnsutils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +25,7 @@ fi
 fail2ban-client --version | sed -n 1p
 cloud-init --version
 shellcheck --version | sed -n 2p
+dig -v 2>&1 | sed -n 1p
 
 # moto's S3 server (PyPI), the real S3-compatible endpoint the bucket/lifecycle tests run against.
 # renovate: datasource=pypi depName=moto

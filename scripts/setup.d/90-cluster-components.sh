@@ -8,7 +8,7 @@
 # With internet you can skip a build and use official release binaries instead: set any of
 # KUBE_APISERVER_BIN, KUBE_CONTROLLER_MANAGER_BIN, KUBE_SCHEDULER_BIN, KINE_BIN, KWOK_BIN,
 # ROLLOUTS_CONTROLLER_BIN, PROMETHEUS_BIN, CERT_MANAGER_CONTROLLER_BIN, CERT_MANAGER_WEBHOOK_BIN,
-# CERT_MANAGER_CAINJECTOR_BIN to an executable; a wrapper whose binaries are all given
+# CERT_MANAGER_CAINJECTOR_BIN, PEBBLE_BIN to an executable; a wrapper whose binaries are all given
 # that way is not built. The tests check the version of whatever binary they run.
 # Likewise for the controllers and operators: SOURCE_CONTROLLER_BIN, KUSTOMIZE_CONTROLLER_BIN,
 # FLUX_HELM_CONTROLLER_BIN, NOTIFICATION_CONTROLLER_BIN, CNPG_MANAGER_BIN, BARMAN_CLOUD_PLUGIN_BIN,
@@ -165,6 +165,8 @@ build kine github.com/k3s-io/kine "kine=KINE_BIN" \
   "-X github.com/k3s-io/kine/pkg/version.Version=$(pinned kine github.com/k3s-io/kine)"
 
 build kwok sigs.k8s.io/kwok "kwok=KWOK_BIN"
+
+build pebble github.com/letsencrypt/pebble/v2 "pebble=PEBBLE_BIN"
 
 # Stamped like the release build (Makefile), so the controller reports exactly v1.9.1.
 rollouts_version=$(pinned argo-rollouts github.com/argoproj/argo-rollouts)

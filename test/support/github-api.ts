@@ -204,6 +204,25 @@ export class GitHubApi extends FakeApi {
   }
 }
 
+/** A server certificate for `hostnames` from a throw-away CA, made with openssl in `dir`. */
+export interface TestServerCert {
+  /** PEM of the CA that signed it (what a client must trust). */
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export function testServerCert(dir: string, hostnames: readonly string[]): TestServerCert {
+  const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const base = hostnames[0]!.replace(/[^a-z0-9]+/gi, '-');
+  ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}-ca.key`, '-out', `${base}-ca.crt`,
+    '-subj', `/CN=${hostnames[0]} test CA`, '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  writeFileSync(join(dir, `${base}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${hostnames.map((h) => `DNS:${h}`).join(',')}\n`);
+  ssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${hostnames[0]}`]);
+  ssl(['x509', '-req', '-in', `${base}.csr`, '-CA', `${base}-ca.crt`, '-CAkey', `${base}-ca.key`, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', `${base}.ext`, '-out', `${base}.crt`]);
+  return { caFile: join(dir, `${base}-ca.crt`), certFile: join(dir, `${base}.crt`), keyFile: join(dir, `${base}.key`) };
+}
+
 /** A TLS front for a plain HTTP server: presents a certificate for `hostname` from a throw-away CA. */
 export class TlsFront {
   private server?: TlsServer;
@@ -214,16 +233,7 @@ export class TlsFront {
   private readonly keyFile: string;
 
   constructor(dir: string, readonly hostname: string, private readonly upstreamPort: () => number) {
-    const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    const base = hostname.replace(/[^a-z0-9]+/gi, '-');
-    ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}-ca.key`, '-out', `${base}-ca.crt`,
-      '-subj', `/CN=${hostname} test CA`, '-days', '2', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
-    writeFileSync(join(dir, `${base}.ext`), `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:${hostname}\n`);
-    ssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${hostname}`]);
-    ssl(['x509', '-req', '-in', `${base}.csr`, '-CA', `${base}-ca.crt`, '-CAkey', `${base}-ca.key`, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', `${base}.ext`, '-out', `${base}.crt`]);
-    this.caFile = join(dir, `${base}-ca.crt`);
-    this.certFile = join(dir, `${base}.crt`);
-    this.keyFile = join(dir, `${base}.key`);
+    ({ caFile: this.caFile, certFile: this.certFile, keyFile: this.keyFile } = testServerCert(dir, [hostname]));
   }
 
   async start(): Promise<this> {

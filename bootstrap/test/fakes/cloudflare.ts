@@ -4,6 +4,8 @@
  * DNS records, zone settings and phase entry-point rulesets with the validations that matter here
  * (record types/TTL, setting values, rate-limit periods and rule count per plan), Standalone Health
  * Checks, and the GraphQL Analytics API's health check events (the weekly report reads them).
+ * Served both at the root and under the real base path /client/v4 (api.cloudflare.com/client/v4/...),
+ * so that clients which append their own paths to the host (cert-manager's DNS-01 solver) work too.
  */
 import { isIP } from 'node:net';
 import { cloudflarePlanLimits, cloudflareRatePeriods } from '../../../charts-ts/config/sections/bootstrap.ts';
@@ -14,7 +16,8 @@ const ok = (result: unknown, info?: unknown): Reply => ({ status: 200, body: { s
 const err = (status: number, code: number, message: string): Reply => ({ status, body: { success: false, errors: [{ code, message }], messages: [], result: null } });
 
 export class FakeCloudflare extends FakeApi {
-  readonly token = 'cf-token';
+  /** The API token every request must carry (`Authorization: Bearer <token>`); settable. */
+  token: string;
   readonly zone = { id: '023e105f4ecef8ad9ca31a8372d0c353', name: 'lms.example.com', status: 'active', plan: { legacy_id: 'pro' as Plan, name: 'Pro Website' } };
   readonly records: { id: string; type: string; name: string; content: string; proxied: boolean; ttl: number; comment?: string }[] = [];
   readonly settings: Record<string, string> = { ssl: 'full', always_use_https: 'off', min_tls_version: '1.0', tls_1_3: 'on', automatic_https_rewrites: 'off', tls_client_auth: 'off' };
@@ -30,8 +33,15 @@ export class FakeCloudflare extends FakeApi {
   readonly healthCheckEvents: { datetime: string; healthCheckName: string; healthStatus: 'healthy' | 'unhealthy' }[] = [];
   private seq = 1;
 
-  protected handle(r: RecordedRequest): Reply {
-    if (String(r.headers.authorization) !== `Bearer ${this.token}`) return err(401, 10000, 'Authentication error');
+  constructor(token = 'cf-token') {
+    super();
+    this.token = token;
+  }
+
+  protected handle(req: RecordedRequest): Reply {
+    if (String(req.headers.authorization) !== `Bearer ${this.token}`) return err(401, 10000, 'Authentication error');
+    // The real base path: https://api.cloudflare.com/client/v4/zones... (the recorded request keeps it).
+    const r = /^\/client\/v4(\/|$)/.test(req.path) ? { ...req, path: req.path.slice('/client/v4'.length) || '/' } : req;
     const seg = r.path.split('/').filter(Boolean);
     if (r.path === '/graphql' && r.method === 'POST') return this.graphql(r);
     if (r.path === '/zones' && r.method === 'GET') {
@@ -73,15 +83,19 @@ export class FakeCloudflare extends FakeApi {
       return ok(l, { page: 1, per_page: 100, total_pages: 1, count: l.length, total_count: l.length });
     }
     const b = r.json ?? {};
-    const invalid = (!['A', 'AAAA', 'CNAME'].includes(b.type) && err(400, 9004, 'This record type is not supported.'))
+    // TXT content is one string of up to 2048 characters (the DNS answer splits it into 255-byte
+    // strings); `proxied` is optional (false when left out), and TXT records cannot be proxied.
+    const invalid = (!['A', 'AAAA', 'CNAME', 'TXT'].includes(b.type) && err(400, 9004, 'This record type is not supported.'))
       || (b.type === 'A' && isIP(b.content) !== 4 && err(400, 9005, 'Content for A record must be a valid IPv4 address.'))
       || (b.type === 'AAAA' && isIP(b.content) !== 6 && err(400, 9005, 'Content for AAAA record must be a valid IPv6 address.'))
+      || (b.type === 'TXT' && !(typeof b.content === 'string' && b.content.length > 0 && b.content.length <= 2048) && err(400, 1004, 'DNS Validation Error: content for TXT record must be 1 to 2048 characters.'))
       || (!(b.ttl === 1 || (b.ttl >= 60 && b.ttl <= 86400)) && err(400, 9021, 'Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.'))
-      || (typeof b.proxied !== 'boolean' && err(400, 9003, 'Invalid \'proxied\' value, must be a boolean'));
+      || (b.proxied !== undefined && typeof b.proxied !== 'boolean' && err(400, 9003, 'Invalid \'proxied\' value, must be a boolean'))
+      || (b.type === 'TXT' && b.proxied === true && err(400, 9004, 'This record type cannot be proxied.'));
     if (r.method === 'POST') {
       if (invalid) return invalid;
       if (this.records.some((x) => x.name === b.name && x.type === b.type && x.content === b.content)) return err(400, 81058, 'An identical record already exists.');
-      const rec = { id: `rec${this.seq++}`, type: b.type, name: b.name, content: b.content, proxied: b.proxied, ttl: b.ttl, comment: b.comment };
+      const rec = { id: `rec${this.seq++}`, type: b.type, name: b.name, content: b.content, proxied: b.proxied ?? false, ttl: b.ttl, comment: b.comment };
       this.records.push(rec);
       return ok(rec);
     }
@@ -95,7 +109,7 @@ export class FakeCloudflare extends FakeApi {
       const rec = this.records.find((x) => x.id === id);
       if (!rec) return err(404, 81044, 'Record does not exist.');
       if (invalid) return invalid;
-      Object.assign(rec, { type: b.type, name: b.name, content: b.content, proxied: b.proxied, ttl: b.ttl, comment: b.comment });
+      Object.assign(rec, { type: b.type, name: b.name, content: b.content, proxied: b.proxied ?? false, ttl: b.ttl, comment: b.comment });
       return ok(rec);
     }
     return err(405, 10405, 'Method not allowed');

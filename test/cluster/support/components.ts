@@ -79,6 +79,8 @@ export const components = {
   'cert-manager-controller': { env: 'CERT_MANAGER_CONTROLLER_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
   'cert-manager-webhook': { env: 'CERT_MANAGER_WEBHOOK_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
   'cert-manager-cainjector': { env: 'CERT_MANAGER_CAINJECTOR_BIN', wrapper: 'cert-manager', module: 'github.com/cert-manager/cert-manager', ...certManagerVersionCheck },
+  // Let's Encrypt's ACME test server, the first-deploy test's stand-in for Let's Encrypt.
+  pebble: { env: 'PEBBLE_BIN', wrapper: 'pebble', module: 'github.com/letsencrypt/pebble/v2', version: goBuildInfoVersion },
 } satisfies Record<string, Component>;
 
 export type ComponentName = keyof typeof components;
