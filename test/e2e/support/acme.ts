@@ -52,6 +52,9 @@ export class LetsEncryptStandIn {
   /** PEM of the CA the front's certificate chains to (the client's SSL_CERT_FILE). */
   get caFile(): string { return this.tls.caFile; }
 
+  /** Pebble serves its own endpoints with the front's certificate too, so one CA verifies both. */
+  private caPem(): Buffer { return readFileSync(this.tls.caFile); }
+
   async start(): Promise<this> {
     this.pebblePort = await freePort();
     this.managementPort = await freePort();
@@ -78,7 +81,7 @@ export class LetsEncryptStandIn {
       PEBBLE_WFE_NONCEREJECT: '0',
       PEBBLE_VA_NOSLEEP: '1',
     });
-    const ca = readFileSync(this.tls.caFile);
+    const ca = this.caPem();
     this.front = createServer({ cert: readFileSync(this.tls.certFile), key: readFileSync(this.tls.keyFile) }, (req, res) => {
       const host = String(req.headers.host ?? '').replace(/:443$/, '');
       this.requests.push(`${req.method} ${req.url}`);
@@ -101,7 +104,7 @@ export class LetsEncryptStandIn {
   /** Pebble's (per-run) root certificate, which the certificates it issues chain to. */
   async rootPem(): Promise<string> {
     return await new Promise<string>((resolve, reject) => {
-      const r = request({ host: '127.0.0.1', port: this.managementPort, path: '/roots/0', ca: readFileSync(this.tls.caFile), servername: letsEncryptHosts[0] }, (res) => {
+      const r = request({ host: '127.0.0.1', port: this.managementPort, path: '/roots/0', ca: this.caPem(), servername: letsEncryptHosts[0] }, (res) => {
         let body = '';
         res.on('data', (c) => { body += c; });
         res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`Pebble /roots/0: ${res.statusCode} ${body}`))));
