@@ -49,6 +49,7 @@ import { distHelmReleases, failedCreates, operatorCreated } from './support/crea
 import { podStartProblems } from './support/pods.ts';
 import { writeFluxTimings } from './support/timings.ts';
 import { ageKeygen, sourceRepo, type SourceRepo } from './support/source.ts';
+import { bounded } from '../support/close-server.ts';
 
 /** What the deploy workflow's production job publishes in one commit (.github/workflows/deploy.yml, the config's delivery.publish). */
 const stages = Object.values(parseConfig(values).cluster.delivery.publish);
@@ -188,16 +189,17 @@ describe('first deploy from git', () => {
   });
 
   afterAll(async () => {
-    await operators?.stop();
-    await flux?.stop();
-    await provisioner?.stop();
-    await plane?.stop();
-    await charts?.stop();
-    await git?.stop();
-    await proxy?.stop();
-    await githubProxy?.stop();
-    await githubFront?.stop();
-    await github?.stop();
+    // Each step bounded: one that hangs is named, and the processes after it still stop.
+    await bounded('operators', () => operators?.stop());
+    await bounded('flux controllers', () => flux?.stop());
+    await bounded('provisioner', () => provisioner?.stop());
+    await bounded('control plane', () => plane?.stop());
+    await bounded('chart repository', () => charts?.stop());
+    await bounded('git server', () => git?.stop());
+    await bounded('egress proxy', () => proxy?.stop());
+    await bounded('github proxy', () => githubProxy?.stop());
+    await bounded('github front', () => githubFront?.stop());
+    await bounded('github api', () => github?.stop());
     source?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
   });

@@ -22,6 +22,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { FakeApi, type RecordedRequest, type Reply } from '../../bootstrap/test/fakes/server.ts';
+import { closeServer, trackSockets } from './close-server.ts';
 
 export interface CommitStatus {
   readonly id: number;
@@ -237,20 +238,20 @@ export class TlsFront {
   }
 
   async start(): Promise<this> {
-    this.server = createTlsServer({ cert: readFileSync(this.certFile), key: readFileSync(this.keyFile), ALPNProtocols: ['http/1.1'] }, (tls) => {
+    this.server = trackSockets(createTlsServer({ cert: readFileSync(this.certFile), key: readFileSync(this.keyFile), ALPNProtocols: ['http/1.1'] }, (tls) => {
       const up = connect(this.upstreamPort(), '127.0.0.1');
       tls.pipe(up).pipe(tls);
       const close = () => { tls.destroy(); up.destroy(); };
       tls.on('error', close);
       up.on('error', close);
-    });
+    }));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await closeServer(this.server);
   }
 }
 
@@ -260,7 +261,7 @@ export class TlsFront {
  * loopback, so the API server stays direct). Anything else gets 403.
  */
 export class ConnectProxy {
-  private readonly server = createHttpServer((_, res) => res.writeHead(405).end());
+  private readonly server = trackSockets(createHttpServer((_, res) => res.writeHead(405).end()));
   /** CONNECT targets seen, in order (what the component dialled). */
   readonly targets: string[] = [];
   port = 0;
@@ -285,7 +286,6 @@ export class ConnectProxy {
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((ok) => this.server.close(() => ok()));
+    await closeServer(this.server);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, trackSockets } from '../../../test/support/close-server.ts';
 
 export interface RecordedRequest { method: string; path: string; query: URLSearchParams; headers: IncomingMessage['headers']; body: string; json?: any }
 export interface Reply { status: number; body?: unknown; headers?: Record<string, string> }
@@ -40,14 +41,14 @@ export abstract class FakeApi {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => this.dispatch(req, res));
+    this.server = trackSockets(createServer((req, res) => this.dispatch(req, res)));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+    await closeServer(this.server);
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse): void {

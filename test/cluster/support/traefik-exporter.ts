@@ -8,6 +8,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { traefikMetrics as T } from '../../../charts-ts/apps/metrics.ts';
+import { closeServer, trackSockets } from '../../support/close-server.ts';
 
 export interface Behaviour {
   /** Share of responses that are 5xx, 0..1. */
@@ -97,20 +98,20 @@ export class TraefikExporter {
   }
 
   async start(): Promise<number> {
-    this.server = createServer((req, res) => {
+    this.server = trackSockets(createServer((req, res) => {
       if (req.url === '/metrics') {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
         res.end(this.render());
       } else {
         res.writeHead(404).end();
       }
-    });
+    }));
     await new Promise<void>((done) => this.server!.listen(0, '127.0.0.1', done));
     this.port = (this.server.address() as { port: number }).port;
     return this.port;
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+    await closeServer(this.server);
   }
 }

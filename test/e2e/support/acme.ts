@@ -23,6 +23,7 @@ import { acmeServers } from '../../../charts-ts/platform/cluster-issuers.ts';
 import { binary } from '../../cluster/support/components.ts';
 import { freePort, startProcess, waitFor, type Proc } from '../../cluster/support/processes.ts';
 import { testServerCert, type TestServerCert } from '../../support/github-api.ts';
+import { closeServer, trackSockets } from '../../support/close-server.ts';
 
 /** The ACME hosts our ClusterIssuers use. */
 export const letsEncryptHosts = Object.values(acmeServers).map((u) => new URL(u).hostname);
@@ -82,7 +83,7 @@ export class LetsEncryptStandIn {
       PEBBLE_VA_NOSLEEP: '1',
     });
     const ca = this.caPem();
-    this.front = createServer({ cert: readFileSync(this.tls.certFile), key: readFileSync(this.tls.keyFile) }, (req, res) => {
+    this.front = trackSockets(createServer({ cert: readFileSync(this.tls.certFile), key: readFileSync(this.tls.keyFile) }, (req, res) => {
       const host = String(req.headers.host ?? '').replace(/:443$/, '');
       this.requests.push(`${req.method} ${req.url}`);
       const path = req.url === '/directory' ? '/dir' : req.url;
@@ -92,7 +93,7 @@ export class LetsEncryptStandIn {
       });
       up.on('error', (e) => { res.writeHead(502, { 'content-type': 'text/plain' }).end(`Pebble: ${e.message}`); });
       req.pipe(up);
-    });
+    }));
     this.front.listen(0, '127.0.0.1');
     await once(this.front, 'listening');
     this.port = (this.front.address() as AddressInfo).port;
@@ -117,8 +118,7 @@ export class LetsEncryptStandIn {
   logTail(lines = 40): string { return this.pebble?.logTail(lines) ?? ''; }
 
   async stop(): Promise<void> {
-    this.front?.closeAllConnections();
-    await new Promise<void>((r) => this.front?.close(() => r()) ?? r());
+    await closeServer(this.front);
     await this.pebble?.stop();
   }
 }

@@ -39,6 +39,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { stringify } from 'yaml';
+import { closeServer, trackSockets } from '../../support/close-server.ts';
 
 /** Files the API server's egress dialer needs (EgressSelectorConfiguration `tlsConfig`). */
 export interface EgressTlsFiles {
@@ -214,12 +215,12 @@ export class EgressProxy {
   async start(): Promise<string> {
     if (this.plain) return this.url;
     this.files = makeTls(this.dir);
-    const plain = createHttpServer((req, res) => this.refuse(req, res, 'http'));
+    const plain = trackSockets(createHttpServer((req, res) => this.refuse(req, res, 'http')));
     plain.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.tunnel(req, socket, head, 'http'); });
-    const secure = createHttpsServer({
+    const secure = trackSockets(createHttpsServer({
       cert: readFileSync(this.files.serverCert), key: readFileSync(this.files.serverKey), ca: readFileSync(this.files.caBundle),
       requestCert: true, rejectUnauthorized: true,
-    }, (req, res) => this.refuse(req, res, 'tls'));
+    }, (req, res) => this.refuse(req, res, 'tls')));
     secure.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.tunnel(req, socket, head, 'tls'); });
     for (const s of [plain, secure]) {
       s.listen(0, '127.0.0.1');
@@ -282,9 +283,7 @@ export class EgressProxy {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     for (const server of [this.plain, this.secure]) {
-      if (!server) continue;
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
+      await closeServer(server);
     }
     this.plain = undefined;
     this.secure = undefined;

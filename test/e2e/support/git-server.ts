@@ -30,6 +30,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closeServer, trackSockets } from '../../support/close-server.ts';
 
 export type GitRole = 'reader' | 'writer';
 
@@ -147,13 +148,13 @@ export class GitServer extends EventEmitter<{ push: [PushEvent] }> {
   /** Listens on a free port of 127.0.0.1; returns the base URL (`http://127.0.0.1:<port>`). */
   async start(): Promise<string> {
     if (this.server) return this.base;
-    const server = createServer((req, res) => {
+    const server = trackSockets(createServer((req, res) => {
       this.handle(req, res).catch((e: Error) => {
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end();
         this.record({ method: req.method ?? '?', path: req.url ?? '', query: '', user: undefined, status: 500, ms: 0, note: `server error: ${e.message}` });
       });
-    });
+    }));
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     this.server = server;
@@ -165,8 +166,7 @@ export class GitServer extends EventEmitter<{ push: [PushEvent] }> {
     const server = this.server;
     this.server = undefined;
     if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
+      await closeServer(server);
     }
     if (this.ownsRoot) rmSync(this.root, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
+import { closeServer, trackSockets } from '../../support/close-server.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
 
@@ -172,7 +173,7 @@ export class HelmRepoServer {
   /** Reads the packages, listens on a free port of 127.0.0.1; returns the repository URL. */
   async start(): Promise<string> {
     if (this.server) return this.base;
-    const server = createServer((req, res) => this.handle(req, res));
+    const server = trackSockets(createServer((req, res) => this.handle(req, res)));
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     this.server = server;
@@ -201,8 +202,7 @@ export class HelmRepoServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((done) => server.close(() => done()));
+    await closeServer(server);
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
