@@ -13,8 +13,9 @@ const fqdn = '_acme-challenge.flux.lms.example.com';
 const call = async (method: string, path: string, body?: unknown, token = fake.token) => {
   const res = await fetch(`${fake.url}/client/v4${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    // As cert-manager's client sends it: JSON without a Content-Type header (bytes, so fetch adds none).
+    headers: { authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
   });
   return { status: res.status, body: await res.json() as any };
 };

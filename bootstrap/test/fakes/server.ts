@@ -57,7 +57,9 @@ export abstract class FakeApi {
     req.on('end', () => {
       const u = new URL(req.url ?? '/', 'http://fake');
       const rec: RecordedRequest = { method: req.method ?? 'GET', path: u.pathname, query: u.searchParams, headers: req.headers, body };
-      if (body && String(req.headers['content-type']).includes('json')) {
+      // A JSON body without a Content-Type is read as JSON too: Cloudflare's API does (cert-manager's
+      // DNS-01 client posts its records without one).
+      if (body && (!req.headers['content-type'] || String(req.headers['content-type']).includes('json'))) {
         try { rec.json = JSON.parse(body); } catch { /* handler answers 400 */ }
       }
       this.requests.push(rec);
