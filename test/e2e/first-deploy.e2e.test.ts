@@ -34,7 +34,7 @@ import { publish } from '../../charts-ts/tools/publish.ts';
 import { ConnectProxy, GitHubApi, TlsFront } from '../support/github-api.ts';
 import { installCrdObjects, k3sCrdObjects } from '../cluster/support/apply.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/support/control-plane.ts';
-import { bootstrapPath } from '../cluster/support/dist.ts';
+import { bootstrapPath, distObjects } from '../cluster/support/dist.ts';
 import { k3sObjects, LocalPathProvisioner } from '../cluster/support/k3s.ts';
 import { Kube, type KubeObject } from '../cluster/support/kube.ts';
 import { waitFor } from '../cluster/support/processes.ts';
@@ -44,7 +44,11 @@ import { bootstrapFiles, fluxComponents, FluxControllers, fluxNamespace, fluxSyn
 import { GitServer } from './support/git-server.ts';
 import { HelmRepoServer } from './support/helm-repo.ts';
 import { describeStates, fluxStates, ReadyClock, requestReconcile, type FluxObjectState } from './support/layers.ts';
-import { OperatorSupervisor } from './support/operators.ts';
+import { operatorSpecs, OperatorSupervisor, withOperator } from './support/operators.ts';
+import { setFlag } from './support/pod-process.ts';
+import { LetsEncryptStandIn, letsEncryptHosts } from './support/acme.ts';
+import { FakeCloudflare } from '../../bootstrap/test/fakes/cloudflare.ts';
+import { ZoneDns } from '../support/zone-dns.ts';
 import { distHelmReleases, failedCreates, operatorCreated } from './support/created.ts';
 import { podStartProblems } from './support/pods.ts';
 import { writeFluxTimings } from './support/timings.ts';
@@ -61,12 +65,13 @@ const fluxStatusSecret = parseConfig(values).cluster.platform.flux.commitStatus.
 
 const branch = 'clusters';
 /**
- * Layers this test cannot bring to Ready yet (docs/testing.md, "First deploy"): platform-configs
- * waits for its ClusterIssuers, which register with Let's Encrypt's ACME API (no internet here; a
- * local ACME server is the next step), and platform-data for database Clusters, which need a
- * running instance manager (no containers under kwok). Everything after them waits in turn.
+ * Layers this test cannot bring to Ready yet (docs/testing.md, "First deploy"): platform-data waits
+ * for its database Clusters, which need a running instance manager (no containers under kwok).
+ * Everything after it waits in turn.
  */
-const unreachable = ['platform-configs', 'platform-data', 'platform-observability', 'apps-staging', 'apps-production'];
+const unreachable = ['platform-data', 'platform-observability', 'apps-staging', 'apps-production'];
+/** The Cloudflare API token Secret (cert-manager namespace) our ClusterIssuers name. */
+const cloudflareToken = parseConfig(values).cluster.platform.certificates.cloudflareApiToken;
 /** git runs as a child process: the servers live on this process's event loop, so never block it. */
 const run = async (cmd: string, args: string[], cwd?: string) => (await promisify(execFile)(cmd, args, { cwd, encoding: 'utf8' })).stdout.trim();
 const fieldManager = 'flux-bootstrap';
@@ -86,10 +91,14 @@ describe('first deploy from git', () => {
   let github: GitHubApi;
   let githubFront: TlsFront;
   let githubProxy: ConnectProxy;
+  let cloudflare: FakeCloudflare;
+  let cloudflareFront: TlsFront;
+  let zoneDns: ZoneDns;
+  let letsEncrypt: LetsEncryptStandIn;
 
   /** A Secret's key as the cluster holds it (decrypted by kustomize-controller), or undefined. */
-  const secretValue = async (name: string, key: string): Promise<string | undefined> => {
-    const s = await kube.get('v1', 'Secret', name, fluxNamespace).catch(() => undefined);
+  const secretValue = async (name: string, key: string, namespace = fluxNamespace): Promise<string | undefined> => {
+    const s = await kube.get('v1', 'Secret', name, namespace).catch(() => undefined);
     return s?.data?.[key] ? Buffer.from(s.data[key], 'base64').toString('utf8') : undefined;
   };
 
@@ -113,6 +122,9 @@ describe('first deploy from git', () => {
   /** One round of the harness's background duties, called from every wait loop. */
   const tick = async () => {
     await github?.refreshTokens();
+    // Cloudflare accepts the token the operators created: the one kustomize-controller decrypted.
+    const token = await secretValue(cloudflareToken.name, cloudflareToken.key, 'cert-manager');
+    if (token && cloudflare) cloudflare.token = token;
     await operators?.poll();
     const crashed = operators?.crashed() ?? [];
     if (crashed.length) throw new Error(crashed.join('\n'));
@@ -177,7 +189,25 @@ describe('first deploy from git', () => {
       'notification-controller': { HTTPS_PROXY: githubProxy.url, SSL_CERT_FILE: githubFront.caFile },
     });
     await flux.startAll();
-    operators = new OperatorSupervisor(plane, kube, proxy);
+    // "Let's Encrypt" and "Cloudflare" at their real names through the egress proxy (the
+    // operators' HTTPS_PROXY): Pebble behind the ACME host names of our ClusterIssuers, and the
+    // Cloudflare API fake, whose zone's DNS (ZoneDns) both cert-manager's propagation check and
+    // Pebble's validation query. Our chart values name Cloudflare's resolvers; the test points
+    // cert-manager at the zone's DNS instead, and has it trust the two stand-ins' CAs.
+    cloudflare = new FakeCloudflare('not-yet-decrypted');
+    await cloudflare.start();
+    cloudflareFront = await new TlsFront(work, 'api.cloudflare.com', () => Number(new URL(cloudflare.url).port)).start();
+    zoneDns = await new ZoneDns(cloudflare).start();
+    letsEncrypt = await new LetsEncryptStandIn({ dir: work, dnsServer: zoneDns.address }).start();
+    proxy.route('api.cloudflare.com:443', cloudflareFront.port);
+    for (const host of letsEncryptHosts) proxy.route(`${host}:443`, letsEncrypt.port);
+    const trusted = join(work, 'cert-manager-trusted.pem');
+    writeFileSync(trusted, [letsEncrypt.caFile, cloudflareFront.caFile].map((f) => readFileSync(f, 'utf8')).join(''));
+    operators = new OperatorSupervisor(plane, kube, proxy, withOperator(operatorSpecs(), 'cert-manager-controller', (spec) => ({
+      ...spec,
+      env: { ...spec.env, SSL_CERT_FILE: trusted },
+      rewrite: async (a, port) => setFlag(await spec.rewrite(a, port), '--dns01-recursive-nameservers', zoneDns.address),
+    })));
 
     // CI: the deploy workflow's publish steps, from a commit of this work tree.
     source = sourceRepo({ age, chartRepoUrl: charts.url });
@@ -200,6 +230,10 @@ describe('first deploy from git', () => {
     await bounded('github proxy', () => githubProxy?.stop());
     await bounded('github front', () => githubFront?.stop());
     await bounded('github api', () => github?.stop());
+    await bounded('lets encrypt', () => letsEncrypt?.stop());
+    await bounded('zone dns', () => zoneDns?.stop());
+    await bounded('cloudflare front', () => cloudflareFront?.stop());
+    await bounded('cloudflare', () => cloudflare?.stop());
     source?.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -249,22 +283,89 @@ describe('first deploy from git', () => {
     }
   });
 
-  it('applies the configs layer; its health check then waits on Let\'s Encrypt, which is out of reach here (the limit of this test)', async () => {
-    // Known gap: the real cert-manager tries to register the ACME account (through the egress
-    // proxy, which refuses the internet); when the harness serves ACME locally this must become Ready.
+  it('issues the configs layer\'s certificate from "Let\'s Encrypt" over DNS-01 through "Cloudflare", and the layer becomes Ready', async () => {
+    // The layer's health check waits on its ClusterIssuers (ACME accounts registered) and on the
+    // Flux webhook's Certificate (issued: cert-manager checks propagation, then waits 60 s).
+    const certificate = { name: 'flux-webhook', namespace: fluxNamespace };
+    const conditionOf = (o: any) => o?.status?.conditions?.find((c: any) => c.type === 'Ready');
     let issuers: any[] = [];
-    await waitFor('ClusterIssuers applied and tried', async () => {
+    let configs: FluxObjectState | undefined;
+    await waitFor('platform-configs Ready', async () => {
       await tick();
-      issuers = await kube.list('cert-manager.io/v1', 'ClusterIssuer').catch(() => []);
-      return issuers.length > 0 && issuers.every((i) => i.status?.conditions?.some((c: any) => c.type === 'Ready'));
-    }, { timeoutMs: 300_000, intervalMs: 3_000 }).catch(() => undefined);
-    expect(issuers.map((i) => i.metadata.name).sort()).toEqual(['letsencrypt-production', 'letsencrypt-staging']);
-    for (const i of issuers) {
-      expect(i.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ErrRegisterACMEAccount' });
+      configs = (await fluxStates(kube, 'Kustomization')).find((k) => k.name === 'platform-configs');
+      return configs?.ready;
+    }, {
+      timeoutMs: 600_000, intervalMs: 3_000,
+      diagnose: async () => {
+        issuers = await kube.list('cert-manager.io/v1', 'ClusterIssuer').catch(() => []);
+        const cert = await kube.get('cert-manager.io/v1', 'Certificate', certificate.name, certificate.namespace).catch(() => undefined);
+        const challenges = await kube.list('acme.cert-manager.io/v1', 'Challenge').catch(() => []);
+        return [describeStates(configs ? [configs] : []), ...issuers.map((i) => `ClusterIssuer ${i.metadata.name}: ${JSON.stringify(conditionOf(i))}`),
+          `Certificate: ${JSON.stringify(conditionOf(cert))}`, `Challenges: ${JSON.stringify(challenges.map((c: any) => c.status))}`,
+          `Cloudflare: ${cloudflare.requests.map((r) => `${r.method} ${r.path}`).join(', ')}`, letsEncrypt.logTail(10)].join('\n');
+      },
+    });
+    issuers = await kube.list('cert-manager.io/v1', 'ClusterIssuer');
+    expect(issuers.map((i) => `${i.metadata.name}: ${conditionOf(i)?.status}`).sort()).toEqual(['letsencrypt-production: True', 'letsencrypt-staging: True']);
+
+    // The certificate chains to Pebble's root and names what we asked for.
+    const cert = await kube.get('cert-manager.io/v1', 'Certificate', certificate.name, certificate.namespace);
+    expect(conditionOf(cert)?.status).toBe('True');
+    const secret = await kube.get('v1', 'Secret', cert.spec.secretName, certificate.namespace);
+    const pems = Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+    const files = { root: join(work, 'le-root.pem'), leaf: join(work, 'flux-webhook.pem'), chain: join(work, 'flux-webhook-chain.pem') };
+    writeFileSync(files.root, await letsEncrypt.rootPem());
+    writeFileSync(files.leaf, pems[0] ?? '');
+    writeFileSync(files.chain, pems.slice(1).join(''));
+    expect(await run('openssl', ['verify', '-CAfile', files.root, '-untrusted', files.chain, files.leaf])).toBe(`${files.leaf}: OK`);
+    const sans = await run('openssl', ['x509', '-in', files.leaf, '-noout', '-ext', 'subjectAltName']);
+    expect([...sans.matchAll(/DNS:([^,\s]+)/g)].map((m) => m[1]).sort()).toEqual([...cert.spec.dnsNames].sort());
+
+    // DNS-01 through the Cloudflare API with the decrypted token: the TXT record made, then removed.
+    const txt = `_acme-challenge.${cert.spec.dnsNames[0]}`;
+    const records = cloudflare.requests.filter((r) => r.path.includes('/dns_records'));
+    expect(records.some((r) => r.method === 'POST' && r.json?.type === 'TXT' && r.json?.name === txt)).toBe(true);
+    await waitFor('challenge TXT record removed', () => !cloudflare.records.some((r) => r.name === txt), { timeoutMs: 60_000, intervalMs: 1_000 });
+    const token = await secretValue(cloudflareToken.name, cloudflareToken.key, 'cert-manager');
+    expect(new Set(records.filter((r) => r.method !== 'GET').map((r) => r.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
+    expect(await kube.list('upgrade.cattle.io/v1', 'Plan', 'system-upgrade'), 'the layer applied its upgrade Plans').not.toEqual([]);
+  });
+
+  it('applies the data layer: CloudNativePG makes each database\'s objects and the production Pooler\'s Deployment, all admitted, the pooler\'s pods ready', async () => {
+    // The layer itself stays not Ready (its health check waits on the instance manager in the
+    // PostgreSQL pod, which kwok cannot run), but everything the operator creates before that is real.
+    const data = distObjects().filter((d) => d.file.startsWith('platform/data/')).map((d) => d.object);
+    const clusters = data.filter((o) => o.kind === 'Cluster');
+    const poolers = data.filter((o) => o.kind === 'Pooler');
+    expect(clusters.length).toBeGreaterThan(0);
+    const progress = async () => Promise.all([
+      ...clusters.map(async (c) => {
+        const jobs = await kube.list('batch/v1', 'Job', c.metadata.namespace, `cnpg.io/cluster=${c.metadata.name}`);
+        return { done: jobs.length > 0, line: `Cluster ${c.metadata.namespace}/${c.metadata.name}: ${jobs.length ? `Job ${jobs.map((j: any) => j.metadata.name).join(', ')}` : 'no Job yet'}` };
+      }),
+      ...poolers.map(async (p) => {
+        const d = await kube.get('apps/v1', 'Deployment', p.metadata.name, p.metadata.namespace);
+        return { done: Boolean(d) && (d.status?.readyReplicas ?? 0) === d.spec.replicas, line: `Pooler ${p.metadata.namespace}/${p.metadata.name}: ${d ? `Deployment ${d.status?.readyReplicas ?? 0}/${d.spec.replicas} ready` : 'no Deployment yet'}` };
+      }),
+    ]);
+    let seen: string[] = [];
+    await waitFor('the operator\'s objects for every database', async () => {
+      await tick();
+      const now = await progress();
+      seen = now.map((x) => x.line);
+      return now.every((x) => x.done);
+    }, {
+      timeoutMs: 300_000, intervalMs: 3_000,
+      diagnose: async () => [...seen, ...operators!.errors, ...await failedCreates(kube),
+        ...await Promise.all(clusters.map(async (c) => `Cluster ${c.metadata.namespace}/${c.metadata.name} status: ${JSON.stringify((await kube.get('postgresql.cnpg.io/v1', 'Cluster', c.metadata.name, c.metadata.namespace))?.status ?? {})}`)),
+        operators!.running.get('cnpg-operator')?.proc.logTail(40) ?? 'cnpg-operator not running'].join('\n'),
+    });
+    console.log(`data layer, what CloudNativePG made:\n${seen.map((l) => `  ${l}`).join('\n')}`);
+    for (const p of poolers) {
+      const d = await kube.get('apps/v1', 'Deployment', p.metadata.name, p.metadata.namespace);
+      expect(d.status?.readyReplicas ?? 0, `Pooler ${p.metadata.name}'s Deployment`).toBe(d.spec.replicas);
     }
-    const configs = (await fluxStates(kube, 'Kustomization')).find((k) => k.name === 'platform-configs');
-    expect(configs?.ready).toBe(false);
-    expect(await kube.list('upgrade.cattle.io/v1', 'Plan', 'system-upgrade'), 'the layer applied its objects before its health check').not.toEqual([]);
+    expect((await failedCreates(kube)).join('\n')).toBe('');
   });
 
   it('installs every HelmRelease from the pinned charts', async () => {

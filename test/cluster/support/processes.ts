@@ -37,12 +37,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, onSignal);
 }
 
-/** Start `bin args...` in `runDir`, logging to `<runDir>/<name>.log`; its pid is appended to `<runDir>/pids`. */
-export function startProcess(name: string, bin: string, args: string[], runDir: string, env: NodeJS.ProcessEnv = {}): Proc {
+/**
+ * Start `bin args...` in `runDir` (or `cwd`), logging to `<runDir>/<name>.log`; its pid is appended
+ * to `<runDir>/pids`.
+ */
+export function startProcess(name: string, bin: string, args: string[], runDir: string, env: NodeJS.ProcessEnv = {}, cwd = runDir): Proc {
   const logFile = join(runDir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(bin, args, {
-    cwd: runDir,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', fd, fd],
     detached: true, // own process group: stop() reaches its children too

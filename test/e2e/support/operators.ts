@@ -29,6 +29,9 @@ export interface OperatorSpec extends Omit<PodProcessSpec, 'rewrite'> {
   readonly started: RegExp;
 }
 
+/** The node's architecture as Go names it (the images' manager_<arch> suffix). */
+const goArch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+
 const loopback = async (next: () => Promise<number>) => `127.0.0.1:${await next()}`;
 
 const notLeader = (a: string[], flag = '--leader-elect') => setFlag(a, flag, 'false');
@@ -55,6 +58,9 @@ export function operatorSpecs(): OperatorSpec[] {
     },
     {
       name: 'cnpg-operator', binary: 'cnpg-manager', namespace: 'cnpg-system', selector: 'app.kubernetes.io/name=cloudnative-pg',
+      // Without its instance manager for the node's architecture the operator cannot record the
+      // Cluster's status ("invalid architecture") and creates no PostgreSQL pod at all.
+      imageFiles: { [`operator/manager_${goArch}`]: 'cnpg-manager' },
       serves: [{ service: 'cnpg-webhook-service', port: 443, flag: '--webhook-port' }],
       rewrite: async (a, port) => setFlag(notLeader(a), '--metrics-bind-address', await loopback(port)),
       started: /"starting manager"|Starting workers/,
@@ -90,6 +96,15 @@ export function operatorSpecs(): OperatorSpec[] {
       started: /Started (Rollout|\d+ Rollout) workers|Starting Rollout workers/,
     },
   ];
+}
+
+/**
+ * `specs` with the one named `name` changed by `change`: how a test points a component at its
+ * stand-ins (cert-manager's DNS-01 resolvers and trusted roots, for one), kept next to the spec.
+ */
+export function withOperator(specs: OperatorSpec[], name: string, change: (spec: OperatorSpec) => OperatorSpec): OperatorSpec[] {
+  if (!specs.some((s) => s.name === name)) throw new Error(`withOperator: no operator named ${name} (have ${specs.map((s) => s.name).join(', ')})`);
+  return specs.map((s) => (s.name === name ? change(s) : s));
 }
 
 export interface RunningOperator extends PodProcess {

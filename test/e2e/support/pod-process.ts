@@ -7,7 +7,7 @@
  * run dir. Only what has no equivalent without a pod network changes, each through `rewrite`:
  * listen ports (free loopback ports) and leader election (one replica).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { binary, type ComponentName } from '../../cluster/support/components.ts';
 import type { ControlPlane } from '../../cluster/support/control-plane.ts';
@@ -33,6 +33,12 @@ export interface PodProcessSpec {
   readonly kubeconfigFlag?: string;
   /** Prepended to args (a binary whose image entrypoint adds a subcommand). */
   readonly command?: readonly string[];
+  /**
+   * Files the image holds under its working directory that the component reads, as a path there ->
+   * the built component it is a copy of (CloudNativePG finds the instance manager it hands to
+   * PostgreSQL pods as `operator/manager_<arch>`, one per architecture the image ships).
+   */
+  readonly imageFiles?: Readonly<Record<string, ComponentName>>;
 }
 
 export interface PodProcess {
@@ -157,7 +163,15 @@ export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: Pod
     command = 'unshare';
     argv = ['--mount', '--propagation', 'private', 'sh', '-c', `${lines.join(' && ')} && exec "$0" "$@"`, bin, ...args];
   }
-  const proc = startProcess(spec.name, command, argv, plane.runDir, { ...env, KUBECONFIG: kubeconfig, ...spec.env });
+  let cwd = plane.runDir;
+  if (spec.imageFiles) {
+    cwd = join(plane.runDir, `${spec.name}-workdir`);
+    for (const [path, component] of Object.entries(spec.imageFiles)) {
+      mkdirSync(dirname(join(cwd, path)), { recursive: true });
+      if (!existsSync(join(cwd, path))) symlinkSync(binary(component), join(cwd, path));
+    }
+  }
+  const proc = startProcess(spec.name, command, argv, plane.runDir, { ...env, KUBECONFIG: kubeconfig, ...spec.env }, cwd);
   return { proc, deployment: deployment.metadata.name, serviceAccount, args, syncVolumes: volumes.sync };
 }
 
