@@ -38,7 +38,7 @@ export default defineConfig(
     files: [
       'charts-ts/apps/**/*.ts', 'charts-ts/config/**/*.ts', 'charts-ts/data/**/*.ts',
       'charts-ts/platform/**/*.ts', 'charts-ts/observability/**/*.ts',
-      'charts-ts/main.ts', 'charts-ts/app.ts',
+      'charts-ts/main.ts', 'charts-ts/app.ts', 'charts-ts/lib/network-policy.ts',
     ],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },

@@ -21,33 +21,19 @@ import { cidrContains } from '../config/sections/apps.ts';
 import { apiDatabaseHost } from '../data/connection-budget.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
+import { clusterDnsEgress, inNamespace, samePods, tcp, type Peer, type Ports } from '../lib/network-policy.ts';
 import { kplus } from '../lib/plus.ts';
 import { postgresPort } from './api.ts';
 import { podSelectors } from './labels.ts';
 import { probePodSelector } from './probe.ts';
 
-/** Who a rule admits or reaches: pods (by namespace and labels) or addresses. */
-export type Peer = { namespaceSelector?: { matchLabels: Record<string, string> }; podSelector?: { matchLabels: Record<string, string> }; ipBlock?: { cidr: string; except?: string[] } };
-
-const namespaceLabel = 'kubernetes.io/metadata.name';
-/** k3s's CoreDNS (kube-system, label k8s-app=kube-dns). */
-export const clusterDns = names.dns;
-
-const inNamespace = (namespace: string, podLabels: Record<string, string>): Peer =>
-  ({ namespaceSelector: { matchLabels: { [namespaceLabel]: namespace } }, podSelector: { matchLabels: { ...podLabels } } });
-/** Pods of the policy's own namespace with these labels. */
-export const samePods = (podLabels: Readonly<Record<string, string>>): Peer => ({ podSelector: { matchLabels: { ...podLabels } } });
-
 export const peers = {
   traefik: inNamespace(names.ingress.namespace, names.ingress.podLabels),
   prometheus: inNamespace(names.monitoring.namespace, names.monitoring.prometheusPodLabels),
   tempo: inNamespace(names.monitoring.namespace, names.monitoring.tempo.podLabels),
-  dns: inNamespace(clusterDns.namespace, clusterDns.podLabels),
+  dns: clusterDnsEgress.to[0]!,
 };
 
-export const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) }));
-
-type Ports = ReturnType<typeof tcp>;
 export interface PolicySpec {
   readonly podSelector: Readonly<Record<string, string>>;
   readonly ingress?: { from: Peer[]; ports: Ports }[];
@@ -92,10 +78,7 @@ export class NetworkPoliciesChart extends LmsChart {
       spec: {
         podSelector: {},
         policyTypes: ['Egress'],
-        egress: [{
-          to: [peers.dns],
-          ports: [53].flatMap((port) => ['UDP', 'TCP'].map((protocol) => ({ protocol, port: kplus.k8s.IntOrString.fromNumber(port) }))),
-        }],
+        egress: [clusterDnsEgress],
       },
     });
 

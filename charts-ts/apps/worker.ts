@@ -21,7 +21,8 @@ import { apiSecretEnv, postgresPort } from './api.ts';
 import { AutoscaledDeployment } from './autoscaled-deployment.ts';
 import { configHash, configHashAnnotation } from './config-hash.ts';
 import { podLabels, podSelectors } from './labels.ts';
-import { peers, samePods, tcp, type Peer } from './network-policies.ts';
+import { samePods, tcp, type Peer } from '../lib/network-policy.ts';
+import { peers } from './network-policies.ts';
 import { podSpec } from './pod.ts';
 import { workerSelector } from './workload-list.ts';
 

@@ -3,15 +3,15 @@
  * backup to Contabo Object Storage, the nightly base backup, a Pooler when the connection budget
  * needs one, the restore cluster when config asks for one, and who may connect.
  */
-import { ApiObject } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { nonPublicRanges } from '../config/fields.ts';
 import type { Config, Environment } from '../config/schema.ts';
 import {
   ScheduledBackup, ScheduledBackupSpecBackupOwnerReference, ScheduledBackupSpecMethod, ScheduledBackupSpecTarget,
 } from '../imports/cnpg-scheduledbackup-postgresql.cnpg.io.ts';
 import { LmsChart, layers } from '../lib/chart.ts';
 import { names } from '../lib/names.ts';
+import { clusterDnsEgress, inNamespace, kubernetesApiEgress, publicHttpsEgress, tcp } from '../lib/network-policy.ts';
+import { kplus } from '../lib/plus.ts';
 import { platformNs } from '../lib/namespaces.ts';
 import { checkedConnectionBudget, type ConnectionBudget } from './connection-budget.ts';
 import { LogicalDumpCronJob, logicalDumpName } from './logical-dump.ts';
@@ -114,16 +114,16 @@ export class DatabaseChart extends LmsChart {
    */
   private addNetworkPolicies(env: Environment): void {
     const cnpgPods = { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] };
-    const prometheus = fromNamespace(names.monitoring.namespace, names.monitoring.prometheusPodLabels);
+    const prometheus = inNamespace(names.monitoring.namespace, names.monitoring.prometheusPodLabels);
     networkPolicy(this, 'PostgresIngress', env, `${names.database.cluster}-ingress`, {
       // Every CloudNativePG pod of the namespace: instances, their bootstrap/recovery Jobs, a recovery cluster.
       podSelector: cnpgPods,
       policyTypes: ['Ingress'],
       ingress: [
         // API, migrations, the dump Job, the pooler, replication between instances.
-        { from: [{ podSelector: {} }], ports: [tcp(5432)] },
-        { from: [fromNamespace(platformNs.cnpg), { podSelector: cnpgPods }], ports: [tcp(8000)] },
-        { from: [prometheus], ports: [tcp(9187)] },
+        { from: [{ podSelector: {} }], ports: tcp(5432) },
+        { from: [inNamespace(platformNs.cnpg), { podSelector: cnpgPods }], ports: tcp(8000) },
+        { from: [prometheus], ports: tcp(9187) },
       ],
     });
     networkPolicy(this, 'PostgresEgress', env, `${names.database.cluster}-egress`, {
@@ -132,7 +132,7 @@ export class DatabaseChart extends LmsChart {
       egress: [
         clusterDnsEgress,
         ...kubernetesApiEgress,
-        { to: [{ podSelector: cnpgPods }], ports: [tcp(5432), tcp(8000)] },
+        { to: [{ podSelector: cnpgPods }], ports: tcp(5432, 8000) },
         objectStorageEgress,
       ],
     });
@@ -142,56 +142,23 @@ export class DatabaseChart extends LmsChart {
         podSelector: poolerPods,
         policyTypes: ['Ingress', 'Egress'],
         ingress: [
-          { from: [{ podSelector: {} }], ports: [tcp(5432)] },
-          { from: [prometheus], ports: [tcp(9127)] },
+          { from: [{ podSelector: {} }], ports: tcp(5432) },
+          { from: [prometheus], ports: tcp(9127) },
         ],
         // PgBouncer resolves the -rw Service; its instance manager reads its Secrets from the API;
         // PgBouncer reaches PostgreSQL.
-        egress: [clusterDnsEgress, ...kubernetesApiEgress, { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] }],
+        egress: [clusterDnsEgress, ...kubernetesApiEgress, { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: tcp(5432) }],
       });
     }
   }
 }
 
-const tcp = (port: number) => ({ protocol: 'TCP', port });
-const fromNamespace = (ns: string, podLabels?: Record<string, string>) => ({
-  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
-  ...(podLabels ? { podSelector: { matchLabels: podLabels } } : {}),
-});
-
-/**
- * The cluster DNS (CoreDNS), UDP and TCP: the -rw/-ro Services and the Object Storage host are names.
- * The apps layers' allow-dns comes too late for the data layer's pods (see addNetworkPolicies).
- */
-export const clusterDnsEgress = {
-  to: [fromNamespace(names.dns.namespace, { ...names.dns.podLabels })],
-  ports: (['UDP', 'TCP'] as const).map((protocol) => ({ protocol, port: names.dns.port })),
-};
+function networkPolicy(scope: Construct, id: string, env: Environment, name: string, spec: kplus.k8s.NetworkPolicySpec): kplus.k8s.KubeNetworkPolicy {
+  return new kplus.k8s.KubeNetworkPolicy(scope, id, { metadata: { name, namespace: env.namespace }, spec });
+}
 
 /** Contabo Object Storage: HTTPS to public addresses (its endpoint's addresses are not ours to pin). */
-export const objectStorageEgress = {
-  to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...nonPublicRanges] } }],
-  ports: [tcp(443)],
-};
-
-/**
- * The Kubernetes API: the `kubernetes` Service (k3s's service CIDR 10.43.0.0/16, first address) and,
- * because kube-router sees the connection after the Service is translated, the API server's own
- * port 6443 on the node.
- */
-export const kubernetesApiEgress = [
-  { to: [{ ipBlock: { cidr: '10.43.0.1/32' } }], ports: [tcp(443)] },
-  { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [tcp(6443)] },
-];
-
-function networkPolicy(scope: Construct, id: string, env: Environment, name: string, spec: Record<string, unknown>): ApiObject {
-  return new ApiObject(scope, id, {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name, namespace: env.namespace },
-    spec,
-  });
-}
+const objectStorageEgress = publicHttpsEgress;
 
 export class LogicalDumpChart extends LmsChart {
   constructor(scope: Construct, id: string, props: DatabaseChartProps) {
@@ -204,7 +171,7 @@ export class LogicalDumpChart extends LmsChart {
       policyTypes: ['Egress'],
       egress: [
         clusterDnsEgress,
-        { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [tcp(5432)] },
+        { to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: tcp(5432) },
         objectStorageEgress,
       ],
     });

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { podSelectors } from '../../charts-ts/apps/labels.ts';
-import { clusterDns } from '../../charts-ts/apps/network-policies.ts';
+import { clusterDns } from '../../charts-ts/lib/network-policy.ts';
 import { probePodSelector } from '../../charts-ts/apps/probe.ts';
 import { redisExporterPort } from '../../charts-ts/apps/redis.ts';
 import { cidrContains } from '../../charts-ts/config/sections/apps.ts';

@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { podSelectors } from '../../charts-ts/apps/labels.ts';
-import { clusterDns } from '../../charts-ts/apps/network-policies.ts';
+import { clusterDns } from '../../charts-ts/lib/network-policy.ts';
 import { redisExporterPort } from '../../charts-ts/apps/redis.ts';
 import { workerRolloutSurge } from '../../charts-ts/apps/workload-list.ts';
 import type { Environment } from '../../charts-ts/config/schema.ts';

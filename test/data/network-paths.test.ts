@@ -19,7 +19,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { podSelectors } from '../../charts-ts/apps/labels.ts';
-import { clusterDns } from '../../charts-ts/apps/network-policies.ts';
+import { clusterDns } from '../../charts-ts/lib/network-policy.ts';
 import { apiDatabaseHost } from '../../charts-ts/data/connection-budget.ts';
 import { logicalDumpName } from '../../charts-ts/data/logical-dump.ts';
 import { recoveryClusterName } from '../../charts-ts/data/recovery.ts';
