@@ -222,10 +222,10 @@ describe('first deploy from git', () => {
 
   afterAll(async () => {
     // Each step bounded: one that hangs is named, and the processes after it still stop.
-    await bounded('operators', () => operators?.stop());
-    await bounded('flux controllers', () => flux?.stop());
+    await bounded('operators', () => operators?.stop(), 180_000);
+    await bounded('flux controllers', () => flux?.stop(), 180_000);
     await bounded('provisioner', () => provisioner?.stop());
-    await bounded('control plane', () => plane?.stop());
+    await bounded('control plane', () => plane?.stop(), 180_000);
     await bounded('chart repository', () => charts?.stop());
     await bounded('git server', () => git?.stop());
     await bounded('egress proxy', () => proxy?.stop());

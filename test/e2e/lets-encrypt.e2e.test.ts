@@ -92,7 +92,7 @@ describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager',
 
   afterAll(async () => {
     await bounded('cert-manager-controller', () => controller?.stop());
-    await bounded('control plane', () => plane?.stop());
+    await bounded('control plane', () => plane?.stop(), 180_000);
     await bounded('proxy', () => proxy?.stop());
     await bounded('lets encrypt', () => le?.stop());
     await bounded('zone dns', () => dns?.stop());
