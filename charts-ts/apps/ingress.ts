@@ -75,24 +75,39 @@ export const middlewareNames = {
 } as const;
 
 export class IngressChart extends LmsChart {
+  private readonly ns: string;
+  private readonly ing: Environment['apps']['ingress'];
+
   constructor(scope: Construct, id: string, config: Config, env: Environment) {
     super(scope, id, { layer: layers.apps(env.name), component: 'ingress', namespace: env.namespace });
-    const ns = env.namespace;
-    const ing = env.apps.ingress;
+    this.ns = env.namespace;
+    this.ing = env.apps.ingress;
     const hosts = [env.hostnames.web, env.hostnames.api];
+    this.certificate(hosts);
+    this.middlewares(config, env);
+    this.publicRoutes(config, env);
+    if (env.apps.probe.enabled) this.probeRoutes(config);
+    this.httpRedirect(hosts);
+  }
 
+  /** One certificate for both public hosts, from the configured Let's Encrypt issuer. */
+  private certificate(hosts: string[]): void {
     new Certificate(this, 'certificate', {
-      metadata: { name: tlsSecretName, namespace: ns },
+      metadata: { name: tlsSecretName, namespace: this.ns },
       spec: {
         secretName: tlsSecretName,
         dnsNames: hosts,
-        issuerRef: { kind: 'ClusterIssuer', name: names.issuers[ing.issuer] },
+        issuerRef: { kind: 'ClusterIssuer', name: names.issuers[this.ing.issuer] },
         privateKey: { algorithm: CertificateSpecPrivateKeyAlgorithm.ECDSA, size: 256, rotationPolicy: CertificateSpecPrivateKeyRotationPolicy.ALWAYS },
         // Let's Encrypt issues for 90 days; renew with a month to spare.
         renewBefore: '720h',
       },
     });
+  }
 
+  /** Security headers per app, the optional allow-list, the login rate limit, the HTTPS redirect. */
+  private middlewares(config: Config, env: Environment): void {
+    const { ns, ing } = this;
     const commonHeaders = {
       stsSeconds: ing.hstsMaxAgeSeconds,
       stsIncludeSubdomains: true,
@@ -135,13 +150,17 @@ export class IngressChart extends LmsChart {
       metadata: { name: middlewareNames.httpsRedirect, namespace: ns },
       spec: { redirectScheme: { scheme: 'https', permanent: true } },
     });
+  }
 
-    // The allow-list goes first: a refused client spends no rate-limit tokens and reaches nothing.
-    const allow = ing.ipAllowList ? [middlewareNames.ipAllowList] : [];
-    const mw = (...ms: string[]) => [...allow, ...ms].map((name) => ({ name, namespace: ns }));
-    const traefikService = (app: string) => [{ name: canaryServiceNames(app).traefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }];
-    const host = (h: string) => `Host(\`${h}\`)`;
+  /** Middleware references, the allow-list first: a refused client spends no rate-limit tokens and reaches nothing. */
+  private chain(...ms: string[]) {
+    const allow = this.ing.ipAllowList ? [middlewareNames.ipAllowList] : [];
+    return [...allow, ...ms].map((name) => ({ name, namespace: this.ns }));
+  }
 
+  /** The web and API hosts over HTTPS, each to its app's TraefikService (stable and canary). */
+  private publicRoutes(config: Config, env: Environment): void {
+    const { ns, ing } = this;
     // Only Cloudflare (Authenticated Origin Pulls) completes a TLS handshake with these routers.
     const originPull = originPullTls(this, config, ns);
     new IngressRoute(this, 'web', {
@@ -151,7 +170,7 @@ export class IngressChart extends LmsChart {
         routes: [{
           kind: IngressRouteSpecRoutesKind.RULE,
           match: host(env.hostnames.web),
-          middlewares: mw(middlewareNames.webHeaders),
+          middlewares: this.chain(middlewareNames.webHeaders),
           services: traefikService(names.apps.web),
         }],
         tls: { secretName: tlsSecretName, options: originPull },
@@ -167,31 +186,37 @@ export class IngressChart extends LmsChart {
             match: `${host(env.hostnames.api)} && ${authPathRule(ing.authPaths)}`,
             // Higher than the catch-all below whatever the rule lengths.
             priority: 200,
-            middlewares: mw(middlewareNames.authRateLimit, middlewareNames.apiHeaders),
+            middlewares: this.chain(middlewareNames.authRateLimit, middlewareNames.apiHeaders),
             services: traefikService(names.apps.api),
           },
           {
             kind: IngressRouteSpecRoutesKind.RULE,
             match: host(env.hostnames.api),
             priority: 100,
-            middlewares: mw(middlewareNames.apiHeaders),
+            middlewares: this.chain(middlewareNames.apiHeaders),
             services: traefikService(names.apps.api),
           },
         ],
         tls: { secretName: tlsSecretName, options: originPull },
       },
     });
-    // The canary probe (charts-ts/apps/probe.ts): its own internal host name, its header and an
-    // in-cluster client address reach the canary alone, through a TraefikService of the canary
-    // Service (counted under the canary's label). Not a public router: no Cloudflare client
-    // certificate (the probe has none; origin-pull is for the public hosts), Traefik's default TLS
-    // options and certificate. Clients outside the cluster arrive from Cloudflare's addresses
-    // (externalTrafficPolicy Local keeps them) and cannot match. No allow-list, no rate limit: the
-    // probe is not a user; the same response headers as users get.
-    for (const [app, headers] of env.apps.probe.enabled ? [
+  }
+
+  /**
+   * The canary probe (charts-ts/apps/probe.ts): its own internal host name, its header and an
+   * in-cluster client address reach the canary alone, through a TraefikService of the canary
+   * Service (counted under the canary's label). Not a public router: no Cloudflare client
+   * certificate (the probe has none; origin-pull is for the public hosts), Traefik's default TLS
+   * options and certificate. Clients outside the cluster arrive from Cloudflare's addresses
+   * (externalTrafficPolicy Local keeps them) and cannot match. No allow-list, no rate limit: the
+   * probe is not a user; the same response headers as users get.
+   */
+  private probeRoutes(config: Config): void {
+    const ns = this.ns;
+    for (const [app, headers] of [
       [names.apps.api, middlewareNames.apiHeaders],
       [names.apps.web, middlewareNames.webHeaders],
-    ] as const : []) {
+    ] as const) {
       new IngressRoute(this, `${app}-canary-probe`, {
         metadata: { name: `${app}-canary-probe`, namespace: ns },
         spec: {
@@ -206,19 +231,24 @@ export class IngressChart extends LmsChart {
         },
       });
     }
+  }
 
-    // Plain HTTP only ever redirects; the Service is required by the CRD but never reached.
+  /** Plain HTTP only ever redirects; the Service is required by the CRD but never reached. */
+  private httpRedirect(hosts: string[]): void {
     new IngressRoute(this, 'http-redirect', {
-      metadata: { name: 'lms-http-redirect', namespace: ns },
+      metadata: { name: 'lms-http-redirect', namespace: this.ns },
       spec: {
         entryPoints: ['web'],
         routes: [{
           kind: IngressRouteSpecRoutesKind.RULE,
           match: hosts.map(host).join(' || '),
-          middlewares: mw(middlewareNames.httpsRedirect),
+          middlewares: this.chain(middlewareNames.httpsRedirect),
           services: [{ name: canaryServiceNames(names.apps.web).stable, port: IngressRouteSpecRoutesServicesPort.fromNumber(servicePort) }],
         }],
       },
     });
   }
 }
+
+const host = (h: string) => `Host(\`${h}\`)`;
+const traefikService = (app: string) => [{ name: canaryServiceNames(app).traefikService, kind: IngressRouteSpecRoutesServicesKind.TRAEFIK_SERVICE }];
