@@ -229,8 +229,9 @@ interface PhysicalCtx {
   tools: Tools; config: Config; env: Environment; s3: S3Server; root: string; primary: PgServer; scale: number; log: (l: string) => void;
 }
 
-async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
-  const { tools, config, env, s3, primary: pg, log } = c;
+/** The barman-cloud commands and PostgreSQL settings of the drill's server, as the plugin renders them. */
+function barmanSetup(c: PhysicalCtx) {
+  const { tools, config, env, s3, primary: pg } = c;
   const spec = objectStoreSpec(config, env);
   const serverName = env.database.backup.serverName;
   const restoredServerName = nextServerName(serverName);
@@ -247,20 +248,23 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
     max_wal_size: "'1GB'",
     log_checkpoints: 'off',
   });
+  return { spec, serverName, restoredServerName, cmds, restoredCmds, bar, s3env, barmanTmp, settings };
+}
+type Barman = ReturnType<typeof barmanSetup>;
 
-  await pg.initdb();
-  pg.prepareDirs(barmanTmp);
-  pg.configure(settings(cmds.walArchive));
-  await pg.start(s3env);
-  log(`postgres: ${pg.dataDir} (port ${pg.port}, socket only), archive_command = barman-cloud-wal-archive ${cmds.walArchive.join(' ')} %p`);
-
+/**
+ * The LMS database: pgbench's tables plus LMS-shaped data (what the base-backup compression and the
+ * WAL are measured on), and the writers the drill uses after the backup: a stretch of LMS traffic,
+ * single-row commits, the bulk tables' checksum.
+ */
+async function loadWorkload(c: PhysicalCtx) {
+  const { tools, primary: pg, log } = c;
   await pg.sql(`CREATE ROLE ${names.database.owner} LOGIN PASSWORD 'drill'`);
   await pg.sql(`CREATE DATABASE ${names.database.name} OWNER ${names.database.owner}`);
   const app = pg.connEnv(names.database.owner, names.database.name);
   const t0Load = process.hrtime.bigint();
   await run([join(tools.pgBin, 'pgbench'), '-i', '-q', '-s', '1', '--foreign-keys'], { env: app });
   const db = (q: string) => pg.sql(q, names.database.name, names.database.owner);
-  // LMS-shaped data: what the base-backup compression and the WAL are measured on.
   const gen = new TextGen(prng(17));
   const sizes = lmsSizes(c.scale);
   await run([join(tools.pgBin, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { env: app, input: lmsSchemaSql });
@@ -299,6 +303,102 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
     for (let id = from; id <= to; id++) stmts.push(`INSERT INTO drill_events (id, phase, payload) VALUES (${id}, '${phase}', md5('${id}'));`);
     await run([join(tools.pgBin, 'psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1'], { env: app, input: stmts.join('\n') });
   };
+  return { app, db, traffic, insertEach, lmsBytes, pgbenchBytes };
+}
+
+/** The disaster (the data directory gone) and the recovery to `targetTime` as CloudNativePG runs it. */
+async function restoreToTarget(c: PhysicalCtx, b: Barman, backupId: string, targetTime: string) {
+  const { tools, primary: pg, log } = c;
+  const { spec, cmds, restoredCmds, bar, s3env, settings } = b;
+  // Disaster: the data directory is gone.
+  await pg.stop('immediate');
+  rmSync(pg.dataDir, { recursive: true, force: true });
+  log(`destroyed ${pg.dataDir}; restoring ${backupId} to ${targetTime}`);
+  mkdirSync(pg.dataDir, { mode: 0o700 });
+  pg.chown(pg.dataDir);
+
+  const t0Restore = process.hrtime.bigint();
+  await run([bar('barman-cloud-restore'), ...cmds.restore(backupId, pg.dataDir)], { asPostgres: tools, env: s3env });
+  const restoreSeconds = seconds(t0Restore);
+  // Recovery as CloudNativePG configures it (restore_command = the plugin's WAL restore, fetching
+  // wal.maxParallel segments at a time into its spool; recovery_target_action = promote), archiving
+  // under a new server name afterwards.
+  const walMaxParallel = spec.configuration.wal.maxParallel;
+  const spoolDir = join(pg.dir, 'wal-spool');
+  pg.prepareDirs(spoolDir);
+  const walRestore = writeWalRestoreScript({
+    path: join(c.root, 'wal-restore.sh'), spoolDir, logFile: join(spoolDir, '..', 'wal-restore.log'),
+    walRestore: [bar('barman-cloud-wal-restore'), ...cmds.walRestore], maxParallel: walMaxParallel,
+  });
+  pg.configure({
+    ...settings(restoredCmds.walArchive),
+    restore_command: `'${[walRestore.path, '%f', '%p'].map(shellArg).join(' ').replace(/'/g, "''")}'`,
+    recovery_target_time: `'${postgresTargetTime(targetTime)}'`,
+    recovery_target_action: "'promote'",
+  });
+  const signal = join(pg.dataDir, 'recovery.signal');
+  writeFileSync(signal, '');
+  pg.chown(signal);
+  const t0Replay = process.hrtime.bigint();
+  await pg.start(s3env, 3600);
+  await poll('promotion after point-in-time recovery', 3_600_000, async () => ((await pg.sql('SELECT pg_is_in_recovery()')) === 'f' ? true : undefined));
+  const replaySeconds = seconds(t0Replay);
+  const calls = readWalRestoreLog(walRestore.logFile);
+  const walFetchSeconds = calls.reduce((a, x) => a + x.seconds, 0);
+  const restoredSegments = calls.filter((x) => x.ok && isSegment(x.wal)).map((x) => x.wal);
+  const walSpoolHits = calls.filter((x) => x.fromSpool).length;
+  log(`restored in ${restoreSeconds.toFixed(1)} s, replayed and promoted in ${replaySeconds.toFixed(1)} s ` +
+    `(${restoredSegments.length} segments, ${walSpoolHits} from the spool, restore_command ${walFetchSeconds.toFixed(1)} s)`);
+
+  return { restoreSeconds, replaySeconds, walMaxParallel, walFetchSeconds, restoredSegments, walSpoolHits };
+}
+
+/**
+ * What the restore brought back: the drill's rows up to the target and none after it, the bulk and
+ * LMS tables as they were, the WAL fetch one segment at a time for comparison, and the source
+ * backups untouched by the restored server's own archiving.
+ */
+async function checkRestored(c: PhysicalCtx, b: Barman, restoredSegments: string[], sourcePath: string, sourceBefore: Map<string, number>) {
+  const { tools, s3, primary: pg } = c;
+  const { cmds, bar, s3env } = b;
+  const db = (q: string) => pg.sql(q, names.database.name, names.database.owner);
+  const present = new Set((await db('SELECT id FROM drill_events ORDER BY id')).split('\n').filter(Boolean).map(Number));
+  const lostRows: number[] = [];
+  for (let id = 1; id <= 300; id++) if (!present.has(id)) lostRows.push(id);
+  const rowsAfterTarget = [...present].filter((id) => id > 300);
+  const bulkChecksumRestored = await db(bulkChecksumSql);
+  const lmsRestored: Record<string, string> = {};
+  for (const t of lmsTables) lmsRestored[t] = await db(fingerprintSql(t));
+  // For comparison: the same segments one at a time, as without wal.maxParallel.
+  const serialDir = join(c.root, 'wal-serial');
+  mkdirSync(serialDir);
+  const sample = restoredSegments.slice(0, 16);
+  const t0Serial = process.hrtime.bigint();
+  for (const w of sample) await run([bar('barman-cloud-wal-restore'), ...cmds.walRestore, w, join(serialDir, w)], { env: s3env });
+  const walFetchSerialSecondsPerSegment = sample.length ? seconds(t0Serial) / sample.length : 0;
+  rmSync(serialDir, { recursive: true, force: true });
+  // Make the restored server archive something, then prove the source prefix did not change.
+  await pg.sql('SELECT pg_switch_wal()');
+  await pg.sql('CHECKPOINT');
+  const sourceAfter = await listObjects(tools, s3, sourcePath);
+  const sourceBackupsUntouched = sourceBefore.size === sourceAfter.size
+    && [...sourceBefore].every(([k, v]) => sourceAfter.get(k) === v);
+
+  return { lostRows, rowsAfterTarget, bulkChecksumRestored, lmsRestored, walFetchSerialSecondsPerSegment, sourceBackupsUntouched };
+}
+
+async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
+  const { tools, s3, primary: pg, log } = c;
+  const b = barmanSetup(c);
+  const { spec, serverName, restoredServerName, cmds, bar, s3env, barmanTmp, settings } = b;
+
+  await pg.initdb();
+  pg.prepareDirs(barmanTmp);
+  pg.configure(settings(cmds.walArchive));
+  await pg.start(s3env);
+  log(`postgres: ${pg.dataDir} (port ${pg.port}, socket only), archive_command = barman-cloud-wal-archive ${cmds.walArchive.join(' ')} %p`);
+
+  const { app, db, traffic, insertEach, lmsBytes, pgbenchBytes } = await loadWorkload(c);
   await insertEach(1, 100, 'before-backup');
   const databaseBytes = Number(await pg.sql('SELECT sum(pg_database_size(datname)) FROM pg_database'));
 
@@ -354,67 +454,10 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   const walSegmentsArchived = walObjects.length;
   const walStoredBytes = walObjects.reduce((a, [, v]) => a + v, 0);
 
-  // Disaster: the data directory is gone.
-  await pg.stop('immediate');
-  rmSync(pg.dataDir, { recursive: true, force: true });
-  log(`destroyed ${pg.dataDir}; restoring ${backupId} to ${targetTime}`);
-  mkdirSync(pg.dataDir, { mode: 0o700 });
-  pg.chown(pg.dataDir);
+  const { restoreSeconds, replaySeconds, walMaxParallel, walFetchSeconds, restoredSegments, walSpoolHits } = await restoreToTarget(c, b, backupId, targetTime);
 
-  const t0Restore = process.hrtime.bigint();
-  await run([bar('barman-cloud-restore'), ...cmds.restore(backupId, pg.dataDir)], { asPostgres: tools, env: s3env });
-  const restoreSeconds = seconds(t0Restore);
-  // Recovery as CloudNativePG configures it (restore_command = the plugin's WAL restore, fetching
-  // wal.maxParallel segments at a time into its spool; recovery_target_action = promote), archiving
-  // under a new server name afterwards.
-  const walMaxParallel = spec.configuration.wal.maxParallel;
-  const spoolDir = join(pg.dir, 'wal-spool');
-  pg.prepareDirs(spoolDir);
-  const walRestore = writeWalRestoreScript({
-    path: join(c.root, 'wal-restore.sh'), spoolDir, logFile: join(spoolDir, '..', 'wal-restore.log'),
-    walRestore: [bar('barman-cloud-wal-restore'), ...cmds.walRestore], maxParallel: walMaxParallel,
-  });
-  pg.configure({
-    ...settings(restoredCmds.walArchive),
-    restore_command: `'${[walRestore.path, '%f', '%p'].map(shellArg).join(' ').replace(/'/g, "''")}'`,
-    recovery_target_time: `'${postgresTargetTime(targetTime)}'`,
-    recovery_target_action: "'promote'",
-  });
-  const signal = join(pg.dataDir, 'recovery.signal');
-  writeFileSync(signal, '');
-  pg.chown(signal);
-  const t0Replay = process.hrtime.bigint();
-  await pg.start(s3env, 3600);
-  await poll('promotion after point-in-time recovery', 3_600_000, async () => ((await pg.sql('SELECT pg_is_in_recovery()')) === 'f' ? true : undefined));
-  const replaySeconds = seconds(t0Replay);
-  const calls = readWalRestoreLog(walRestore.logFile);
-  const walFetchSeconds = calls.reduce((a, x) => a + x.seconds, 0);
-  const restoredSegments = calls.filter((x) => x.ok && isSegment(x.wal)).map((x) => x.wal);
-  const walSpoolHits = calls.filter((x) => x.fromSpool).length;
-  log(`restored in ${restoreSeconds.toFixed(1)} s, replayed and promoted in ${replaySeconds.toFixed(1)} s ` +
-    `(${restoredSegments.length} segments, ${walSpoolHits} from the spool, restore_command ${walFetchSeconds.toFixed(1)} s)`);
-
-  const present = new Set((await db('SELECT id FROM drill_events ORDER BY id')).split('\n').filter(Boolean).map(Number));
-  const lostRows: number[] = [];
-  for (let id = 1; id <= 300; id++) if (!present.has(id)) lostRows.push(id);
-  const rowsAfterTarget = [...present].filter((id) => id > 300);
-  const bulkChecksumRestored = await db(bulkChecksumSql);
-  const lmsRestored: Record<string, string> = {};
-  for (const t of lmsTables) lmsRestored[t] = await db(fingerprintSql(t));
-  // For comparison: the same segments one at a time, as without wal.maxParallel.
-  const serialDir = join(c.root, 'wal-serial');
-  mkdirSync(serialDir);
-  const sample = restoredSegments.slice(0, 16);
-  const t0Serial = process.hrtime.bigint();
-  for (const w of sample) await run([bar('barman-cloud-wal-restore'), ...cmds.walRestore, w, join(serialDir, w)], { env: s3env });
-  const walFetchSerialSecondsPerSegment = sample.length ? seconds(t0Serial) / sample.length : 0;
-  rmSync(serialDir, { recursive: true, force: true });
-  // Make the restored server archive something, then prove the source prefix did not change.
-  await pg.sql('SELECT pg_switch_wal()');
-  await pg.sql('CHECKPOINT');
-  const sourceAfter = await listObjects(tools, s3, sourcePath);
-  const sourceBackupsUntouched = sourceBefore.size === sourceAfter.size
-    && [...sourceBefore].every(([k, v]) => sourceAfter.get(k) === v);
+  const { lostRows, rowsAfterTarget, bulkChecksumRestored, lmsRestored, walFetchSerialSecondsPerSegment, sourceBackupsUntouched } =
+    await checkRestored(c, b, restoredSegments, sourcePath, sourceBefore);
 
   return {
     databaseBytes, lmsBytes, pgbenchBytes, backupSeconds, baseBackupStoredBytes, walBytes, walSegmentsArchived, walStoredBytes, replayedWalBytes,

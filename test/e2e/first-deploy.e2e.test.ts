@@ -272,6 +272,8 @@ describe('first deploy from git', () => {
       await tick();
       await flux!.followDeployments(started);
       kustomizations = await fluxStates(kube, 'Kustomization');
+      // The clock sees what this check decides on (tick() polled a moment earlier).
+      clock.observe(kustomizations);
       last = describeStates(kustomizations.filter(reached));
       return kustomizations.length > 1 && kustomizations.filter(reached).every((k) => k.ready);
     }, { timeoutMs: 900_000, intervalMs: 3_000 }).catch(() => undefined);
