@@ -39,7 +39,9 @@ import { startControlPlane, type ControlPlane } from '../cluster/support/control
 import { bootstrapPath, distObjects } from '../cluster/support/dist.ts';
 import { k3sObjects, LocalPathProvisioner } from '../cluster/support/k3s.ts';
 import { Kube, type KubeObject } from '../cluster/support/kube.ts';
-import { waitFor } from '../cluster/support/processes.ts';
+import { freePort, startProcess, waitFor } from '../cluster/support/processes.ts';
+import { binary } from '../cluster/support/components.ts';
+import { stringify } from 'yaml';
 import { traefikCrdObjects } from './support/k3s-bundled.ts';
 import { EgressProxy, serviceAddressFor } from './support/egress-proxy.ts';
 import { bootstrapFiles, fluxComponents, FluxControllers, fluxNamespace, fluxSync } from './support/flux.ts';
@@ -396,6 +398,48 @@ describe('first deploy from git', () => {
     const denied = await failedCreates(kube);
     expect(denied.join('\n')).toBe('');
     expect(operators!.errors.join('\n')).toBe('');
+  });
+
+  it('kube-state-metrics with the chart\'s custom-resource configuration reports every Flux object it is configured for', async () => {
+    // The observability layer is not reached (see the data layer), so kube-state-metrics v2.20.0
+    // runs here with the customResourceState config from our kube-prometheus-stack values, as the
+    // chart mounts it, against this cluster's Flux objects. RBAC: the chart's generated ClusterRole
+    // is in that unreached layer, so it reads with the test's credentials.
+    const release = distObjects().map((d) => d.object).find((o) => o.kind === 'HelmRelease' && o.metadata.name === 'kube-prometheus-stack');
+    const crs = release?.spec?.values?.['kube-state-metrics']?.customResourceState;
+    expect(crs?.enabled, 'customResourceState enabled in our values').toBe(true);
+    const resources: { groupVersionKind: { group: string; version: string; kind: string }; metricNamePrefix: string; metrics: { name: string }[] }[] = crs.config.spec.resources;
+    const configFile = join(work, 'ksm-custom-resource-state.yaml');
+    writeFileSync(configFile, stringify(crs.config));
+    const port = await freePort();
+    const ksm = startProcess('kube-state-metrics-crs', binary('kube-state-metrics'), [
+      `--kubeconfig=${plane!.kubeconfig}`, '--host=127.0.0.1', `--port=${port}`, '--telemetry-host=127.0.0.1', `--telemetry-port=${await freePort()}`,
+      `--custom-resource-state-config-file=${configFile}`, '--custom-resource-state-only',
+    ], work);
+    try {
+      const current = async () => (await Promise.all(resources.map(async (r) => {
+        const objects = await kube.list(`${r.groupVersionKind.group}/${r.groupVersionKind.version}`, r.groupVersionKind.kind);
+        return objects.flatMap((o: any) => r.metrics.map((m) => ({
+          metric: `${r.metricNamePrefix}_${m.name}`, kind: r.groupVersionKind.kind, name: o.metadata.name, namespace: o.metadata.namespace,
+          ready: o.status?.conditions?.find((c: any) => c.type === 'Ready')?.status,
+        })));
+      }))).flat();
+      let expected = await current();
+      expect(new Set(expected.map((e) => e.kind)).size, 'Flux kinds with objects in this cluster').toBeGreaterThanOrEqual(4);
+      let body = '';
+      const line = (e: (typeof expected)[number]) => new RegExp(`^${e.metric}\\{(?=[^}]*customresource_kind="${e.kind}")(?=[^}]*[,{]name="${e.name}")(?=[^}]*namespace="${e.namespace}")[^}]*\\} 1$`, 'm');
+      await waitFor('kube-state-metrics reporting every Flux object', async () => {
+        body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+        // Each object's series, with its Ready status as the API has it now (a layer may change state meanwhile).
+        expected = await current();
+        return expected.every((e) => line(e).test(body) && (!e.ready || body.split('\n').find((l) => line(e).test(l))!.includes(`ready="${e.ready}"`)));
+      }, { timeoutMs: 60_000, intervalMs: 1_000, procs: [ksm], diagnose: () => body.split('\n').filter((l) => l.startsWith('gotk_')).slice(0, 20).join('\n') });
+      console.log(`kube-state-metrics: ${expected.length} Flux objects reported (${[...new Set(expected.map((e) => e.kind))].join(', ')})`);
+      // Every configured kind is declared, objects or not.
+      for (const r of resources) for (const m of r.metrics) expect(body).toContain(`# TYPE ${r.metricNamePrefix}_${m.name} `);
+    } finally {
+      await ksm.stop();
+    }
   });
 
   it('turns the k3s upgrade Plans into admitted Jobs', async () => {
