@@ -207,10 +207,17 @@ describe('first deploy from git', () => {
     for (const host of letsEncryptHosts) proxy.route(`${host}:443`, letsEncrypt.port);
     const trusted = join(work, 'cert-manager-trusted.pem');
     writeFileSync(trusted, [letsEncrypt.caFile, cloudflareFront.caFile].map((f) => readFileSync(f, 'utf8')).join(''));
-    operators = new OperatorSupervisor(plane, kube, proxy, withOperator(operatorSpecs(), 'cert-manager-controller', (spec) => ({
+    const certManager = withOperator(operatorSpecs(), 'cert-manager-controller', (spec) => ({
       ...spec,
       env: { ...spec.env, SSL_CERT_FILE: trusted },
       rewrite: async (a, port) => setFlag(await spec.rewrite(a, port), '--dns01-recursive-nameservers', zoneDns.address),
+    }));
+    // prometheus-operator reads no kubeconfig: the API server and client certificate as flags (the
+    // test's; it has no impersonation flag, so it does not run with its chart's RBAC).
+    const pki = plane.pki;
+    operators = new OperatorSupervisor(plane, kube, proxy, withOperator(certManager, 'prometheus-operator', (spec) => ({
+      ...spec,
+      rewrite: async (a, port) => [...await spec.rewrite(a, port), `--apiserver=${plane!.server}`, `--cert-file=${pki.adminCert}`, `--key-file=${pki.adminKey}`, `--ca-file=${pki.caCert}`],
     })));
 
     // CI: the deploy workflow's publish steps, from a commit of this work tree.
@@ -499,4 +506,37 @@ describe('first deploy from git', () => {
     expect(new Set(posts.map((x) => x.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
     expect(githubProxy.targets.every((t) => t === 'api.github.com:443')).toBe(true);
   });
+  it('installs the observability layer\'s charts (a copy of the layer without its dependsOn): every release Ready, prometheus-operator\'s StatefulSets admitted', async () => {
+    // platform-observability waits for platform-data, which kwok cannot bring to Ready. A copy of the
+    // layer without dependsOn (labelled as the test's) lets kustomize-controller and helm-controller
+    // install its charts now, through the same admission chain, with the same health checks.
+    const layer = await kube.get('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'platform-observability', fluxNamespace);
+    const copy = {
+      apiVersion: layer.apiVersion, kind: layer.kind,
+      metadata: { name: 'platform-observability-e2e', namespace: fluxNamespace, labels: { 'lms.dev/e2e': 'true' } },
+      spec: { ...layer.spec, dependsOn: undefined, prune: false },
+    };
+    await kube.apply(copy as KubeObject, { fieldManager: 'lms-e2e' });
+    const expected = distHelmReleases('platform/observability').sort();
+    let releases: FluxObjectState[] = [];
+    let state: FluxObjectState | undefined;
+    await waitFor('the observability layer copy Ready', async () => {
+      await tick();
+      state = (await fluxStates(kube, 'Kustomization')).find((k) => k.name === copy.metadata.name);
+      releases = (await fluxStates(kube, 'HelmRelease')).filter((r) => expected.includes(r.name));
+      return state?.ready;
+    }, {
+      timeoutMs: 900_000, intervalMs: 5_000,
+      diagnose: async () => [describeStates(state ? [state] : []), describeStates(releases), ...operators!.errors, ...await failedCreates(kube)].join('\n'),
+    });
+    expect(releases.map((r) => `${r.name}: ${r.ready}`).sort()).toEqual(expected.map((n) => `${n}: true`));
+    const sets = await kube.list('apps/v1', 'StatefulSet', 'monitoring');
+    const owned = (kind: string) => sets.filter((x: any) => x.metadata.ownerReferences?.some((o: any) => o.kind === kind));
+    expect(owned('Prometheus').length, 'the Prometheus StatefulSet prometheus-operator makes').toBe(1);
+    expect(owned('Alertmanager').length, 'the Alertmanager StatefulSet prometheus-operator makes').toBe(1);
+    expect((await failedCreates(kube)).join('\n')).toBe('');
+    expect(operators!.errors.join('\n')).toBe('');
+    console.log(`observability: ${sets.map((x: any) => x.metadata.name).join(', ')}`);
+  });
+
 });
