@@ -539,4 +539,35 @@ describe('first deploy from git', () => {
     console.log(`observability: ${sets.map((x: any) => x.metadata.name).join(', ')}`);
   });
 
+  it('brings the apps layers up behind the observability copy (copies of apps-staging and apps-production, chained as the originals): every Rollout Healthy, admitted', async () => {
+    // As above: copies whose dependsOn points at the copies, so staging follows observability and
+    // production follows staging, with the layers' own health checks (Rollouts Healthy).
+    const copies: Record<string, string> = { 'platform-observability': 'platform-observability-e2e' };
+    for (const name of ['apps-staging', 'apps-production']) {
+      const layer = await kube.get('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', name, fluxNamespace);
+      const dependsOn = (layer.spec.dependsOn ?? []).map((d: { name: string }) => ({ name: copies[d.name] ?? d.name }));
+      copies[name] = `${name}-e2e`;
+      await kube.apply({
+        apiVersion: layer.apiVersion, kind: layer.kind,
+        metadata: { name: copies[name], namespace: fluxNamespace, labels: { 'lms.dev/e2e': 'true' } },
+        spec: { ...layer.spec, dependsOn, prune: false },
+      } as KubeObject, { fieldManager: 'lms-e2e' });
+    }
+    let states: FluxObjectState[] = [];
+    await waitFor('the apps layer copies Ready', async () => {
+      await tick();
+      states = (await fluxStates(kube, 'Kustomization')).filter((k) => k.name.endsWith('-e2e'));
+      return states.length === 3 && states.every((k) => k.ready);
+    }, {
+      timeoutMs: 900_000, intervalMs: 5_000,
+      diagnose: async () => [describeStates(states), ...operators!.errors, ...await failedCreates(kube), ...await podStartProblems(kube)].join('\n'),
+    });
+    const rollouts = await kube.list('argoproj.io/v1alpha1', 'Rollout');
+    console.log(`apps: ${rollouts.map((r: any) => `${r.metadata.namespace}/${r.metadata.name} ${r.status?.phase}`).join(', ')}`);
+    expect(rollouts.length).toBeGreaterThanOrEqual(4);
+    expect(rollouts.filter((r: any) => r.status?.phase !== 'Healthy').map((r: any) => r.metadata.name)).toEqual([]);
+    expect((await failedCreates(kube)).join('\n')).toBe('');
+    expect((await podStartProblems(kube)).join('\n')).toBe('');
+  });
+
 });
