@@ -12,6 +12,8 @@ mkdir -p .cache/bin
 for step in scripts/setup.d/*.sh; do
   [ -e "$step" ] || continue
   echo "== setup: $step"
+  started=$SECONDS
   bash "$step"
+  echo "== setup: $step took $((SECONDS - started)) s"
 done
 echo "== setup: done"

@@ -16,7 +16,9 @@
  * and asserts what production needs: layers and releases Ready in order, the configs layer's
  * certificate issued by "Let's Encrypt" (Pebble) over DNS-01 through "Cloudflare" (the API fake and
  * its zone's DNS), every object the operators create admitted, each database's initdb Job and the
- * production pooler running, a k3s upgrade Plan turned into an admitted Job,
+ * production pooler running, kube-state-metrics reporting every Flux object its custom-resource
+ * config names, the observability charts and both apps layers Ready through copies of their layers
+ * that skip platform-data (which kwok cannot bring to Ready), a k3s upgrade Plan turned into an admitted Job,
  * each layer's result reported by notification-controller to a stand-in for GitHub's API as the
  * commit status flux/<layer> (what the deploy workflow waits on), and the measured time from
  * `git push` to each layer.
