@@ -539,6 +539,19 @@ describe('first deploy from git', () => {
     expect((await failedCreates(kube)).join('\n')).toBe('');
     expect(operators!.errors.join('\n')).toBe('');
     console.log(`observability: ${sets.map((x: any) => x.metadata.name).join(', ')}`);
+    // kube-state-metrics as the chart runs it now: its Deployment's args, the customResourceState
+    // ConfigMap mounted, its ServiceAccount's RBAC (the ClusterRole the chart generated): every
+    // Kustomization appears in gotk_resource_info.
+    const ksm = operators!.running.get('kube-state-metrics');
+    expect(ksm, 'kube-state-metrics started from its chart Deployment').toBeDefined();
+    const port = ksm!.args.find((x) => x.startsWith('--port='))?.split('=')[1];
+    let body = '';
+    const kustomizationNames = (await kube.list('kustomize.toolkit.fluxcd.io/v1', 'Kustomization')).map((k: any) => k.metadata.name as string);
+    await waitFor('gotk_resource_info from the chart\'s kube-state-metrics', async () => {
+      await tick();
+      body = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).catch(() => '');
+      return kustomizationNames.every((n) => new RegExp(`^gotk_resource_info\\{[^}]*customresource_kind="Kustomization"[^}]*[,{]name="${n}"`, 'm').test(body));
+    }, { timeoutMs: 120_000, intervalMs: 2_000, procs: [ksm!.proc], diagnose: () => `${ksm!.args.join(' ')}\n${body.split('\n').filter((l) => l.startsWith('gotk_')).slice(0, 10).join('\n')}` });
   });
 
   it('brings the apps layers up behind the observability copy (copies of apps-staging and apps-production, chained as the originals): every Rollout Healthy, admitted', async () => {

@@ -5,12 +5,13 @@
  * one scrape of the k3s registry, Loki caches off, OTLP receivers, linked datasources) and the
  * layer order (CRDs before anything that uses them).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../charts-ts/config/load.ts';
 import { layers } from '../../charts-ts/lib/chart.ts';
+import { crdDir } from '../../charts-ts/lib/crds.ts';
 import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { imagesAnnotation, providesApiGroupsAnnotation } from '../../charts-ts/lib/helm-release.ts';
 import { names } from '../../charts-ts/lib/names.ts';
@@ -213,6 +214,26 @@ describe('kube-prometheus-stack values', () => {
       expect(res.metricNamePrefix).toBe('gotk');
       expect(res.metrics[0].labelsFromPath.ready).toEqual(['status', 'conditions', '[type=Ready]', 'status']);
     }
+  });
+
+  it('lets kube-state-metrics list and watch every kind it reports (the chart grants only the CRD list)', () => {
+    // The plural of each reported kind, from the pinned Flux CRDs.
+    const plurals = new Map<string, string>();
+    for (const f of readdirSync(join(crdDir(), 'flux'))) {
+      for (const doc of parseAllDocuments(readFileSync(join(crdDir(), 'flux', f), 'utf8'))) {
+        const crd = doc.toJS();
+        if (crd?.kind === 'CustomResourceDefinition') plurals.set(`${crd.spec.group}/${crd.spec.names.kind}`, crd.spec.names.plural);
+      }
+    }
+    const rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = v['kube-state-metrics'].rbac.extraRules ?? [];
+    const allowed = (group: string, plural: string, verb: string) => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(plural) && r.verbs.includes(verb));
+    const missing = v['kube-state-metrics'].customResourceState.config.spec.resources.flatMap((res: any) => {
+      const { group, kind } = res.groupVersionKind;
+      const plural = plurals.get(`${group}/${kind}`);
+      if (!plural) return [`${group}/${kind}: no such CRD in ${join(crdDir(), 'flux')}`];
+      return ['list', 'watch'].filter((verb) => !allowed(group, plural, verb)).map((verb) => `${verb} ${plural}.${group}`);
+    });
+    expect(missing).toEqual([]);
   });
 
   it('Grafana loads dashboards from labelled ConfigMaps and links logs, traces and metrics', () => {

@@ -19,20 +19,32 @@ import type { PodFootprint } from '../../lib/footprint.ts';
 
 /** Flux objects whose readiness kube-state-metrics reports as `gotk_resource_info` (Flux monitoring guide). */
 const fluxKinds = [
-  { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', kind: 'Kustomization' },
-  { group: 'helm.toolkit.fluxcd.io', version: 'v2', kind: 'HelmRelease' },
-  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'GitRepository' },
-  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'OCIRepository' },
-  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'HelmRepository' },
-  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'HelmChart' },
+  { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', kind: 'Kustomization', plural: 'kustomizations' },
+  { group: 'helm.toolkit.fluxcd.io', version: 'v2', kind: 'HelmRelease', plural: 'helmreleases' },
+  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'GitRepository', plural: 'gitrepositories' },
+  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'OCIRepository', plural: 'ocirepositories' },
+  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'HelmRepository', plural: 'helmrepositories' },
+  { group: 'source.toolkit.fluxcd.io', version: 'v1', kind: 'HelmChart', plural: 'helmcharts' },
 ] as const;
+
+/**
+ * Read access for kube-state-metrics to the kinds it reports. The chart's
+ * rbac.customResourceState.createClusterRoleRules grants only the CRD list; without these rules
+ * every list is forbidden and no gotk_resource_info series exists (found by the first-deploy test,
+ * running kube-state-metrics with its chart's ServiceAccount).
+ */
+export const fluxResourceStateRules = [...new Set(fluxKinds.map((k) => k.group))].sort().map((group) => ({
+  apiGroups: [group],
+  resources: fluxKinds.filter((k) => k.group === group).map((k) => k.plural).sort(),
+  verbs: ['list', 'watch'],
+}));
 
 /** kube-state-metrics custom-resource-state config: one info series per Flux object with its Ready status. */
 export const fluxResourceStateConfig = {
   kind: 'CustomResourceStateMetrics',
   spec: {
     resources: fluxKinds.map((k) => ({
-      groupVersionKind: { ...k },
+      groupVersionKind: { group: k.group, version: k.version, kind: k.kind },
       metricNamePrefix: 'gotk',
       metrics: [{
         name: 'resource_info',
@@ -153,7 +165,7 @@ export function kubePrometheusStackValues(config: Config): Record<string, unknow
       image: { ...img.kubeStateMetrics },
       resources: k8sResources(o.kubeStateMetrics),
       customResourceState: { enabled: true, config: fluxResourceStateConfig },
-      rbac: { customResourceState: { createClusterRoleRules: true } },
+      rbac: { customResourceState: { createClusterRoleRules: true }, extraRules: fluxResourceStateRules },
     },
 
     'prometheus-node-exporter': {
