@@ -14,11 +14,13 @@
  * challenges) from the Host it was asked at, and checks each JWS `url` against it, so the client
  * keeps talking to "Let's Encrypt" throughout.
  */
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { acmeServers } from '../../../charts-ts/platform/cluster-issuers.ts';
 import { binary } from '../../cluster/support/components.ts';
 import { freePort, startProcess, waitFor, type Proc } from '../../cluster/support/processes.ts';
@@ -113,6 +115,23 @@ export class LetsEncryptStandIn {
       r.on('error', reject);
       r.end();
     });
+  }
+
+  /**
+   * An issued `tls.crt` (leaf first, then its chain) checked the way a client would: `openssl
+   * verify` against Pebble's root, and the leaf's DNS names. Async: the test's servers live on
+   * this event loop.
+   */
+  async inspectIssued(tlsCrt: string, dir: string): Promise<{ certificates: number; leafFile: string; verify: string; dnsNames: string[] }> {
+    const pems = tlsCrt.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+    const files = { root: join(dir, 'acme-root.pem'), leaf: join(dir, 'issued-leaf.pem'), chain: join(dir, 'issued-chain.pem') };
+    writeFileSync(files.root, await this.rootPem());
+    writeFileSync(files.leaf, pems[0] ?? '');
+    writeFileSync(files.chain, pems.slice(1).join(''));
+    const openssl = async (args: string[]) => (await promisify(execFile)('openssl', args, { encoding: 'utf8' })).stdout.trim();
+    const verify = await openssl(['verify', '-CAfile', files.root, '-untrusted', files.chain, files.leaf]);
+    const sans = await openssl(['x509', '-in', files.leaf, '-noout', '-ext', 'subjectAltName']);
+    return { certificates: pems.length, leafFile: files.leaf, verify, dnsNames: [...sans.matchAll(/DNS:([^,\s]+)/g)].map((m) => m[1]!).sort() };
   }
 
   logTail(lines = 40): string { return this.pebble?.logTail(lines) ?? ''; }
