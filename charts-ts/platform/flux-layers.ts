@@ -50,15 +50,40 @@ const cnpgClusterHealth: KustomizationSpecHealthCheckExprs = {
 };
 
 /**
- * Argo Rollouts report a phase, not kstatus conditions. A canary waiting for a human promotion
- * (manual approval) is a settled state, not a failure; an aborted (rolled back) canary is.
+ * Argo Rollouts report a phase, not kstatus conditions, and their `status.observedGeneration` is a
+ * string, so Flux's built-in generation check (integers only, fluxcd/pkg/runtime cel/status_evaluator.go)
+ * does not apply: without the check below, a Rollout whose controller has not yet seen the new
+ * template (busy, restarting, down) still shows the previous release's Healthy, and the layer would
+ * pass its health check without any canary having run.
  */
-const rolloutHealth = (pausedIsSettled: boolean): KustomizationSpecHealthCheckExprs => ({
+const rolloutObserved = "has(status.observedGeneration) && status.observedGeneration == string(metadata.generation)";
+/**
+ * Paused at an indefinite pause step: the manual approval (a step pause without a duration). Not a
+ * pause for an inconclusive analysis or a timed pause, and not a rollout someone paused by hand.
+ */
+const rolloutAtApproval = [
+  "status.phase == 'Paused'",
+  "has(status.pauseConditions) && status.pauseConditions.exists(c, c.reason == 'CanaryPauseStep')",
+  'has(status.currentStepIndex) && has(spec.strategy.canary.steps) && status.currentStepIndex < size(spec.strategy.canary.steps)',
+  'has(spec.strategy.canary.steps[status.currentStepIndex].pause)',
+  '!has(spec.strategy.canary.steps[status.currentStepIndex].pause.duration)',
+].join(' && ');
+
+/**
+ * A Rollout is settled when its controller has observed the applied template and it is Healthy, or,
+ * where production waits for a human, stopped at the approval step. An aborted (rolled back) canary
+ * has failed. Flux evaluates inProgress, then failed, then current (RFC-0009).
+ */
+export const rolloutHealth = (pausedForApprovalIsSettled: boolean): KustomizationSpecHealthCheckExprs => ({
   apiVersion: 'argoproj.io/v1alpha1',
   kind: 'Rollout',
-  current: pausedIsSettled ? "status.phase in ['Healthy', 'Paused']" : "status.phase == 'Healthy'",
-  inProgress: pausedIsSettled ? "status.phase == 'Progressing'" : "status.phase in ['Progressing', 'Paused']",
+  inProgress: pausedForApprovalIsSettled
+    ? `!(${rolloutObserved}) || status.phase == 'Progressing' || (status.phase == 'Paused' && !(${rolloutAtApproval}))`
+    : `!(${rolloutObserved}) || status.phase in ['Progressing', 'Paused']`,
   failed: "status.phase == 'Degraded'",
+  current: pausedForApprovalIsSettled
+    ? `${rolloutObserved} && (status.phase == 'Healthy' || (${rolloutAtApproval}))`
+    : `${rolloutObserved} && status.phase == 'Healthy'`,
 });
 
 export function fluxLayers(config: Config): FluxLayer[] {

@@ -30,9 +30,11 @@ import { names } from '../lib/names.ts';
 import { stableRoundSeconds } from '../lib/canary-abort.ts';
 import { render } from '../lib/synth.ts';
 import { commandLine, flag } from './cli.ts';
+import { releasePollMs } from './release.ts';
 
 export interface LeadTimeStep {
-  readonly stage: 'verify' | 'release';
+  /** Where the step runs: a GitHub Actions job, or the cluster (Flux, Argo Rollouts). */
+  readonly stage: 'pipeline' | 'cluster';
   readonly step: string;
   readonly seconds: number;
   /** Where the number comes from. */
@@ -184,18 +186,17 @@ export function chain(kustomizations: any[], name: string, seen: string[] = []):
   return [...longest, name];
 }
 
-/** How often `npm run release -- wait` polls GitHub (charts-ts/tools/release.ts). */
-export const releasePollSeconds = 10;
-
 /**
  * The worst case from a merge to the production canary at its approval pause, along the pipeline as
  * it runs (.github/workflows/deploy.yml, docs/delivery.md "Status without a way in"):
  *
- *   verify job (synth = dist/) -> [approval: a human wait, not counted] -> production job: publish
- *   once -> Receiver -> Flux down to apps-staging -> staging canary -> apps-production -> production
- *   canary to its pause -> Rollouts notification -> canary-events.yml -> the job's poll.
+ *   [approval: a human wait, not counted] -> production job: install, synth (dist/ reproduced),
+ *   publish once -> Receiver -> Flux down to apps-staging -> staging canary -> apps-production ->
+ *   production canary to its pause -> apps-production's health check -> flux/apps-production ->
+ *   the job's poll.
  *
- * The staging smoke test runs while Flux applies production; it counts only by what it outlasts.
+ * The deployment record and the staging smoke test run while the cluster works; they count only by
+ * what they outlast.
  */
 export function computeLeadTime(config: Config, objects: any[], bench: BenchResult, measured?: FluxMeasurement): LeadTime {
   const d = config.cluster.delivery;
@@ -223,16 +224,12 @@ export function computeLeadTime(config: Config, objects: any[], bench: BenchResu
     return times.reduce((a, b) => (b.seconds > a.seconds ? b : a));
   };
 
-  // Before the approval: the render reviewers approve is checked.
-  add('verify', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
-  add('verify', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
-  add('verify', 'npm run synth', bench.max, `bench/results/synth.json (max of ${bench.runs} runs, ${bench.measuredAt.slice(0, 10)})`);
-
-  // After the approval: the one publishing job.
-  add('release', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
-  add('release', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
-  add('release', 'publish platform, Secrets, both apps (one commit)', seconds(t.publish), 'delivery.timings.publish');
-  add('release', 'plan + deployment record', seconds(t.notify), 'delivery.timings.notify');
+  // After the approval: the one publishing job. GitHub asks for the approval as soon as the merge
+  // lands (no job before it), so nothing before the approval is on the path.
+  add('pipeline', 'job start', seconds(t.jobStart), 'delivery.timings.jobStart');
+  add('pipeline', 'checkout, npm ci', seconds(t.install), 'delivery.timings.install');
+  add('pipeline', 'npm run synth (dist/ reproduced before publishing)', bench.max, `bench/results/synth.json (max of ${bench.runs} runs, ${bench.measuredAt.slice(0, 10)})`);
+  add('pipeline', 'publish platform, Secrets, both apps (one commit)', seconds(t.publish), 'delivery.timings.publish');
 
   // Flux down to apps-staging: measured where the first-deploy test reached, estimated beyond.
   const staging = chain(kustomizations, appsLayer('staging'));
@@ -241,33 +238,41 @@ export function computeLeadTime(config: Config, objects: any[], bench: BenchResu
   if (lastMeasured.length) {
     const name = lastMeasured[lastMeasured.length - 1]!;
     const m = measured!.secondsFromPush[name]!;
-    add('release', `Flux from the push to ${name} (${lastMeasured.length} layers, measured)`, m,
+    add('cluster', `Flux from the push to ${name} (${lastMeasured.length} layers, measured)`, m,
       `bench/results/flux-release.json (npm run test:e2e, ${measured!.measuredAt.slice(0, 10)}): webhook, fetch, ${lastMeasured.length} layers`);
     const rest = staging.slice(lastMeasured.length);
     if (rest.length) {
-      add('release', `Flux applies ${rest.length} more layers down to ${rest[rest.length - 1]} (estimated)`, perLayer(rest.length),
+      add('cluster', `Flux applies ${rest.length} more layers down to ${rest[rest.length - 1]} (estimated)`, perLayer(rest.length),
         `${rest.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency): ${rest.join(', ')} are beyond what the test reaches`);
     }
   } else {
-    add('release', 'Flux notices the push', notice.s, notice.source);
-    add('release', `Flux applies ${staging.length} layers down to ${staging[staging.length - 1]}`, staging.length * seconds(d.flux.layerApply) + (staging.length - 1) * seconds(d.flux.requeueDependency),
+    add('cluster', 'Flux notices the push', notice.s, notice.source);
+    add('cluster', `Flux applies ${staging.length} layers down to ${staging[staging.length - 1]}`, staging.length * seconds(d.flux.layerApply) + (staging.length - 1) * seconds(d.flux.requeueDependency),
       `${staging.length} x delivery.flux.layerApply + ${staging.length - 1} x delivery.flux.requeueDependency (rendered dependsOn chain)`);
   }
   const sc = canary('staging', false, false);
-  add('release', `staging canary to Healthy (slowest: ${sc.name})`, sc.seconds, `rendered Rollout steps: ${sc.detail}`);
+  add('cluster', `staging canary to Healthy (slowest: ${sc.name})`, sc.seconds, `rendered Rollout steps: ${sc.detail}`);
 
   const production = chain(kustomizations, appsLayer('production'));
   const after = production.slice(production.indexOf(staging[staging.length - 1]!) + 1);
-  add('release', `Flux applies ${after.join(', ')} (waits for staging Healthy at the revision)`, perLayer(after.length),
+  add('cluster', `Flux applies ${after.join(', ')} (waits for staging Healthy at the revision)`, perLayer(after.length),
     `${after.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency)`);
   const pc = canary('production', true, true);
-  add('release', `production canary to the approval pause (slowest: ${pc.name})`, pc.seconds, `rendered Rollout steps: ${pc.detail}`);
+  add('cluster', `production canary to the approval pause (slowest: ${pc.name})`, pc.seconds, `rendered Rollout steps: ${pc.detail}`);
+  // The job's next steps run while the cluster works: only what they outlast counts.
+  const published = steps.findIndex((x) => x.stage === 'cluster');
+  steps.splice(published, 0, {
+    stage: 'pipeline', step: 'plan + deployment record (while Flux applies the first layers)',
+    seconds: Math.max(0, Math.round(seconds(t.notify) - steps[published]!.seconds)), source: 'max(0, delivery.timings.notify - the first Flux segment)',
+  });
   const overlap = perLayer(after.length) + pc.seconds;
-  add('release', 'k6 smoke test (runs while production rolls; only what it outlasts counts)', Math.max(0, seconds(t.smokeTest) - overlap),
+  add('pipeline', 'k6 smoke test (runs while production rolls; only what it outlasts counts)', Math.max(0, seconds(t.smokeTest) - overlap),
     `max(0, delivery.timings.smokeTest - the production apply and canary)`);
-  add('release', 'canary-paused -> canary-events.yml -> commit status -> the job\'s poll',
-    seconds(t.jobStart) + seconds(t.install) + seconds(t.notify) + releasePollSeconds,
-    `delivery.timings.jobStart + install + notify, and the wait's ${releasePollSeconds}s poll (charts-ts/tools/release.ts)`);
+  // The canary stops; Flux's health check sees it at its next poll and notification-controller posts
+  // flux/apps-production to GitHub; the job reads it at its next poll.
+  add('cluster', 'approval pause -> apps-production health check -> flux/apps-production -> the job\'s poll',
+    seconds(d.flux.healthCheckPoll) + seconds(t.notify) + releasePollMs / 1000,
+    `delivery.flux.healthCheckPoll + delivery.timings.notify + the wait's ${releasePollMs / 1000}s poll (charts-ts/tools/release.ts)`);
 
   const totalSeconds = steps.reduce((n, s) => n + s.seconds, 0);
   const budgetSeconds = seconds(d.leadTimeBudget);

@@ -13,10 +13,12 @@
  *   commit status `canary/<rollout>` on its clusters commit, plus a deployment status.
  * - `wait --commit <clusters commit> [--layer <name>]... [--deployment <id>] [--timeout <minutes>]`:
  *   polls the commit's statuses until every named Flux layer reports success (`flux/<layer>`,
- *   posted by Flux's notification-controller) and every canary of the deployment has stopped at its
- *   approval pause or completed (`canary/<rollout>`). Fails at once on an aborted canary, on a layer
- *   failure that stays the latest state for --failure-grace minutes (Flux retries transient ones),
- *   and on the timeout.
+ *   posted by Flux's notification-controller). apps-production reports success only when each of
+ *   its Rollouts is Healthy or stopped at its manual approval at this revision (its health check,
+ *   charts-ts/platform/flux-layers.ts), so that status is the signal; it arrives straight from the
+ *   cluster, without a workflow run in between. Fails at once on an aborted canary of the
+ *   deployment (`canary/<rollout>`, from canary-events.yml), on a layer failure that stays the
+ *   latest state for --failure-grace minutes (Flux retries transient ones), and on the timeout.
  *
  * GitHub: $GITHUB_API_URL (default https://api.github.com), $GITHUB_REPOSITORY, token $GH_TOKEN or
  * $GITHUB_TOKEN (statuses: write, deployments: write for canary-event; read for wait).
@@ -41,7 +43,18 @@ export class ReleaseError extends Error {
 
 export interface GitHub {
   readonly repo: string;
-  request(method: string, path: string, body?: unknown): Promise<any>;
+  /** The response's JSON (undefined for an empty body), as GitHub documents it for `path`. */
+  request(method: string, path: string, body?: unknown): Promise<unknown>;
+}
+
+/**
+ * A deployment as GitHub returns it: the fields read. The payload of the deploy workflow's deployments
+ * (.github/scripts/github-deployment.sh) holds the clusters commit and the release plan; other
+ * deployments' payloads need not.
+ */
+interface GitHubDeployment {
+  readonly id: number;
+  readonly payload?: { readonly namespace?: string; readonly canaries?: Readonly<Record<string, string>>; readonly clustersCommit?: string };
 }
 
 export function gitHubFromEnv(env: NodeJS.ProcessEnv = process.env): GitHub {
@@ -86,7 +99,7 @@ export interface CommitStatus { state: 'error' | 'failure' | 'pending' | 'succes
 export async function latestStatuses(gh: GitHub, commit: string): Promise<Map<string, CommitStatus>> {
   const out = new Map<string, CommitStatus>();
   for (let page = 1; page <= 10; page++) {
-    const batch: CommitStatus[] = await gh.request('GET', `commits/${commit}/statuses?per_page=100&page=${page}`);
+    const batch = await gh.request('GET', `commits/${commit}/statuses?per_page=100&page=${page}`) as CommitStatus[];
     for (const s of batch) if (!out.has(s.context)) out.set(s.context, s);
     if (batch.length < 100) break;
   }
@@ -159,13 +172,14 @@ export function canaryStatus(e: CanaryEventInput): { state: CommitStatus['state'
 
 /** Returns the deployment it recorded the event on, or undefined when no deploy run published that template. */
 export async function recordCanaryEvent(gh: GitHub, e: CanaryEventInput, log: (l: string) => void = console.log): Promise<number | undefined> {
-  const deployments: any[] = await gh.request('GET', 'deployments?per_page=50');
+  const deployments = await gh.request('GET', 'deployments?per_page=50') as GitHubDeployment[];
   const d = deployments.find((x) => x.payload?.namespace === e.namespace && x.payload?.canaries?.[e.rollout] === e.templateHash);
   if (!d) {
     log(`no deployment published ${e.namespace}/${e.rollout} at template ${e.templateHash} (a rollback or a change outside the deploy workflow): nothing to record`);
     return undefined;
   }
-  const commit = d.payload.clustersCommit;
+  // Its payload matched a release plan: the deploy workflow's, which names the clusters commit.
+  const commit = d.payload!.clustersCommit!;
   const s = canaryStatus(e);
   await gh.request('POST', `statuses/${commit}`, { state: s.state, context: canaryStatusContext(e.rollout), description: s.description });
   // The deployment's own state: an abort fails it even after the run ended at the approval pause.
@@ -181,7 +195,7 @@ export async function recordCanaryEvent(gh: GitHub, e: CanaryEventInput, log: (l
 export interface WaitOptions {
   readonly commit: string;
   readonly layers: readonly string[];
-  /** Rollouts whose canary must reach the approval pause or complete. */
+  /** Rollouts of the deployment: an abort reported for one of them fails the wait at once. */
   readonly canaries: readonly string[];
   readonly timeoutMs: number;
   /** How long a layer failure may stay the latest state before the wait fails (Flux retries). */
@@ -196,12 +210,12 @@ export type Verdict = { done: true } | { done: false; failed?: string; waitingFo
 /** One look at the statuses: finished, failed (with the reason), or still waiting (for what). */
 export function judge(statuses: Map<string, CommitStatus>, o: Pick<WaitOptions, 'layers' | 'canaries' | 'failureGraceMs'>, now: number): Verdict {
   const waitingFor: string[] = [];
+  // Whether a canary reached its approval is the apps layer's own health check; its events only
+  // shorten a failure (an abort is final, Flux's failure status waits out the grace).
   for (const rollout of o.canaries) {
     const context = canaryStatusContext(rollout);
     const s = statuses.get(context);
     if (s?.state === 'failure' || s?.state === 'error') return { done: false, failed: `${context}: ${s.description ?? s.state}`, waitingFor };
-    const stopped = s?.state === 'success' || (s?.state === 'pending' && /^awaiting approval/.test(s.description ?? ''));
-    if (!stopped) waitingFor.push(s ? `${context} (${s.description})` : context);
   }
   for (const layer of o.layers) {
     const context = commitStatusContext(layer);
@@ -214,6 +228,12 @@ export function judge(statuses: Map<string, CommitStatus>, o: Pick<WaitOptions, 
   return waitingFor.length ? { done: false, waitingFor } : { done: true };
 }
 
+/**
+ * How often `wait` reads the commit's statuses: one request (100 statuses a page) every 5 s is
+ * ~720 an hour, inside the 1,000 an hour a workflow's GITHUB_TOKEN may make per repository.
+ */
+export const releasePollMs = 5_000;
+
 export async function waitForRelease(gh: GitHub, o: WaitOptions): Promise<void> {
   const now = o.now ?? Date.now;
   const log = o.log ?? console.log;
@@ -222,7 +242,7 @@ export async function waitForRelease(gh: GitHub, o: WaitOptions): Promise<void> 
   for (;;) {
     const v = judge(await latestStatuses(gh, o.commit), o, now());
     if (v.done) {
-      log(`${o.commit.slice(0, 12)}: ${[...o.layers.map(commitStatusContext), ...o.canaries.map(canaryStatusContext)].join(', ') || 'nothing'} reported`);
+      log(`${o.commit.slice(0, 12)}: ${o.layers.map(commitStatusContext).join(', ') || 'nothing'} reported`);
       return;
     }
     if (v.failed) throw new ReleaseError(`${o.commit.slice(0, 12)}: ${v.failed}`);
@@ -230,7 +250,7 @@ export async function waitForRelease(gh: GitHub, o: WaitOptions): Promise<void> 
     if (waiting !== last) log(`${o.commit.slice(0, 12)}: waiting for ${waiting}`);
     last = waiting;
     if (now() >= deadline) throw new ReleaseError(`${o.commit.slice(0, 12)}: timed out after ${Math.round(o.timeoutMs / 60_000)} min waiting for ${waiting}`);
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 10_000));
+    await new Promise((r) => setTimeout(r, o.pollMs ?? releasePollMs));
   }
 }
 
@@ -253,7 +273,7 @@ export const releaseCli = {
     templateHash: text('<hash>', `the Rollout's ${templateHashAnnotation} (canary-event)`),
     approval: flag('the pause is the manual-approval step (canary-event)'),
     layer: list('<kustomization>', 'Flux layer that must report success (wait)'),
-    deployment: integer('<id>', 'GitHub deployment whose canaries must stop at approval or complete (wait)', { min: 1 }),
+    deployment: integer('<id>', 'GitHub deployment whose canaries fail the wait at once when aborted (wait)', { min: 1 }),
     timeout: integer('<minutes>', 'give up after this long (wait)', { min: 1, max: 360, default: 30 }),
     failureGrace: integer('<minutes>', 'a layer failure fails the wait once it has been the latest status this long (wait)', { min: 0, max: 60, default: 5 }),
   },
@@ -282,7 +302,7 @@ async function main(): Promise<void> {
   }
   let canaries: string[] = [];
   if (o.deployment !== undefined) {
-    const d = await gh.request('GET', `deployments/${o.deployment}`);
+    const d = await gh.request('GET', `deployments/${o.deployment}`) as GitHubDeployment;
     canaries = Object.keys(d.payload?.canaries ?? {});
   }
   await waitForRelease(gh, {

@@ -206,6 +206,23 @@ build flux-kustomize-controller github.com/fluxcd/kustomize-controller "kustomiz
 build flux-helm-controller github.com/fluxcd/helm-controller "flux-helm-controller=FLUX_HELM_CONTROLLER_BIN:helm-controller"
 build flux-notification-controller github.com/fluxcd/notification-controller "notification-controller=NOTIFICATION_CONTROLLER_BIN"
 
+# flux-health: kustomize-controller's health-check evaluator for custom resources (fluxcd/pkg/runtime
+# cel.StatusEvaluator) as a command, built from the same wrapper module so it links exactly the
+# versions kustomize-controller v1.9.4 links (test/support/flux-health.ts says what the tests ask it).
+health_src="$COMPONENTS/flux-kustomize-controller"
+health_stamp=$(cat "$health_src/health/main.go" "$health_src/go.mod" "$health_src/go.sum" | sha256sum | cut -c1-16)
+if [ -x "$BIN/flux-health" ] && [ "$(cat "$BIN/.flux-health.version" 2>/dev/null)" = "$health_stamp" ]; then
+  echo "flux-health: up to date"
+else
+  (cd "$health_src" && GOFLAGS=-mod=readonly go build -trimpath -o "$BIN/flux-health" ./health) >"$LOGS/build-flux-health.log" 2>&1 \
+    || { tail -20 "$LOGS/build-flux-health.log" >&2; echo "setup: building flux-health failed" >&2; exit 1; }
+  echo "$health_stamp" > "$BIN/.flux-health.version"
+fi
+# Smoke test: a Rollout-style string observedGeneration is left to the expressions (Flux checks only
+# integer ones), so a stale Healthy is Current unless the expression compares the generation itself.
+printf '%s\n' '{"exprs":{"current":"status.phase == \"Healthy\""},"objects":[{"apiVersion":"v1","kind":"X","metadata":{"name":"x","generation":2},"status":{"phase":"Healthy","observedGeneration":"1"}}]}' \
+  | "$BIN/flux-health" | grep -q '"status":"Current"' || { echo "setup: flux-health smoke test failed" >&2; exit 1; }
+
 # The commit (Origin.Hash; empty when the module proxy did not record it) and commit date of a
 # pinned module, for the version stamps release builds take from git.
 module_commit() { download_field "$1@$(pinned "$2" "$1")" Origin.Hash; }

@@ -17,6 +17,10 @@
  * stable is printed for 10, 25 and 50 % and checked against the arithmetic of
  * charts-ts/lib/canary-abort.ts.
  *
+ * Flux's verdict: at each of these states the apps layers' Rollout health checks, evaluated by Flux's
+ * own evaluator (flux-health) on the live object, must say what the deploy job reads from them:
+ * production Current at the approval pause and when Healthy, in progress before; Failed on abort.
+ *
  * Time scale: the analysis timing (interval, initial delay, query window, scrape interval) and the
  * pods' minReadySeconds run `timeScale` times faster than in production so the test takes about a
  * minute; the controllers' own latency is not scaled. The unscaled arithmetic is checked as well.
@@ -29,6 +33,8 @@ import { stepAborts, type StepAbort } from '../../charts-ts/lib/canary-abort.ts'
 import { cpuCores, memoryBytes } from '../../charts-ts/lib/quantity.ts';
 import { layers } from '../../charts-ts/lib/chart.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import { fluxLayers } from '../../charts-ts/platform/flux-layers.ts';
+import { fluxHealth, type FluxHealth } from '../support/flux-health.ts';
 import { renderAll } from '../support/render.ts';
 import { applyLayer, formatProblems } from './support/apply.ts';
 import type { Kube, KubeObject } from './support/kube.ts';
@@ -105,6 +111,13 @@ function abortArithmetic(weight: number, replicas: number): { production: StepAb
 }
 const fillerName = 'lms-cluster-test-node-filler';
 const fillerNamespace = 'kube-system';
+
+/** Flux's verdict on a live Rollout under an apps layer's rendered health check (kustomize-controller's evaluator). */
+function fluxVerdict(layer: 'apps-staging' | 'apps-production', rollout: object): FluxHealth {
+  const exprs = fluxLayers(config).find((l) => l.name === layer)?.healthCheckExprs?.find((e) => e.kind === 'Rollout');
+  if (!exprs) throw new Error(`${layer} has no Rollout health check`);
+  return fluxHealth(exprs, [rollout])[0]!;
+}
 
 /** A release: the image the pipeline would pin (tag + digest). */
 const release = (tag: string) => ({ tag, digest: `sha256:${createHash('sha256').update(tag).digest('hex')}` });
@@ -376,6 +389,7 @@ describe('production canary on a real control plane', () => {
     expect(imageOf(ro)).toContain(`:${v1.tag}@`);
     expect(ro.status.stableRS).toBe(ro.status.currentPodHash);
     expect(await weights()).toEqual({ stable: 100, canary: 0 });
+    expect([fluxVerdict('apps-staging', ro), fluxVerdict('apps-production', ro)]).toEqual(['Current', 'Current']);
   });
 
   it('v2 with good metrics passes every analysis, waits for the manual approval until promoted, and becomes stable', async () => {
@@ -383,6 +397,8 @@ describe('production canary on a real control plane', () => {
     const runsBefore = new Set((await analysisRuns()).map((r) => r.metadata.name));
     exporter.set(label.canary, good);
     await deploy(release('1.1.0'));
+    // Straight after the update: whether or not the controller has observed it yet, not settled.
+    expect(fluxVerdict('apps-production', await rollout())).toBe('InProgress');
     const steps: any[] = before.spec.strategy.canary.steps;
     const approvalIndex = steps.findIndex((s) => s.pause && s.pause.duration === undefined);
     expect(approvalIndex, 'production must stop for a manual approval (canary.manualApproval)').toBeGreaterThan(0);
@@ -404,6 +420,9 @@ describe('production canary on a real control plane', () => {
     expect(still.status.currentStepIndex).toBe(approvalIndex);
     expect(still.status.stableRS).toBe(before.status.stableRS);
     expect((await weights()).canary).toBeGreaterThan(0);
+    // What the deploy job waits for (flux/apps-production): production settled at the approval; the
+    // same state would hold staging back.
+    expect([fluxVerdict('apps-production', still), fluxVerdict('apps-staging', still)]).toEqual(['Current', 'InProgress']);
 
     await promote(kube, ns, app);
     const done = await waitFor('v2 fully promoted', async () => {
@@ -415,6 +434,7 @@ describe('production canary on a real control plane', () => {
       return r?.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash && r.status.stableRS !== before.status.stableRS ? r : undefined;
     }, { timeoutMs: 240_000, intervalMs: 500, diagnose: rolloutState });
     expect(done.status.currentStepIndex).toBe(steps.length);
+    expect(fluxVerdict('apps-production', done)).toBe('Current');
     expect(imageOf(done)).toContain(':1.1.0@');
     const runs = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
     const failed = runs.filter((r) => !['Successful', 'Running'].includes(r.status?.phase));
@@ -452,6 +472,7 @@ describe('production canary on a real control plane', () => {
     const failedRun = runs.find((r) => r.status?.phase === 'Failed' || r.status?.phase === 'Error');
     expect(failedRun, 'an AnalysisRun failed').toBeDefined();
     expect(aborted.status.phase).toBe('Degraded');
+    expect([fluxVerdict('apps-production', aborted), fluxVerdict('apps-staging', aborted)]).toEqual(['Failed', 'Failed']);
     expect(aborted.status.stableRS).toBe(before.status.stableRS);
     expect(imageOf(await rollout())).toContain(':1.2.0@'); // the spec keeps v3; the stable pods stay v2
 

@@ -22,7 +22,7 @@ import { stringify } from 'yaml';
 import { canaryEventTypes, canaryStatusContext, rolloutsNotificationSecret, templateHash, templateHashAnnotation } from '../../charts-ts/lib/canary-events.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { githubRepository } from '../../charts-ts/platform/rollouts-notifications.ts';
-import { canaryStatus, judge, plan, type CommitStatus } from '../../charts-ts/tools/release.ts';
+import { judge, plan, type CommitStatus } from '../../charts-ts/tools/release.ts';
 import { ConnectProxy, GitHubApi, TlsFront } from '../support/github-api.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
@@ -214,14 +214,13 @@ describe('npm run release: canary events become commit statuses; the deploy wait
     expect(bad.stderr).toMatch(/--template-hash must be 16 hex digits/);
   }, 120_000);
 
-  it('wait: succeeds once every layer reports success and every canary is at its approval pause; fails at once on an aborted canary', async () => {
+  it('wait: succeeds once every layer reports success (apps-production\'s health check is the approval pause); fails at once on an aborted canary', async () => {
     const ns = r.config.environments.production.namespace;
     const clusters = sha('d');
     commits.add(clusters);
     const d = api.addDeployment(repo, { sha: sha('3'), environment: 'production', payload: { clustersCommit: clusters, namespace: ns, canaries: { [names.apps.api]: 'aaaaaaaaaaaaaaaa', [names.apps.web]: 'bbbbbbbbbbbbbbbb' } } });
+    // Flux's status alone: the canary events (a workflow run later) are not waited for.
     api.addStatus(repo, clusters, 'success', 'flux/apps-production', 'Health check passed');
-    api.addStatus(repo, clusters, 'pending', canaryStatusContext(names.apps.api), canaryStatus({ event: 'paused', namespace: ns, rollout: names.apps.api, templateHash: 'a', approval: true }).description);
-    api.addStatus(repo, clusters, 'success', canaryStatusContext(names.apps.web), 'canary completed: new revision is stable');
     const ok = await releaseCli(['wait', '--commit', clusters, '--deployment', String(d.id), '--layer', 'apps-production', '--timeout', '1']);
     expect(ok.code, ok.stderr).toBe(0);
 
@@ -242,9 +241,14 @@ describe('npm run release: canary events become commit statuses; the deploy wait
     const stood = judge(new Map([at('success', 'flux/platform-data'), at('failure', 'flux/apps-staging', 6, 'health check failed')]), o, now);
     expect(stood.done === false && stood.failed).toMatch(/flux\/apps-staging: health check failed/);
     expect(judge(new Map([at('success', 'flux/platform-data'), at('success', 'flux/apps-staging')]), o, now)).toEqual({ done: true });
-    // A paused canary that is not at the approval step is still on its way.
-    const c = { layers: [], canaries: ['lms-api'], failureGraceMs: 0 };
-    expect(judge(new Map([at('pending', 'canary/lms-api', 0, 'paused (timed pause or inconclusive analysis)')]), c, now).done).toBe(false);
+    // Canary events neither hold the wait nor end it, except an abort, which fails it at once
+    // (Flux's own failure of the layer would wait out the grace).
+    const c = { layers: ['apps-production'], canaries: ['lms-api'], failureGraceMs: 5 * 60_000 };
+    const paused = at('pending', 'canary/lms-api', 0, 'paused (timed pause or inconclusive analysis)');
+    expect(judge(new Map([paused]), c, now)).toEqual({ done: false, waitingFor: ['flux/apps-production'] });
+    expect(judge(new Map([paused, at('success', 'flux/apps-production')]), c, now)).toEqual({ done: true });
+    const abort = judge(new Map([at('failure', 'canary/lms-api', 0, 'canary aborted and rolled back'), at('success', 'flux/apps-production')]), c, now);
+    expect(abort.done === false && abort.failed).toBe('canary/lms-api: canary aborted and rolled back');
   });
 });
 

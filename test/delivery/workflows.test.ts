@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { layers } from '../../charts-ts/lib/chart.ts';
 import { canaryEventTypes } from '../../charts-ts/lib/canary-events.ts';
+import { desiredRulesets, rulesetNames } from '../../bootstrap/steps/github.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -184,22 +185,37 @@ describe('workflows against the config', () => {
     expect(runs(ci.jobs['dist-diff-comment'])).not.toMatch(/\bnpm\b/);
   });
 
-  it('deploy.yml: push to main; production waits for verify and runs in the `production` environment', () => {
+  it('deploy.yml: push to main; one job in the `production` environment, which renders dist/ again before publishing', () => {
     expect(deploy.on.push.branches).toEqual(['main']);
-    expect(Object.keys(deploy.jobs)).toEqual(['verify', 'production']);
-    expect(deploy.jobs.production.needs).toBe('verify');
+    // No verify job on the path to production: the main ruleset's strict required checks (no bypass)
+    // already proved dist/ current on the merged tree; the production job repeats the render.
+    expect(Object.keys(deploy.jobs)).toEqual(['production']);
+    expect(deploy.jobs.production.needs).toBeUndefined();
     expect(deploy.jobs.production.environment.name).toBe('production');
     expect(deploy.jobs.production.permissions).toEqual({ contents: 'read', deployments: 'write', statuses: 'read' });
-    // verify: before anyone approves, the render is checked; it holds nothing that can change anything.
-    expect(deploy.jobs.verify.permissions).toEqual({ contents: 'read' });
-    expect(deploy.jobs.verify.environment).toBeUndefined();
-    expect(JSON.stringify(deploy.jobs.verify)).not.toContain('secrets.');
-    expect(runs(deploy.jobs.verify)).toContain('git diff --exit-code --stat -- dist');
+    const steps: any[] = deploy.jobs.production.steps;
+    const at = (re: RegExp) => steps.findIndex((st) => re.test(st.run ?? ''));
+    const check = at(/git diff --exit-code --stat -- dist/);
+    expect(check).toBeGreaterThan(0);
+    expect(steps[check].run).toMatch(/npm run synth/);
+    expect(check).toBeLessThan(at(/npm run publish/));
+  });
+
+  it('main only takes merges that passed ci.yml on an up-to-date branch (what makes a second render job redundant)', () => {
+    const main = desiredRulesets(r.config).find((x) => x.name === rulesetNames.main)!;
+    expect(main.bypass_actors).toEqual([]);
+    const checks = main.rules?.find((x) => x.type === 'required_status_checks')?.parameters as { strict_required_status_checks_policy: boolean; required_status_checks: { context: string }[] };
+    expect(checks.strict_required_status_checks_policy).toBe(true);
+    // The ci.yml job that runs synth and the dist/ check is among the required contexts.
+    const ciJob = Object.values<any>(workflow('ci.yml').jobs).find((j) => runs(j).includes('git diff --exit-code --stat -- dist'));
+    expect(ciJob?.name).toBeDefined();
+    expect(checks.required_status_checks.map((c) => c.context)).toContain(ciJob.name);
+    expect(main.rules?.some((x) => x.type === 'pull_request')).toBe(true);
   });
 
   it('deploy.yml: deploys queue per environment, never cancelling one another (no workflow-wide group)', () => {
-    // A workflow-wide group held by a run waiting for production approval would block the next merge's
-    // verify, and GitHub replaces a pending run of a group with the newer one.
+    // A workflow-wide group would make GitHub replace a pending run of the group with the newer one:
+    // a merge waiting for approval would silently be dropped.
     expect(deploy.concurrency).toBeUndefined();
     let deploying = 0;
     for (const [id, job] of Object.entries<any>(deploy.jobs)) {
@@ -254,7 +270,7 @@ describe('workflows against the config', () => {
       remote: 'clusters',
     });
     // One commit, one approval: platform layers and encrypted Secrets go out with the production apps.
-    expect(runs(deploy.jobs.verify)).not.toContain('npm run publish');
+    expect(Object.entries<any>(deploy.jobs).filter(([, j]) => runs(j).includes('npm run publish')).map(([id]) => id)).toEqual(['production']);
     const published = [...p.platform.dist, ...p.staging.dist, ...p.production.dist];
     const allLayers = [layers.namespaces, layers.controllers, layers.configs, layers.data, layers.observability, layers.flux, layers.apps('staging'), layers.apps('production')];
     expect([...published].sort()).toEqual([...allLayers].sort());
@@ -278,7 +294,7 @@ describe('workflows against the config', () => {
     const byPath = (path: string) => ks.find((k) => k.spec.path === `./${path}`)!.metadata.name;
     const platform = ks.filter((k) => !k.spec.path.startsWith('./apps/')).map((k) => k.metadata.name).sort();
     // Flux's commit statuses (flux/<layer>): the platform and a healthy staging first, then
-    // production together with its canaries (canary/<rollout>).
+    // production (its health check is the approval pause), with its canaries' aborts (canary/<rollout>).
     expect(releaseWaits(deploy.jobs.production)).toEqual([
       { layers: expect.any(Array), canaries: false },
       { layers: [byPath(layers.apps('production'))], canaries: true },
@@ -298,7 +314,7 @@ describe('workflows against the config', () => {
   });
 
   it('deploy.yml: freeze check first; synthetic canary traffic from before the publish until staging is Healthy, then the smoke test', () => {
-    for (const job of ['verify', 'production']) expect(deploy.jobs[job].steps[0].env.FREEZE).toBe('${{ vars.DEPLOY_FREEZE }}');
+    expect(deploy.jobs.production.steps[0].env.FREEZE).toBe('${{ vars.DEPLOY_FREEZE }}');
     const steps: any[] = deploy.jobs.production.steps;
     const at = (re: RegExp) => steps.findIndex((s) => re.test(s.run ?? ''));
     const traffic = at(/k6 run .*--env SCENARIO=canary/);

@@ -186,9 +186,10 @@ describe('the cluster\'s layers', () => {
   it('health-check what kstatus cannot judge: CNPG Clusters and Argo Rollouts', () => {
     const exprs = (name: string) => byName.get(name)!.object.spec.healthCheckExprs;
     expect(exprs('platform-data')).toEqual([expect.objectContaining({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster' })]);
-    // Staging must be fully healthy before production goes; production's manual-approval pause is settled.
-    expect(exprs('apps-staging')[0]).toMatchObject({ kind: 'Rollout', current: "status.phase == 'Healthy'", failed: "status.phase == 'Degraded'" });
-    expect(exprs('apps-production')[0]).toMatchObject({ kind: 'Rollout', current: "status.phase in ['Healthy', 'Paused']" });
+    // Staging must be fully healthy before production goes; production's manual-approval pause is
+    // settled. What the expressions decide is judged by Flux's evaluator in rollout-health.test.ts.
+    expect(exprs('apps-staging')[0]).toMatchObject({ kind: 'Rollout', current: expect.stringContaining("status.phase == 'Healthy'"), failed: "status.phase == 'Degraded'" });
+    expect(exprs('apps-production')[0]).toMatchObject({ kind: 'Rollout', current: expect.stringContaining("status.phase == 'Paused'"), failed: "status.phase == 'Degraded'" });
   });
 
   it('match what bootstrap installs: branch, path and the sops-age Secret', () => {
