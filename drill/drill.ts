@@ -387,6 +387,11 @@ async function checkRestored(c: PhysicalCtx, b: Barman, restoredSegments: string
   return { lostRows, rowsAfterTarget, bulkChecksumRestored, lmsRestored, walFetchSerialSecondsPerSegment, sourceBackupsUntouched };
 }
 
+/** `barman-cloud-backup-list --format json` (cmds.list): the fields read. */
+interface BarmanCatalog {
+  readonly backups_list: readonly { readonly backup_id: string; readonly backup_name?: string | null; readonly begin_wal?: string }[];
+}
+
 async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
   const { tools, s3, primary: pg, log } = c;
   const b = barmanSetup(c);
@@ -409,9 +414,9 @@ async function physicalDrill(c: PhysicalCtx): Promise<PhysicalResult> {
     asPostgres: tools, env: { ...s3env, ...pg.connEnv(), TMPDIR: barmanTmp },
   });
   const backupSeconds = seconds(t0Backup);
-  const catalog = JSON.parse(await run([bar('barman-cloud-backup-list'), ...cmds.list], { env: s3env }));
-  const backupId: string = catalog.backups_list.find((b: any) => b.backup_name === 'drill-base')?.backup_id;
-  const beginWal: string = catalog.backups_list.find((b: any) => b.backup_name === 'drill-base')?.begin_wal ?? '';
+  const catalog = JSON.parse(await run([bar('barman-cloud-backup-list'), ...cmds.list], { env: s3env })) as BarmanCatalog;
+  const backupId = catalog.backups_list.find((b) => b.backup_name === 'drill-base')?.backup_id;
+  const beginWal: string = catalog.backups_list.find((b) => b.backup_name === 'drill-base')?.begin_wal ?? '';
   if (!backupId) throw new Error(`base backup "drill-base" is not in the catalog: ${JSON.stringify(catalog)}`);
   const layoutPath = spec.configuration.destinationPath.replace(/^s3:\/\//, '');
   const baseBackupStoredBytes = total(await listObjects(tools, s3, `${layoutPath}/${serverName}/base/${backupId}`));

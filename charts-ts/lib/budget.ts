@@ -33,16 +33,20 @@
  *   layers, so no release starts): Rollouts count their HPA maximum without a canary, and the
  *   analysis templates' Jobs (the migration) are not counted. charts-ts/data/recovery.ts decides.
  */
+import type { V1Container, V1CronJob, V1Job, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { ConfigError } from '../config/load.ts';
 import type { Cluster } from '../config/schema.ts';
 import { footprintAnnotation, PodFootprint } from './footprint.ts';
 import { cpuCores, GiB, memoryBytes, MiB } from './quantity.ts';
-import { containersOf, groupOf, podMakingKind, podTemplate, type PodTemplateRef } from './workloads.ts';
+import {
+  asKind, containersOf, groupOf, isKind, podMakingKind, podTemplate, type Manifest, type PodTemplateRef, type RolloutCanaryJson, type RolloutJson,
+  type RolloutStepJson, type RolloutStrategyJson,
+} from './workloads.ts';
 
 export interface BudgetInput {
   /** dist/-relative file of the object. */
   readonly file: string;
-  readonly object: any;
+  readonly object: Manifest;
 }
 
 /** CPU in cores, memory in bytes; a limit is Infinity when some container has none. */
@@ -109,8 +113,7 @@ export const k3sPackagedPods: (PodFootprint & { source: string })[] = [
   },
 ];
 
-const refOf = (o: any): string => `${o?.kind}/${o?.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o?.metadata?.name}`;
-const isKind = (o: any, group: string, kind: string) => o?.kind === kind && groupOf(String(o?.apiVersion ?? '')) === group;
+const refOf = (o: Manifest): string => `${o?.kind}/${o?.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o?.metadata?.name}`;
 const add = (a: Amount, b: Amount, times = 1): Amount => ({ cpu: a.cpu + b.cpu * times, memory: a.memory + b.memory * times });
 const zero: Amount = { cpu: 0, memory: 0 };
 
@@ -119,8 +122,8 @@ function quantity(v: unknown, parse: (q: string) => number): number {
 }
 
 /** Requests or limits of one container; a missing limit is Infinity, a missing request 0. */
-function containerAmount(c: any, kind: 'requests' | 'limits'): Amount {
-  const r = c?.resources?.[kind] ?? {};
+function containerAmount(c: V1Container, kind: 'requests' | 'limits'): Amount {
+  const r: Readonly<Record<string, unknown>> = c?.resources?.[kind] ?? {};
   const missing = kind === 'limits' ? Infinity : 0;
   const cpu = quantity(r.cpu, cpuCores);
   const memory = quantity(r.memory, memoryBytes);
@@ -151,19 +154,19 @@ const scaledUp = (v: number | string | undefined, total: number, fallback: strin
 };
 
 /** Extra pods a Rollout can hold during an update (see the module comment). */
-export function rolloutSurge(rollout: any, replicas: number): { surge: number; rule: string } {
-  const strategy = rollout?.spec?.strategy ?? {};
+export function rolloutSurge(rollout: RolloutJson, replicas: number): { surge: number; rule: string } {
+  const strategy: RolloutStrategyJson = rollout?.spec?.strategy ?? {};
   if (strategy.blueGreen) {
     const preview = strategy.blueGreen.previewReplicaCount ?? replicas;
     return { surge: preview, rule: `blue-green preview ${preview}` };
   }
-  const canary = strategy.canary ?? {};
+  const canary: RolloutCanaryJson = strategy.canary ?? {};
   if (!canary.trafficRouting) {
     const surge = scaledUp(canary.maxSurge, replicas, '25%');
     return { surge, rule: `canary maxSurge ${canary.maxSurge ?? '25%'}` };
   }
   if (canary.dynamicStableScale) return { surge: 1, rule: 'canary, dynamicStableScale' };
-  const steps: any[] = canary.steps ?? [];
+  const steps: readonly RolloutStepJson[] = canary.steps ?? [];
   let weight = 0;
   let override: number | undefined;
   let largest = 0;
@@ -182,34 +185,41 @@ export function rolloutSurge(rollout: any, replicas: number): { surge: number; r
   return { surge: largest, rule: `canary holds ${largest} at ${at}%` };
 }
 
-function hpaMax(o: any, objects: readonly BudgetInput[]): number | undefined {
-  const hpa = objects.find((x) => isKind(x.object, 'autoscaling', 'HorizontalPodAutoscaler')
-    && x.object.metadata?.namespace === o.metadata?.namespace
-    && x.object.spec?.scaleTargetRef?.kind === o.kind && x.object.spec?.scaleTargetRef?.name === o.metadata?.name);
-  return hpa?.object.spec?.maxReplicas;
+function hpaMax(o: Manifest, objects: readonly BudgetInput[]): number | undefined {
+  const hpa = objects.map((x) => asKind<V2HorizontalPodAutoscaler>(x.object, 'autoscaling', 'HorizontalPodAutoscaler'))
+    .find((h) => h && h.metadata?.namespace === o.metadata?.namespace
+      && h.spec?.scaleTargetRef?.kind === o.kind && h.spec?.scaleTargetRef?.name === o.metadata?.name);
+  return hpa?.spec?.maxReplicas;
 }
 
-function replicasOf(o: any, objects: readonly BudgetInput[], frozen: boolean): { replicas: number; rule: string } {
+/** What replicasOf reads off the other kinds with a pod template (Deployment, StatefulSet, ReplicaSet, ReplicationController, Rollout). */
+interface Replicated { readonly spec?: { readonly replicas?: number } }
+
+function replicasOf(o: Manifest, objects: readonly BudgetInput[], frozen: boolean): { replicas: number; rule: string } {
   if (isKind(o, 'apps', 'DaemonSet')) return { replicas: 1, rule: 'one node' };
   if (o.kind === 'Pod') return { replicas: 1, rule: 'pod' };
-  if (isKind(o, 'batch', 'Job')) return { replicas: o.spec?.parallelism ?? 1, rule: 'job, once' };
-  if (isKind(o, 'batch', 'CronJob')) return { replicas: o.spec?.jobTemplate?.spec?.parallelism ?? 1, rule: 'cron job, once' };
+  const job = asKind<V1Job>(o, 'batch', 'Job');
+  if (job) return { replicas: job.spec?.parallelism ?? 1, rule: 'job, once' };
+  const cronJob = asKind<V1CronJob>(o, 'batch', 'CronJob');
+  if (cronJob) return { replicas: cronJob.spec?.jobTemplate?.spec?.parallelism ?? 1, rule: 'cron job, once' };
   const max = hpaMax(o, objects);
-  const base = max ?? o.spec?.replicas ?? 1;
+  const base = max ?? (o as Manifest & Replicated).spec?.replicas ?? 1;
   const baseRule = max !== undefined ? `HPA max ${max}` : `replicas ${base}`;
-  if (isKind(o, 'argoproj.io', 'Rollout')) {
+  const rollout = asKind<RolloutJson>(o, 'argoproj.io', 'Rollout');
+  if (rollout) {
     if (frozen) return { replicas: base, rule: `${baseRule}, releases frozen (no canary)` };
-    const { surge, rule } = rolloutSurge(o, base);
+    const { surge, rule } = rolloutSurge(rollout, base);
     return { replicas: base + surge, rule: `${baseRule} + ${rule}` };
   }
   return { replicas: base, rule: baseRule };
 }
 
 /** A Rollout with workloadRef runs the referenced Deployment's template. */
-function templateOf(o: any, objects: readonly BudgetInput[]): PodTemplateRef | undefined {
+function templateOf(o: Manifest, objects: readonly BudgetInput[]): PodTemplateRef | undefined {
   const t = podTemplate(o);
-  if (t || !isKind(o, 'argoproj.io', 'Rollout') || !o.spec?.workloadRef) return t;
-  const ref = o.spec.workloadRef;
+  const rollout = asKind<RolloutJson>(o, 'argoproj.io', 'Rollout');
+  if (t || !rollout || !rollout.spec?.workloadRef) return t;
+  const ref = rollout.spec.workloadRef;
   const target = objects.find((x) => x.object?.kind === ref.kind && x.object?.metadata?.name === ref.name
     && x.object?.metadata?.namespace === o.metadata?.namespace);
   return target ? podTemplate(target.object) : undefined;
@@ -233,12 +243,12 @@ const packagedLimit = (p: PodFootprint): Amount => {
  * counted 0 times, with the reason. Otherwise, or for a template several Rollouts use, each counts once.
  */
 function sequenceAnalysisJobs(objects: readonly BudgetInput[], lines: BudgetLine[]): void {
-  const templateLines = (ns: string, name: string) => lines.filter((l) => l.workload === `AnalysisTemplate/${ns}/${name}`);
+  const templateLines = (ns: string | undefined, name: string) => lines.filter((l) => l.workload === `AnalysisTemplate/${ns}/${name}`);
   const users = new Map<string, number>();
-  const rollouts = objects.map((x) => x.object).filter((o) => isKind(o, 'argoproj.io', 'Rollout'));
-  const referenced = (o: any): string[] => {
-    const c = o.spec?.strategy?.canary ?? {};
-    return [...(c.steps ?? []).flatMap((st: any) => (st.analysis?.templates ?? []).map((t: any) => t.templateName)), ...(c.analysis?.templates ?? []).map((t: any) => t.templateName)];
+  const rollouts = objects.map((x) => asKind<RolloutJson>(x.object, 'argoproj.io', 'Rollout')).filter((o) => o !== undefined);
+  const referenced = (o: RolloutJson): string[] => {
+    const c: RolloutCanaryJson = o.spec?.strategy?.canary ?? {};
+    return [...(c.steps ?? []).flatMap((st) => (st.analysis?.templates ?? []).map((t) => t.templateName)), ...(c.analysis?.templates ?? []).map((t) => t.templateName)];
   };
   for (const o of rollouts) for (const n of new Set(referenced(o))) users.set(`${o.metadata?.namespace}/${n}`, (users.get(`${o.metadata?.namespace}/${n}`) ?? 0) + 1);
   for (const o of rollouts) {
@@ -246,10 +256,10 @@ function sequenceAnalysisJobs(objects: readonly BudgetInput[], lines: BudgetLine
     const c = o.spec?.strategy?.canary;
     if (!c?.steps?.length) continue;
     const own = (n: string) => users.get(`${ns}/${n}`) === 1 && templateLines(ns, n).length > 0;
-    const background: string[] = (c.analysis?.templates ?? []).map((t: any) => t.templateName).filter(own);
+    const background: string[] = (c.analysis?.templates ?? []).map((t) => t.templateName).filter(own);
     const starting: number = c.analysis?.startingStep ?? 0;
-    const atStep = (c.steps as any[]).map((st, i) => [
-      ...(st.analysis?.templates ?? []).map((t: any) => t.templateName).filter(own),
+    const atStep = c.steps.map((st, i) => [
+      ...(st.analysis?.templates ?? []).map((t) => t.templateName).filter(own),
       ...(i >= starting ? background : []),
     ] as string[]);
     const amount = (names_: string[]) => names_.flatMap((n) => templateLines(ns, n)).reduce((a, l) => add(a, l.requests, l.replicas), zero);
@@ -295,7 +305,8 @@ export function computeBudget(objects: readonly BudgetInput[], cluster: Cluster,
     const t = templateOf(o, objects);
     if (t) {
       const { replicas, rule } = replicasOf(o, objects, frozen);
-      lines.push({ file, workload: refOf(o), pod: t.metadata?.labels?.['app.kubernetes.io/name'] ?? o.metadata?.name, replicas, rule, requests: podAmount(t, 'requests'), limits: podAmount(t, 'limits') });
+      // metadata.name: every object the API accepts has one.
+      lines.push({ file, workload: refOf(o), pod: t.metadata?.labels?.['app.kubernetes.io/name'] ?? o.metadata?.name as string, replicas, rule, requests: podAmount(t, 'requests'), limits: podAmount(t, 'limits') });
       continue;
     }
     const maker = podMakingKind(o);

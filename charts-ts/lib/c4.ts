@@ -7,9 +7,28 @@
  *   relations to the outside from the objects that configure them (ObjectStores, ClusterIssuers,
  *   IngressRoutes, Flux Kustomizations) and from config (alert receivers, object storage, Cloudflare).
  */
+import type {
+  V1Container, V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort, V1PodTemplateSpec, V1StatefulSet, V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
 import type { Config, Environment } from '../config/schema.ts';
+import { ofKind, type NamedManifest, type RolloutJson } from './workloads.ts';
 
-type Obj = any;
+type Obj = NamedManifest;
+
+/*
+ * What the diagrams read of each kind (JSON as rendered; the rest of each object is not read). A
+ * workload's pod template is where its kind keeps it: spec.template, or spec.jobTemplate.spec.template.
+ */
+interface PodTemplated { readonly spec?: { readonly template?: V1PodTemplateSpec; readonly jobTemplate?: { readonly spec?: { readonly template?: V1PodTemplateSpec } } } }
+interface CronJobJson { readonly spec: { readonly schedule: string } }
+interface CnpgClusterJson { readonly spec: { readonly imageName?: string; readonly instances: number; readonly storage?: { readonly size?: string; readonly storageClass?: string } } }
+interface PoolerJson { readonly spec: { readonly instances?: number; readonly pgbouncer?: { readonly poolMode?: string } } }
+interface HelmReleaseJson { readonly spec?: { readonly chart?: { readonly spec?: { readonly chart: string; readonly version?: string } } } }
+/** A NetworkPolicy rule: `to` (egress) or `from` (ingress; client-node names that field `_from`). */
+interface PolicyRuleJson { readonly to?: readonly V1NetworkPolicyPeer[]; readonly from?: readonly V1NetworkPolicyPeer[]; readonly ports?: readonly V1NetworkPolicyPort[] }
+interface NetworkPolicyJson { readonly spec: { readonly podSelector: V1LabelSelector; readonly egress?: readonly PolicyRuleJson[]; readonly ingress?: readonly PolicyRuleJson[] } }
+interface IngressRouteJson { readonly spec: { readonly routes?: readonly { readonly match: string }[] } }
+interface DeploymentJson { readonly spec: { readonly replicas?: number; readonly template: { readonly spec: { readonly containers: readonly { readonly image: string }[] } } } }
 
 interface Node { id: string; label: string; tech: string; descr: string; kind: 'Container' | 'ContainerDb' | 'ContainerQueue' }
 interface Rel { from: string; to: string; label: string; tech?: string }
@@ -20,7 +39,7 @@ const q = (s: string): string => `"${s.replace(/"/g, "'")}"`;
 const imageTag = (image: string): string => image.replace(/@sha256:.*/, '').split('/').pop() ?? image;
 
 /** Which node a NetworkPolicy peer (pod/namespace selector) refers to. */
-function peerNode(peer: Obj, namespace: string, nodesByLabel: Map<string, string>): string | undefined {
+function peerNode(peer: V1NetworkPolicyPeer, namespace: string, nodesByLabel: Map<string, string>): string | undefined {
   const ns = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] ?? (peer.namespaceSelector ? undefined : namespace);
   const labels = peer.podSelector?.matchLabels ?? {};
   for (const [k, v] of Object.entries(labels)) {
@@ -38,34 +57,42 @@ function workloadNodes(objects: Obj[], namespace: string): { nodes: Node[]; byLa
   for (const o of inNs) {
     const name = o.metadata.name;
     const nodeId = id(namespace, name);
-    const podLabels: Record<string, string> = o.spec?.template?.metadata?.labels ?? o.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {};
-    const containers: Obj[] = o.spec?.template?.spec?.containers ?? o.spec?.jobTemplate?.spec?.template?.spec?.containers ?? [];
+    const w = o as Obj & PodTemplated;
+    const podLabels: Record<string, string> = w.spec?.template?.metadata?.labels ?? w.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {};
+    const containers: V1Container[] = w.spec?.template?.spec?.containers ?? w.spec?.jobTemplate?.spec?.template?.spec?.containers ?? [];
     const image = containers[0]?.image ? imageTag(containers[0].image) : '';
     switch (o.kind) {
       case 'Rollout': {
-        const hpa = inNs.find((h) => h.kind === 'HorizontalPodAutoscaler' && h.spec?.scaleTargetRef?.name === name);
-        const steps = (o.spec?.strategy?.canary?.steps ?? []).filter((s: Obj) => s.setWeight !== undefined).map((s: Obj) => `${s.setWeight}%`);
-        nodes.push({ id: nodeId, kind: 'Container', label: name, tech: `Argo Rollout, ${image}`, descr: `canary ${steps.join(' > ')}${hpa ? `; HPA ${hpa.spec.minReplicas}-${hpa.spec.maxReplicas}` : ''}` });
+        const rollout = o as Obj & RolloutJson;
+        const hpa = inNs.map((h) => ofKind<V2HorizontalPodAutoscaler>(h, 'HorizontalPodAutoscaler')).find((h) => h?.spec?.scaleTargetRef?.name === name);
+        const steps = (rollout.spec?.strategy?.canary?.steps ?? []).filter((s) => s.setWeight !== undefined).map((s) => `${s.setWeight}%`);
+        nodes.push({ id: nodeId, kind: 'Container', label: name, tech: `Argo Rollout, ${image}`, descr: `canary ${steps.join(' > ')}${hpa ? `; HPA ${hpa.spec!.minReplicas}-${hpa.spec!.maxReplicas}` : ''}` });
         break;
       }
-      case 'StatefulSet':
-        nodes.push({ id: nodeId, kind: 'ContainerDb', label: name, tech: `StatefulSet, ${image}`, descr: `${o.spec?.replicas ?? 1} replica(s), ${o.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage ?? 'no'} volume` });
+      case 'StatefulSet': {
+        const set = o as Obj & V1StatefulSet;
+        nodes.push({ id: nodeId, kind: 'ContainerDb', label: name, tech: `StatefulSet, ${image}`, descr: `${set.spec?.replicas ?? 1} replica(s), ${set.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage ?? 'no'} volume` });
         break;
+      }
       case 'CronJob':
-        nodes.push({ id: nodeId, kind: 'Container', label: name, tech: `CronJob, ${image}`, descr: `schedule ${o.spec.schedule}` });
+        nodes.push({ id: nodeId, kind: 'Container', label: name, tech: `CronJob, ${image}`, descr: `schedule ${(o as Obj & CronJobJson).spec.schedule}` });
         break;
       case 'Cluster':
         if (o.apiVersion?.startsWith('postgresql.cnpg.io/')) {
-          nodes.push({ id: nodeId, kind: 'ContainerDb', label: name, tech: `CloudNativePG, ${imageTag(o.spec.imageName ?? 'postgresql')}`, descr: `${o.spec.instances} instance(s), ${o.spec.storage?.size ?? '?'} on ${o.spec.storage?.storageClass ?? 'default'}` });
+          const { spec } = o as Obj & CnpgClusterJson;
+          nodes.push({ id: nodeId, kind: 'ContainerDb', label: name, tech: `CloudNativePG, ${imageTag(spec.imageName ?? 'postgresql')}`, descr: `${spec.instances} instance(s), ${spec.storage?.size ?? '?'} on ${spec.storage?.storageClass ?? 'default'}` });
           byLabel.set(`${namespace}|cnpg.io/cluster=${name}`, nodeId);
         }
         break;
-      case 'Pooler':
-        nodes.push({ id: nodeId, kind: 'Container', label: name, tech: 'PgBouncer (CloudNativePG Pooler)', descr: `${o.spec.instances ?? 1} instance(s), ${o.spec.pgbouncer?.poolMode ?? 'session'} pooling` });
+      case 'Pooler': {
+        const { spec } = o as Obj & PoolerJson;
+        nodes.push({ id: nodeId, kind: 'Container', label: name, tech: 'PgBouncer (CloudNativePG Pooler)', descr: `${spec.instances ?? 1} instance(s), ${spec.pgbouncer?.poolMode ?? 'session'} pooling` });
         byLabel.set(`${namespace}|cnpg.io/poolerName=${name}`, nodeId);
         break;
+      }
       case 'HelmRelease': {
-        const chart = o.spec?.chart?.spec ? `${o.spec.chart.spec.chart} ${o.spec.chart.spec.version}` : `chart ${o.metadata.name}`;
+        const release = o as Obj & HelmReleaseJson;
+        const chart = release.spec?.chart?.spec ? `${release.spec.chart.spec.chart} ${release.spec.chart.spec.version}` : `chart ${o.metadata.name}`;
         nodes.push({ id: nodeId, kind: 'Container', label: name, tech: `Helm: ${chart}`, descr: 'installed by Flux' });
         break;
       }
@@ -80,8 +107,9 @@ function workloadNodes(objects: Obj[], namespace: string): { nodes: Node[]; byLa
 /** Allowed flows from the NetworkPolicies of a namespace (egress to peers, ingress from peers). */
 function policyRelations(objects: Obj[], namespace: string, byLabel: Map<string, string>): Rel[] {
   const rels: Rel[] = [];
-  const ports = (rule: Obj) => (rule.ports ?? []).map((p: Obj) => `${p.port}`).join(',');
-  for (const np of objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === namespace)) {
+  const ports = (rule: PolicyRuleJson) => (rule.ports ?? []).map((p) => `${p.port}`).join(',');
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === namespace) as (Obj & NetworkPolicyJson)[];
+  for (const np of policies) {
     const self = peerNode({ podSelector: np.spec.podSelector }, namespace, byLabel);
     if (!self) continue;
     for (const rule of np.spec.egress ?? []) {
@@ -146,9 +174,10 @@ export function environmentDiagram(config: Config, env: Environment, objects: Ob
   if (store && cluster) rels.push({ from: cluster.id, to: 'object_storage', label: 'WAL archive and base backups', tech: 'S3 (barman-cloud)' });
   for (const n of own.nodes.filter((x) => x.tech.startsWith('CronJob'))) rels.push({ from: n.id, to: 'object_storage', label: 'age-encrypted dumps', tech: 'S3' });
   // Users' hosts: not the routes only in-cluster clients can match (the canary probe's, ClientIP).
-  const inClusterOnly = (o: Obj) => (o.spec.routes ?? []).every((r: Obj) => /ClientIP\(/.test(String(r.match)));
-  const hosts = [...new Set(objects.filter((o) => o.kind === 'IngressRoute' && o.metadata.namespace === env.namespace && !inClusterOnly(o))
-    .flatMap((o) => (o.spec.routes ?? []).flatMap((r: Obj) => [...String(r.match).matchAll(/Host\(`([^`]+)`\)/g)].map((m) => m[1]))))].sort();
+  const inClusterOnly = (o: IngressRouteJson) => (o.spec.routes ?? []).every((r) => /ClientIP\(/.test(String(r.match)));
+  const routes = objects.filter((o) => o.kind === 'IngressRoute' && o.metadata.namespace === env.namespace) as (Obj & IngressRouteJson)[];
+  const hosts = [...new Set(routes.filter((o) => !inClusterOnly(o))
+    .flatMap((o) => (o.spec.routes ?? []).flatMap((r) => [...String(r.match).matchAll(/Host\(`([^`]+)`\)/g)].map((m) => m[1]))))].sort();
   rels.unshift({ from: 'users', to: 'cloudflare', label: `uses ${hosts.join(', ')}`, tech: 'HTTPS' }, { from: 'cloudflare', to: 'traefik', label: 'proxies', tech: 'HTTPS, full (strict)' });
   return [
     '```mermaid',
@@ -169,10 +198,11 @@ export function environmentDiagram(config: Config, env: Environment, objects: Ob
 }
 
 export function platformDiagram(config: Config, objects: Obj[]): string {
-  const namespaces = [...new Set(objects.filter((o) => o.kind === 'HelmRelease' || o.kind === 'Deployment').map((o) => o.metadata.namespace))].sort();
+  // Both kinds are namespaced: every one has a namespace.
+  const namespaces = [...new Set(objects.filter((o) => o.kind === 'HelmRelease' || o.kind === 'Deployment').map((o) => o.metadata.namespace as string))].sort();
   const boundaries = namespaces.map((ns) => {
     const { nodes } = workloadNodes(objects, ns);
-    const deployments = objects.filter((o) => o.kind === 'Deployment' && o.metadata.namespace === ns)
+    const deployments = (objects.filter((o) => o.kind === 'Deployment' && o.metadata.namespace === ns) as (Obj & DeploymentJson)[])
       .map((o): Node => ({ id: id(ns, o.metadata.name), kind: 'Container', label: o.metadata.name, tech: `Deployment, ${imageTag(o.spec.template.spec.containers[0].image)}`, descr: `${o.spec.replicas ?? 1} replica(s)` }));
     return [`    Container_Boundary(${id('ns', ns)}, ${q(`namespace ${ns}`)}) {`, ...[...nodes, ...deployments].map((n) => nodeLine(n, '      ')), '    }'];
   }).flat();

@@ -13,13 +13,14 @@
  * (like a bad config value), and `npm run restore` checks a restore against both before it writes
  * anything. While a restore is configured, releases are frozen (charts-ts/data/recovery.ts).
  */
+import type { V1ObjectMeta, V1PersistentVolumeClaim, V1ResourceQuota, V1StatefulSet } from '@kubernetes/client-node';
 import { ConfigError } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { appWorkloads } from '../apps/workload-list.ts';
 import { releasesFrozen } from '../data/recovery.ts';
 import { budgetVerdict, computeBudget, type Budget, type BudgetInput, type BudgetOptions } from './budget.ts';
 import { cpuCores, GiB, memoryBytes, MiB } from './quantity.ts';
-import { groupOf } from './workloads.ts';
+import { asKind, groupOf, ofKind, type Manifest } from './workloads.ts';
 
 export interface Volume {
   /** `Kind/name` of the object that claims it. */
@@ -54,23 +55,30 @@ export interface Capacity {
   readonly problems: string[];
 }
 
-const isCnpgCluster = (o: any) => o?.kind === 'Cluster' && groupOf(String(o?.apiVersion ?? '')) === 'postgresql.cnpg.io';
+/** The fields of a CloudNativePG Cluster that claim volumes (JSON; the sizes are quantities). */
+interface CnpgClusterVolumes {
+  readonly spec?: { readonly instances?: number; readonly storage?: { readonly size?: string }; readonly walStorage?: { readonly size?: string } };
+}
+
 const bytesOf = (q: unknown): number => (q === undefined || q === null ? 0 : memoryBytes(String(q)));
 
 /** The volumes an object will claim, each counted once per replica/instance. */
-export function volumesOf(o: any): Volume[] {
+export function volumesOf(o: Manifest | undefined): Volume[] {
   const owner = `${o?.kind}/${o?.metadata?.name}`;
-  if (isCnpgCluster(o)) {
-    const instances = o.spec?.instances ?? 1;
-    const each = bytesOf(o.spec?.storage?.size) + bytesOf(o.spec?.walStorage?.size);
+  const cluster = asKind<CnpgClusterVolumes>(o, 'postgresql.cnpg.io', 'Cluster');
+  if (cluster) {
+    const instances = cluster.spec?.instances ?? 1;
+    const each = bytesOf(cluster.spec?.storage?.size) + bytesOf(cluster.spec?.walStorage?.size);
     return Array.from({ length: instances }, () => ({ owner, bytes: each }));
   }
-  if (o?.kind === 'StatefulSet') {
-    const replicas = o.spec?.replicas ?? 1;
-    const each = (o.spec?.volumeClaimTemplates ?? []).reduce((s: number, t: any) => s + bytesOf(t?.spec?.resources?.requests?.storage), 0);
+  const statefulSet = ofKind<V1StatefulSet>(o, 'StatefulSet');
+  if (statefulSet) {
+    const replicas = statefulSet.spec?.replicas ?? 1;
+    const each = (statefulSet.spec?.volumeClaimTemplates ?? []).reduce((s, t) => s + bytesOf(t?.spec?.resources?.requests?.storage), 0);
     return each ? Array.from({ length: replicas }, () => ({ owner, bytes: each })) : [];
   }
-  if (o?.kind === 'PersistentVolumeClaim') return [{ owner, bytes: bytesOf(o.spec?.resources?.requests?.storage) }];
+  const claim = ofKind<V1PersistentVolumeClaim>(o, 'PersistentVolumeClaim');
+  if (claim) return [{ owner, bytes: bytesOf(claim.spec?.resources?.requests?.storage) }];
   return [];
 }
 
@@ -91,9 +99,11 @@ const quotaField: Record<QuotaKey, string> = {
   'requests.storage': 'quota.pvcStorage',
 };
 
+type NamespacedQuota = Manifest & V1ResourceQuota & { readonly metadata: V1ObjectMeta & { readonly namespace: string } };
+
 /** Every namespace with a ResourceQuota, against the budget's pods (same counting) and the claimed volumes. */
 export function quotaChecks(objects: readonly BudgetInput[], budget: Budget, config?: Config): QuotaCheck[] {
-  const quotas = objects.map((x) => x.object).filter((o) => o?.kind === 'ResourceQuota' && o.metadata?.namespace);
+  const quotas = objects.map((x) => ofKind<V1ResourceQuota>(x.object, 'ResourceQuota')).filter((o): o is NamespacedQuota => !!o?.metadata?.namespace);
   return quotas.map((q) => {
     const namespace: string = q.metadata.namespace;
     const hard: Partial<Record<QuotaKey, number>> = {};
@@ -136,10 +146,10 @@ const longRunning = new Set(['apps/Deployment', 'apps/StatefulSet', 'apps/Daemon
  */
 export function unlistedWorkloads(objects: readonly BudgetInput[], config: Config): string[] {
   return Object.values(config.environments).flatMap((env) => {
-    const listed = new Set(appWorkloads(env).map((w) => w.name));
+    const listed = new Set<string | undefined>(appWorkloads(env).map((w) => w.name));
     return objects.map((x) => x.object)
       .filter((o) => o?.metadata?.namespace === env.namespace && longRunning.has(`${groupOf(String(o.apiVersion ?? ''))}/${o.kind}`) && !listed.has(o.metadata?.name))
-      .map((o) => `workloads: ${o.kind}/${env.namespace}/${o.metadata.name} is not in the workload list of environments.${env.name} (charts-ts/apps/workload-list.ts): `
+      .map((o) => `workloads: ${o.kind}/${env.namespace}/${o.metadata?.name} is not in the workload list of environments.${env.name} (charts-ts/apps/workload-list.ts): `
         + 'the connection budget and the shared services\' network policies would not know it; make it a workers entry or add it to appWorkloads');
   });
 }

@@ -9,7 +9,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
+import { isRecord, type NamedManifest } from './workloads.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -72,10 +74,13 @@ export function crdFile(crd: PinnedCrd): string {
   return path;
 }
 
+/** A CustomResourceDefinition as a pinned file holds it. */
+export type CrdObject = NamedManifest & V1CustomResourceDefinition;
+
 /** Every CustomResourceDefinition object in the pinned files. */
-export function loadPinnedCrdObjects(): any[] {
+export function loadPinnedCrdObjects(): CrdObject[] {
   return pinnedCrds().flatMap((crd) =>
     parseAllDocuments(readFileSync(crdFile(crd), 'utf8'))
-      .map((d) => d.toJS())
-      .filter((o) => o?.kind === 'CustomResourceDefinition'));
+      .map((d): unknown => d.toJS())
+      .filter((o): o is CrdObject => isRecord(o) && o.kind === 'CustomResourceDefinition'));
 }

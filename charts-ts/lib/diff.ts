@@ -3,6 +3,7 @@
  * are added or removed, and for changed ones which fields changed. Objects are keyed by
  * apiVersion group, kind, namespace and name, so moving an object between files is not a change.
  */
+import type { Manifest } from './workloads.ts';
 
 export interface FieldChange {
   /** Dotted path, e.g. spec.template.spec.containers[0].image */
@@ -18,15 +19,18 @@ export interface ObjectDiff {
   readonly fields: FieldChange[];
 }
 
-export interface Located { readonly file: string; readonly object: any }
+export interface Located { readonly file: string; readonly object: Manifest }
 
-export const objectKey = (o: any): string => {
+export const objectKey = (o: Manifest): string => {
   const group = String(o.apiVersion ?? '').includes('/') ? String(o.apiVersion).split('/')[0] : 'core';
   const ns = o.metadata?.namespace ? `${o.metadata.namespace}/` : '';
   return `${o.kind}.${group} ${ns}${o.metadata?.name}`;
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** An item of a named list (containers, env, volumes, ...). */
+type Named = Record<string, unknown> & { readonly name: string };
 
 /** Field-level changes between two values; arrays of named items are matched by name. */
 export function fieldChanges(before: unknown, after: unknown, path = ''): FieldChange[] {
@@ -35,10 +39,10 @@ export function fieldChanges(before: unknown, after: unknown, path = ''): FieldC
     return keys.flatMap((k) => fieldChanges(before[k], after[k], path ? `${path}.${k}` : k));
   }
   if (Array.isArray(before) && Array.isArray(after)) {
-    const named = (a: unknown[]) => a.every((x) => isObject(x) && typeof x.name === 'string');
+    const named = (a: unknown[]): a is Named[] => a.every((x) => isObject(x) && typeof x.name === 'string');
     if (named(before) && named(after) && before.length && after.length) {
-      const b = new Map(before.map((x: any) => [x.name, x]));
-      const a = new Map(after.map((x: any) => [x.name, x]));
+      const b = new Map(before.map((x) => [x.name, x]));
+      const a = new Map(after.map((x) => [x.name, x]));
       const names = [...new Set([...b.keys(), ...a.keys()])];
       return names.flatMap((n) => fieldChanges(b.get(n), a.get(n), `${path}[name=${n}]`));
     }

@@ -9,29 +9,31 @@ import { dirname, join, relative } from 'node:path';
 import type { App } from 'cdk8s';
 import { stringify } from 'yaml';
 import { LmsChart } from './chart.ts';
+import type { NamedManifest } from './workloads.ts';
 
 export interface RenderedFile {
   readonly path: string; // relative to dist/
-  readonly objects: any[];
+  readonly objects: NamedManifest[];
 }
 
 /** Render every chart of the app to in-memory files (also used by tests, without touching disk). */
 export function render(app: App): RenderedFile[] {
   const errors = app.node.findAll().flatMap((c) => c.node.validate().map((e) => `${c.node.path}: ${e}`));
   if (errors.length) throw new Error(`validation failed:\n${errors.join('\n')}`);
-  const files = new Map<string, any[]>();
+  const files = new Map<string, NamedManifest[]>();
   for (const c of app.charts) {
     const chart = c as LmsChart;
     if (!(c instanceof LmsChart)) throw new Error(`chart ${chart.node.path} must extend LmsChart (it needs a dist/ layer)`);
     const path = `${chart.layer}/${chart.node.id}.yaml`;
     if (files.has(path)) throw new Error(`two charts write ${path}; chart ids must be unique per layer`);
-    const objects = chart.toJson();
+    // cdk8s types its output any[]; every object it renders has apiVersion, kind and metadata.name.
+    const objects: NamedManifest[] = chart.toJson();
     if (objects.length) files.set(path, objects);
   }
   return [...files.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([path, objects]) => ({ path, objects }));
 }
 
-export function toYaml(objects: any[]): string {
+export function toYaml(objects: readonly unknown[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
 

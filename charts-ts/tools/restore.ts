@@ -201,7 +201,7 @@ export async function planRestore(config: Config, envName: EnvironmentName, to: 
 export function withDatabase(input: ConfigInput, envName: EnvironmentName, database: Record<string, unknown>, removeRecovery = false): ConfigInput {
   const merged = deepMerge(input, { environments: { [envName]: { database } } }) as ConfigInput;
   if (removeRecovery) {
-    const copy = structuredClone(merged) as any;
+    const copy = structuredClone(merged);
     delete copy.environments[envName].database.recovery;
     return copy;
   }

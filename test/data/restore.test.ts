@@ -91,6 +91,17 @@ const editedInput = (text: string, env: 'staging' | 'production'): ConfigInput =
   deepMerge(values, { environments: { [env]: { database: readDatabaseValues('data.ts', text, env) } } }) as ConfigInput;
 
 const objectsOf = (yamlText: string) => yamlText.split(/^---\n/m).map((d) => d);
+
+/** The fields of the rendered recovery Cluster's spec (CloudNativePG) the edit test checks. */
+interface RecoveryClusterSpec {
+  storage: { size: string };
+  resources: { limits: { memory: string } };
+  postgresql: { parameters: Record<string, string> };
+  bootstrap: { recovery: { recoveryTarget: unknown } };
+  externalClusters: { plugin: { parameters: { serverName: string } } }[];
+  plugins: { parameters: { serverName: string } }[];
+}
+
 const step = (stdout: string, text: string) => {
   const i = stdout.indexOf(text);
   expect(i, `step "${text}" in:\n${stdout}`).toBeGreaterThanOrEqual(0);
@@ -121,14 +132,15 @@ describe('npm run restore: side-by-side', () => {
     const before = expectedDist(values);
     expect(Object.keys(written).filter((p) => written[p] !== before[p])).toEqual(['platform/data/database-production.yaml']);
     const cluster = render(buildApp(parseConfig(editedInput(text, 'production'))))
-      .flatMap((f) => f.objects).find((o) => o.kind === 'Cluster' && o.metadata.name === recoveryClusterName);
+      .flatMap((f) => f.objects).find((o) => o.kind === 'Cluster' && o.metadata.name === recoveryClusterName)!;
+    const spec = cluster.spec as RecoveryClusterSpec;
     expect(cluster.metadata.namespace).toBe('lms-production');
-    expect(cluster.spec.storage.size).toBe('24Gi');
-    expect(cluster.spec.resources.limits.memory).toBe('512Mi');
-    expect(cluster.spec.postgresql.parameters.max_connections).toBe('20');
-    expect(cluster.spec.bootstrap.recovery.recoveryTarget).toEqual({ targetTime: '2026-09-01T10:14:00Z' });
-    expect(cluster.spec.externalClusters[0].plugin.parameters.serverName).toBe('lms-db');
-    expect(cluster.spec.plugins[0].parameters.serverName).toBe('lms-db-recovery-2');
+    expect(spec.storage.size).toBe('24Gi');
+    expect(spec.resources.limits.memory).toBe('512Mi');
+    expect(spec.postgresql.parameters.max_connections).toBe('20');
+    expect(spec.bootstrap.recovery.recoveryTarget).toEqual({ targetTime: '2026-09-01T10:14:00Z' });
+    expect(spec.externalClusters[0].plugin.parameters.serverName).toBe('lms-db');
+    expect(spec.plugins[0].parameters.serverName).toBe('lms-db-recovery-2');
 
     // Steps: releases frozen (last layer first) before the merge, then apply, watch, finish.
     const out = box.stdout();

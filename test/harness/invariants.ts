@@ -126,7 +126,7 @@ const hostAccess = ' (a workload in a privileged namespace that needs host acces
 
 function security(t: Template): Problem[] {
   const out: Problem[] = [];
-  const pod = t.template.spec ?? {};
+  const pod: Partial<NonNullable<PodTemplateRef['spec']>> = t.template.spec ?? {};
   const podPath = t.template.path ? `${t.template.path}.spec` : 'spec';
   const podSc = pod.securityContext ?? {};
   for (const f of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {

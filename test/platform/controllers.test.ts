@@ -121,7 +121,7 @@ describe('FluxHelmRelease', () => {
 describe('system-upgrade-controller', () => {
   const deployment = r.get('Deployment', 'system-upgrade-controller', 'system-upgrade');
   it('runs the pinned image with explicit resources, non-root, read-only root filesystem', () => {
-    const spec = podTemplate(deployment)!.spec;
+    const spec = podTemplate(deployment)!.spec!;
     expect(deployment.spec.replicas).toBe(1);
     expect(spec.containers).toHaveLength(1);
     const ctr = spec.containers[0];
