@@ -21,8 +21,9 @@ export default defineConfig(
       globals: { console: 'readonly', process: 'readonly', fetch: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' },
     },
     rules: {
-      // Kubernetes objects and CRD payloads are untyped JSON in many places; typed constructs guard the edges.
-      '@typescript-eslint/no-explicit-any': 'off',
+      // Hand-written code is typed (issue 18): Kubernetes types from @kubernetes/client-node and the
+      // generated CRD imports; parsed JSON is `unknown` and narrowed, or typed as the fields read.
+      '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // `export const x = ...; export type x = z.infer<typeof x>` is the zod idiom used by the config.
       '@typescript-eslint/no-redeclare': 'off',
@@ -32,14 +33,9 @@ export default defineConfig(
     },
   },
   {
-    // Typed (issue 18): every chart folder and the config. Kubernetes types come from
-    // @kubernetes/client-node and the generated CRD imports; parsed JSON is `unknown` and narrowed.
-    // Still open: charts-ts/lib, charts-ts/tools, bootstrap, drill (object walkers over untyped JSON).
-    files: [
-      'charts-ts/apps/**/*.ts', 'charts-ts/config/**/*.ts', 'charts-ts/data/**/*.ts',
-      'charts-ts/platform/**/*.ts', 'charts-ts/observability/**/*.ts',
-      'charts-ts/main.ts', 'charts-ts/app.ts', 'charts-ts/lib/network-policy.ts',
-    ],
-    rules: { '@typescript-eslint/no-explicit-any': 'error' },
+    // Tests read rendered manifests and API responses as loose JSON, field by field: a wrong path
+    // fails the assertion that reads it, so types add little there.
+    files: ['test/**/*.ts', 'bootstrap/test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
 );

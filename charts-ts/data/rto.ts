@@ -8,7 +8,10 @@
  * (the repository's settings, e.g. expectedDataSize and Contabo's bandwidth limit), or `estimate`
  * (a step this repository cannot run: Contabo's reinstall, cloud-init, image pulls on a real node).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
+import { repoRoot } from '../lib/crds.ts';
 import { memoryBytes } from '../lib/quantity.ts';
 import { walRestoreParallelism } from './object-store.ts';
 
@@ -69,13 +72,46 @@ export const rebuildSteps: ReadonlyArray<{ id: string; what: string; command: st
   { id: 'k3s', what: 'k3s install, node Ready, kubeconfig', command: 'npm run bootstrap -- k3s', minutes: 5, note: '3-5 min' },
   { id: 'platform', what: 'Flux bootstrap, then namespaces, secrets, controllers, configs (the operators the restore needs)', command: 'npm run bootstrap -- flux', minutes: 12, note: 'first pulls of Flux, cert-manager, CloudNativePG, the Barman Cloud plugin, Argo Rollouts' },
   { id: 'database', what: 'databases restore (platform-data Ready)', command: 'DR runbook, procedure B', minutes: Number.NaN, note: 'derived: the database table' },
-  { id: 'apps', what: 'apps-staging, then apps-production (API, web, Redis)', command: '', minutes: 6, note: 'a first rollout skips the canary steps; 3 min each' },
+  { id: 'apps', what: 'apps-production and apps-staging side by side (API, web, Redis)', command: '', minutes: 3, note: 'a first rollout skips the canary steps; while a database restores in place production does not wait for staging (charts-ts/platform/flux-layers.ts)' },
   { id: 'observability', what: 'platform-observability (Prometheus, Grafana, Loki, Tempo, collector)', command: '', minutes: 8, overlaps: 'apps', note: 'beside the apps: while a database restores in place the apps layers wait for platform-data only (charts-ts/platform/flux-layers.ts); not on the users\' path, its first image pulls share the link' },
 ];
+
+/**
+ * The platform before the restore, as the first-deploy test measured it on an empty cluster with the
+ * real Flux controllers and operators (bench/results/flux-first-deploy.json, `E2E_RECORD=1 npm run
+ * test:e2e`): seconds from the first push to each layer Ready. No image is pulled there (kwok).
+ */
+export interface FirstDeployMeasurement {
+  readonly measuredAt: string;
+  readonly secondsFromPush: Record<string, number>;
+}
+
+export const firstDeployMeasurementPath = join(repoRoot, 'bench/results/flux-first-deploy.json');
+
+export function readFirstDeployMeasurement(path = firstDeployMeasurementPath): FirstDeployMeasurement | undefined {
+  if (!existsSync(path)) return undefined;
+  const data = JSON.parse(readFileSync(path, 'utf8')) as Partial<FirstDeployMeasurement>;
+  if (!data.secondsFromPush || typeof data.measuredAt !== 'string') throw new Error(`${path} has no "secondsFromPush"/"measuredAt"; re-run \`E2E_RECORD=1 npm run test:e2e\``);
+  return data as FirstDeployMeasurement;
+}
+
+/**
+ * What the first-deploy test cannot time of the platform step: `flux bootstrap` installing its
+ * controllers, and the first pulls of the controllers' images on an empty node (Flux's four,
+ * cert-manager's three, CloudNativePG, the Barman Cloud plugin, Argo Rollouts, system-upgrade-
+ * controller: about 370 MB compressed; under a minute at 10 MB/s, the rest for unpacking and the
+ * pods' starts), with margin.
+ */
+export const platformPullEstimateMinutes = 4;
+
+/** The layer the data layer waits for: the platform before the restore ends with it. */
+const platformBeforeData = 'platform-configs';
 
 export interface RtoInputs {
   readonly config: Config;
   readonly measured: RtoMeasurements;
+  /** The first-deploy test's measurement; without it the platform step is an estimate. */
+  readonly firstDeploy?: FirstDeployMeasurement;
 }
 
 export interface DatabaseRto {
@@ -209,6 +245,19 @@ export function vpsRto(inputs: RtoInputs): VpsRto {
           how: `${gb(otherBytes)} stored as ${gb(otherBytes * m.baseCompression)} share the bucket's ${bw} MB/s`,
         });
       }
+      continue;
+    }
+    const flux = inputs.firstDeploy?.secondsFromPush[platformBeforeData];
+    if (s.id === 'platform' && flux !== undefined) {
+      terms.push({
+        id: 'platform-flux', what: `Flux: namespaces, secrets, controllers, configs Ready (the operators the restore needs, the issuers, the ACME certificate)`,
+        minutes: flux / 60, basis: 'measured',
+        how: `first-deploy test (bench/results/flux-first-deploy.json, ${inputs.firstDeploy!.measuredAt.slice(0, 10)}): push -> ${platformBeforeData} Ready in ${Math.round(flux)} s, real controllers, no image pulls`,
+      });
+      terms.push({
+        id: 'platform-pulls', what: 'flux bootstrap and the controllers\' first image pulls', minutes: platformPullEstimateMinutes, basis: 'estimate',
+        how: 'about 370 MB of controller images on an empty node (under a minute at 10 MB/s), unpacking and starts, with margin',
+      });
       continue;
     }
     terms.push({ id: s.id, what: s.what, minutes: s.minutes, basis: 'estimate', how: s.note });

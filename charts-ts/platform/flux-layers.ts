@@ -120,18 +120,21 @@ export function fluxLayers(config: Config): FluxLayer[] {
   // the apps wait for the data layer only and observability comes up beside them. Their first rollout
   // on the new Cluster has no previous revision, so Argo Rollouts runs no step and no analysis: nothing
   // needs Prometheus yet, and the restore is not made longer by observability's first image pulls
-  // (charts-ts/data/rto.ts). `npm run restore -- <env> --finish` restores the normal order.
+  // (charts-ts/data/rto.ts). Production does not wait for staging either: what comes back is the
+  // revision production already ran (releases are frozen during a restore), so the staging gate would
+  // prove nothing and only keep users out for staging's start. `npm run restore -- <env> --finish`
+  // restores the normal order.
   const restoringInPlace = environmentNames.some((e) => config.environments[e].database.recovery?.mode === 'in-place');
-  let previous = restoringInPlace ? 'platform-data' : platform[platform.length - 1].name;
+  let previous = platform[platform.length - 1].name;
   for (const envName of environmentNames) {
     const env = config.environments[envName];
     apps.push({
-      name: `apps-${envName}`, path: layers.apps(envName), dependsOn: [previous], timeout: t.apps,
-      purpose: envName === 'staging'
-        ? (restoringInPlace
-          ? 'Staging first, right after the restored data layer (an in-place restore is in progress: observability comes up beside the apps).'
-          : 'Staging first: a release must be healthy there before production reconciles.')
-        : 'Production last, gated on a healthy staging at the same revision.',
+      name: `apps-${envName}`, path: layers.apps(envName), dependsOn: [restoringInPlace ? 'platform-data' : previous], timeout: t.apps,
+      purpose: restoringInPlace
+        ? `${envName === 'staging' ? 'Staging' : 'Production'} right after the restored data layer (an in-place restore is in progress: both environments and observability come up side by side).`
+        : envName === 'staging'
+          ? 'Staging first: a release must be healthy there before production reconciles.'
+          : 'Production last, gated on a healthy staging at the same revision.',
       healthCheckExprs: [rolloutHealth(env.canary.manualApproval)],
     });
     previous = `apps-${envName}`;

@@ -28,6 +28,7 @@ import type { Config, EnvironmentName } from '../config/schema.ts';
 import { repoRoot } from '../lib/crds.ts';
 import { names } from '../lib/names.ts';
 import { stableRoundSeconds } from '../lib/canary-abort.ts';
+import type { NamedManifest } from '../lib/workloads.ts';
 import { render } from '../lib/synth.ts';
 import { commandLine, flag } from './cli.ts';
 import { releasePollMs } from './release.ts';
@@ -84,12 +85,45 @@ export function readBench(path = benchResultPath): BenchResult {
 
 const intOrString = (v: unknown): number => (typeof v === 'number' ? v : seconds(String(v)));
 
+/** The fields of a rendered Flux Kustomization this tool reads. */
+export interface KustomizationFields {
+  readonly metadata: { readonly name: string };
+  readonly spec?: { readonly path?: string; readonly dependsOn?: readonly { readonly name: string }[] };
+}
+
+/** A canary step as rendered (Argo Rollouts v1alpha1), the fields read. */
+interface CanaryStepFields {
+  readonly setWeight?: number;
+  readonly pause?: { readonly duration?: string | number };
+  readonly analysis?: { readonly templates?: readonly { readonly templateName: string; readonly clusterScope?: boolean }[] };
+}
+
+/** The fields of a rendered Rollout this tool reads. */
+export interface RolloutFields {
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly spec?: { readonly strategy?: { readonly canary?: { readonly steps?: readonly CanaryStepFields[] } } };
+}
+
+/** The fields of a rendered (Cluster)AnalysisTemplate this tool reads. */
+export interface AnalysisTemplateFields {
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly spec: {
+    readonly metrics?: readonly {
+      readonly provider?: { readonly job?: unknown };
+      readonly initialDelay?: string;
+      readonly interval?: string;
+      readonly count?: number | string;
+    }[];
+  };
+}
+
 /** Longest dependsOn chain (number of Kustomizations) ending at `name`, itself included. */
-export function chainDepth(kustomizations: any[], name: string, seen: string[] = []): number {
+export function chainDepth(kustomizations: readonly KustomizationFields[], name: string, seen: string[] = []): number {
   const k = kustomizations.find((o) => o.metadata?.name === name);
   if (!k) throw new Error(`lead-time: Kustomization ${name} is not rendered`);
   if (seen.includes(name)) throw new Error(`lead-time: Kustomization dependency cycle: ${[...seen, name].join(' -> ')}`);
-  const deps: string[] = (k.spec?.dependsOn ?? []).map((d: { name: string }) => d.name);
+  const deps = (k.spec?.dependsOn ?? []).map((d) => d.name);
   return 1 + Math.max(0, ...deps.map((d) => chainDepth(kustomizations, d, [...seen, name])));
 }
 
@@ -99,7 +133,7 @@ interface CanaryTime { seconds: number; detail: string; reachedPause: boolean }
  * Time a Rollout takes through its canary steps: to the end (staging), or to the first indefinite
  * pause (production's manual approval).
  */
-export function canarySeconds(rollout: any, templates: any[], config: Config, env: EnvironmentName, stopAtPause: boolean, imageOnNode: boolean): CanaryTime {
+export function canarySeconds(rollout: RolloutFields, templates: readonly AnalysisTemplateFields[], config: Config, env: EnvironmentName, stopAtPause: boolean, imageOnNode: boolean): CanaryTime {
   const t = config.cluster.delivery.timings;
   const e = config.environments[env];
   const controller = seconds(e.apps.analysis.controllerLatency);
@@ -110,12 +144,12 @@ export function canarySeconds(rollout: any, templates: any[], config: Config, en
   // A migration step (a Job running the release's image) pulls the image before any canary pod.
   let pull = imageOnNode ? 0 : seconds(t.canaryImagePull);
   const replicas = workload.hpa.min;
-  const steps: any[] = rollout.spec?.strategy?.canary?.steps ?? [];
+  const steps = rollout.spec?.strategy?.canary?.steps ?? [];
   let total = 0;
   let canaryPods = 0;
   const parts: string[] = [];
   for (const [i, s] of steps.entries()) {
-    if ('setWeight' in s) {
+    if (s.setWeight !== undefined) {
       // New canary pods only when the weight needs more of them than are already running.
       const needed = Math.max(1, Math.ceil((s.setWeight * replicas) / 100));
       if (needed > canaryPods) {
@@ -126,15 +160,15 @@ export function canarySeconds(rollout: any, templates: any[], config: Config, en
       } else {
         parts.push(`${s.setWeight}%`);
       }
-    } else if ('pause' in s) {
-      if (s.pause?.duration === undefined) {
+    } else if (s.pause !== undefined) {
+      if (s.pause.duration === undefined) {
         if (stopAtPause) return { seconds: total, detail: `${parts.join(', ')} -> approval pause`, reachedPause: true };
         throw new Error(`lead-time: Rollout ${e.namespace}/${rollout.metadata.name} step ${i} is an indefinite pause; in ${env} it would wait for a human`);
       }
       const p = intOrString(s.pause.duration);
       total += p;
       parts.push(`pause ${p}s`);
-    } else if ('analysis' in s) {
+    } else if (s.analysis !== undefined) {
       let longest = 0;
       let job = false;
       for (const ref of s.analysis.templates ?? []) {
@@ -177,11 +211,11 @@ export function readFluxMeasurement(path = fluxMeasurementPath): FluxMeasurement
 }
 
 /** Layers of the longest dependsOn chain ending at `name`, first to last. */
-export function chain(kustomizations: any[], name: string, seen: string[] = []): string[] {
+export function chain(kustomizations: readonly KustomizationFields[], name: string, seen: string[] = []): string[] {
   const k = kustomizations.find((o) => o.metadata?.name === name);
   if (!k) throw new Error(`lead-time: Kustomization ${name} is not rendered`);
   if (seen.includes(name)) throw new Error(`lead-time: Kustomization dependency cycle: ${[...seen, name].join(' -> ')}`);
-  const deps: string[] = (k.spec?.dependsOn ?? []).map((d: { name: string }) => d.name);
+  const deps = (k.spec?.dependsOn ?? []).map((d) => d.name);
   const longest = deps.map((d) => chain(kustomizations, d, [...seen, name])).reduce<string[]>((a, b) => (b.length > a.length ? b : a), []);
   return [...longest, name];
 }
@@ -198,11 +232,12 @@ export function chain(kustomizations: any[], name: string, seen: string[] = []):
  * The deployment record and the staging smoke test run while the cluster works; they count only by
  * what they outlast.
  */
-export function computeLeadTime(config: Config, objects: any[], bench: BenchResult, measured?: FluxMeasurement): LeadTime {
+export function computeLeadTime(config: Config, objects: readonly NamedManifest[], bench: BenchResult, measured?: FluxMeasurement): LeadTime {
   const d = config.cluster.delivery;
   const t = d.timings;
-  const kustomizations = objects.filter((o) => o.kind === 'Kustomization' && o.apiVersion?.startsWith('kustomize.toolkit.fluxcd.io/'));
-  const templates = objects.filter((o) => o.kind === 'AnalysisTemplate' || o.kind === 'ClusterAnalysisTemplate');
+  // The kind decides the shape: each list is typed as the fields read of its kind.
+  const kustomizations = objects.filter((o) => o.kind === 'Kustomization' && o.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/')) as unknown as KustomizationFields[];
+  const templates = objects.filter((o) => o.kind === 'AnalysisTemplate' || o.kind === 'ClusterAnalysisTemplate') as unknown as AnalysisTemplateFields[];
   const steps: LeadTimeStep[] = [];
   const add = (stage: LeadTimeStep['stage'], step: string, secs: number, source: string) => steps.push({ stage, step, seconds: Math.round(secs), source });
 
@@ -220,7 +255,7 @@ export function computeLeadTime(config: Config, objects: any[], bench: BenchResu
     const ns = config.environments[env].namespace;
     const rollouts = objects.filter((o) => o.kind === 'Rollout' && o.metadata?.namespace === ns);
     if (!rollouts.length) throw new Error(`lead-time: no Argo Rollout is rendered in ${ns}; the canary time cannot be computed`);
-    const times = rollouts.map((r) => ({ name: r.metadata.name as string, ...canarySeconds(r, templates, config, env, stopAtPause, imageOnNode) }));
+    const times = rollouts.map((r) => ({ name: r.metadata.name, ...canarySeconds(r, templates, config, env, stopAtPause, imageOnNode) }));
     return times.reduce((a, b) => (b.seconds > a.seconds ? b : a));
   };
 

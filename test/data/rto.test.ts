@@ -10,7 +10,7 @@ import { deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { maxWalParallel, objectStoreSpec, walRestoreParallelism } from '../../charts-ts/data/object-store.ts';
 import {
-  databaseRto, databaseRtoTable, rebuildSteps, restoreFixedEstimates, scheduleIntervalHours, vpsRto, vpsRtoTable, walSegmentBytes,
+  databaseRto, databaseRtoTable, platformPullEstimateMinutes, readFirstDeployMeasurement, rebuildSteps, restoreFixedEstimates, scheduleIntervalHours, vpsRto, vpsRtoTable, walSegmentBytes,
   type RtoMeasurements,
 } from '../../charts-ts/data/rto.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
@@ -98,6 +98,20 @@ describe('RTO arithmetic', () => {
     for (const s of rebuildSteps) expect(table).toContain(s.id === 'database' ? 'production database restore' : s.what);
   });
 
+  it('the platform before the restore from the first-deploy test where it was measured, with the image pulls estimated beside it', () => {
+    const firstDeploy = { measuredAt: '2026-12-06T05:00:00Z', secondsFromPush: { 'platform-controllers': 90, 'platform-configs': 150 } };
+    const estimated = vpsRto({ config, measured });
+    const v = vpsRto({ config, measured, firstDeploy });
+    expect(v.terms.some((t) => t.id === 'platform')).toBe(false);
+    expect(v.terms.find((t) => t.id === 'platform-flux')).toMatchObject({ minutes: 2.5, basis: 'measured' });
+    expect(v.terms.find((t) => t.id === 'platform-pulls')).toMatchObject({ minutes: platformPullEstimateMinutes, basis: 'estimate' });
+    const platform = rebuildSteps.find((s) => s.id === 'platform')!.minutes;
+    expect(v.minutes).toBeCloseTo(estimated.minutes - platform + 2.5 + platformPullEstimateMinutes, 9);
+    expect(v.estimatedMinutes).toBeCloseTo(estimated.estimatedMinutes - platform + platformPullEstimateMinutes, 9);
+    // A measurement that never reached the layer before the data layer measures nothing here.
+    expect(vpsRto({ config, measured, firstDeploy: { ...firstDeploy, secondsFromPush: { 'platform-namespaces': 9 } } }).minutes).toBeCloseTo(estimated.minutes, 9);
+  });
+
   it('the data layer waits longer than a restore within target before Flux calls it failed', () => {
     const t = config.cluster.platform.flux.timeouts.data;
     const [, h, m, sec] = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t) ?? [];
@@ -125,19 +139,19 @@ describe('the runbooks show the RTO computed from the config and the last drill 
 
   it('DR runbook: the database and whole-VPS tables', () => {
     const db = databaseRtoTable(databaseRto({ config, measured: last }));
-    const v = vpsRtoTable(vpsRto({ config, measured: last }));
+    const v = vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFirstDeployMeasurement() }));
     expect(dr.includes(db), `docs/runbooks/disaster-recovery.md, "Recovery time": replace the database table with\n\n${db}\n`).toBe(true);
     expect(dr.includes(v), `docs/runbooks/disaster-recovery.md, "Recovery time": replace the whole-VPS table with\n\n${v}\n`).toBe(true);
   });
 
   it('server-rebuild runbook: the timeline', () => {
-    const v = vpsRtoTable(vpsRto({ config, measured: last }));
+    const v = vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFirstDeployMeasurement() }));
     expect(rebuild.includes(v), `docs/runbooks/server-rebuild.md, "Timeline": replace the table with\n\n${v}\n`).toBe(true);
   });
 
   it('the drill report shows the same tables', () => {
     const md = readFileSync(join(repoRoot, 'drill/report.md'), 'utf8');
     expect(md).toContain(databaseRtoTable(databaseRto({ config, measured: last })));
-    expect(md).toContain(vpsRtoTable(vpsRto({ config, measured: last })));
+    expect(md).toContain(vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFirstDeployMeasurement() })));
   });
 });

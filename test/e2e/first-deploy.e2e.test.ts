@@ -214,13 +214,7 @@ describe('first deploy from git', () => {
       env: { ...spec.env, SSL_CERT_FILE: trusted },
       rewrite: async (a, port) => setFlag(await spec.rewrite(a, port), '--dns01-recursive-nameservers', zoneDns.address),
     }));
-    // prometheus-operator reads no kubeconfig: the API server and client certificate as flags (the
-    // test's; it has no impersonation flag, so it does not run with its chart's RBAC).
-    const pki = plane.pki;
-    operators = new OperatorSupervisor(plane, kube, proxy, withOperator(certManager, 'prometheus-operator', (spec) => ({
-      ...spec,
-      rewrite: async (a, port) => [...await spec.rewrite(a, port), `--apiserver=${plane!.server}`, `--cert-file=${pki.adminCert}`, `--key-file=${pki.adminKey}`, `--ca-file=${pki.caCert}`],
-    })));
+    operators = new OperatorSupervisor(plane, kube, proxy, certManager);
 
     // CI: the deploy workflow's publish steps, from a commit of this work tree.
     source = sourceRepo({ age, chartRepoUrl: charts.url });
@@ -289,6 +283,8 @@ describe('first deploy from git', () => {
       return kustomizations.length > 1 && kustomizations.filter(reached).every((k) => k.ready);
     }, { timeoutMs: 900_000, intervalMs: 3_000 }).catch(() => undefined);
     console.log(`layers, ms from git push to Ready:\n${kustomizations.map((k) => `  ${k.name}: ${clock.at('Kustomization', k.namespace, k.name) ?? 'not Ready'}`).join('\n')}`);
+    const readySeconds = kustomizations.flatMap((k) => { const ms = clock.at('Kustomization', k.namespace, k.name); return ms === undefined ? [] : [[k.name, ms / 1000] as const]; });
+    writeFluxTimings({ measuredAt: new Date().toISOString(), secondsFromPush: Object.fromEntries(readySeconds.sort((a, b) => a[1] - b[1])) }, 'first-deploy');
     expect(last).not.toMatch(/NotReconciled|Failed|Progressing|DependencyNotReady/);
     for (const k of kustomizations.filter((x) => x.ready)) {
       for (const dep of k.dependsOn) {

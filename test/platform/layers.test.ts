@@ -137,12 +137,13 @@ describe('the cluster\'s layers', () => {
     expect(checkPlacement(layers, moved, opts).join('\n')).toMatch(/ClusterIssuer letsencrypt-production \(layer platform-controllers\) uses API group cert-manager.io/);
   });
 
-  it('while a database restores in place, the apps wait for the data layer only, and every object still lands in order', () => {
+  it('while a database restores in place, both apps layers wait for the data layer only, and every object still lands in order', () => {
     const restoring = renderAll({ environments: { staging: { database: { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db' } } } } });
     const rebuild = clusterLayers(restoring);
     const deps = new Map(rebuild.map((l) => [l.name, l.dependsOn]));
     expect(deps.get('apps-staging')).toEqual(['platform-data']);
-    expect(deps.get('apps-production')).toEqual(['apps-staging']);
+    // Production comes back beside staging, not behind it (the revision it already ran).
+    expect(deps.get('apps-production')).toEqual(['platform-data']);
     // Observability no longer precedes the apps: it comes up beside them.
     expect(ancestors(rebuild, 'apps-production').has('platform-observability')).toBe(false);
     expect(checkLayerGraph(rebuild)).toEqual([]);

@@ -72,7 +72,9 @@ export function operatorSpecs(): OperatorSpec[] {
       started: /Starting|starting/,
     },
     {
+      // Reads KUBECONFIG (pkg/k8s NewClusterConfig), then replaces its impersonation with `--as`.
       name: 'prometheus-operator', binary: 'prometheus-operator', namespace: 'monitoring', selector: 'app=kube-prometheus-stack-operator',
+      impersonateFlag: '--as',
       rewrite: async (a, port) => setFlag(a, '--web.listen-address', await loopback(port)),
       started: /Starting|starting/,
     },

@@ -31,6 +31,12 @@ export interface PodProcessSpec {
   readonly mounts?: readonly string[];
   /** Some components take the kubeconfig as a flag instead of KUBECONFIG. */
   readonly kubeconfigFlag?: string;
+  /**
+   * A flag naming the user to impersonate, for a component that overwrites the kubeconfig's own
+   * impersonation with it (prometheus-operator sets rest.Config.Impersonate.UserName from its `--as`,
+   * empty unless given): set to the pod's ServiceAccount.
+   */
+  readonly impersonateFlag?: string;
   /** Prepended to args (a binary whose image entrypoint adds a subcommand). */
   readonly command?: readonly string[];
   /**
@@ -147,6 +153,7 @@ export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: Pod
   const env = await resolveEnv(kube, deployment, container, plane.nodeName);
   const args = await spec.rewrite([...(spec.command ?? []), ...(container.args ?? [])].map((a: string) => a.replace(/\$\(([A-Za-z0-9_]+)\)/g, (m, v) => env[v] ?? m)));
   if (spec.kubeconfigFlag) args.push(`${spec.kubeconfigFlag}=${kubeconfig}`);
+  if (spec.impersonateFlag) args.push(`${spec.impersonateFlag}=system:serviceaccount:${spec.namespace}:${serviceAccount}`);
   const bin = binary(spec.binary);
   const volumes = await podMounts(kube, plane, spec.name, deployment, container);
   const binds = [...volumes.binds, ...(spec.mounts ?? []).map((podPath) => ({ podPath, host: undefined }))];
