@@ -18,6 +18,9 @@ export class MissingToolError extends Error {
   }
 }
 
+/** moto's S3 server (PyPI moto[server]), the one S3-compatible endpoint of every test that needs one. */
+export const motoServerPath = (): string => join(venvBin('moto-', 'moto_server'), 'moto_server');
+
 function venvBin(prefix: string, probe: string): string {
   const dir = join(cache, 'data-tools');
   const found = existsSync(dir)
@@ -59,7 +62,7 @@ export async function findTools(): Promise<Tools> {
   const version = (await $({ quiet: true })`${join(pgBin, 'postgres')} --version`).stdout;
   const pgMajor = Number(/\(PostgreSQL\) (\d+)/.exec(version)?.[1]);
   const barmanBin = venvBin('barman-', 'barman-cloud-backup');
-  const motoServer = join(venvBin('moto-', 'moto_server'), 'moto_server');
+  const motoServer = motoServerPath();
   const bins = [join(cache, 'bin')];
   const age = onPath('age', bins);
   const ageKeygen = onPath('age-keygen', bins);

@@ -16,8 +16,18 @@
 set -euo pipefail
 APT_OPTS="${APT_OPTS:--y -q -o DPkg::Lock::Timeout=600}"
 export GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod
-TOOLS="$PWD/.cache/data-tools"
+# The venvs live in .cache/data-tools, or under LMS_SHARED_TOOLS (.ci/run: a path outside the clone
+# that every clone reuses). A venv embeds its own absolute path, so it is built at its final place,
+# never through a link; .cache/data-tools then links there (the drill and the tests look in it).
+TOOLS="${LMS_SHARED_TOOLS:-$PWD/.cache}/data-tools"
 mkdir -p "$GOBIN" "$TOOLS"
+if [ "$TOOLS" != "$PWD/.cache/data-tools" ]; then
+  [ ! -e .cache/data-tools ] || [ -L .cache/data-tools ] \
+    || { echo "setup: .cache/data-tools is a directory but LMS_SHARED_TOOLS=$LMS_SHARED_TOOLS: remove it" >&2; exit 1; }
+  ln -sfn "$TOOLS" .cache/data-tools
+  # The postgres user runs barman-cloud from there (archive_command): it must reach it.
+  chmod a+rx "$LMS_SHARED_TOOLS"
+fi
 
 # renovate: datasource=pypi depName=barman
 BARMAN_VERSION=3.19.1

@@ -26,13 +26,4 @@ fail2ban-client --version | sed -n 1p
 cloud-init --version
 shellcheck --version | sed -n 2p
 dig -v 2>&1 | sed -n 1p
-
-# moto's S3 server (PyPI), the real S3-compatible endpoint the bucket/lifecycle tests run against.
-# renovate: datasource=pypi depName=moto
-MOTO_VERSION=5.2.5
-VENV="$PWD/.cache/venvs/host-tools"
-if [ "$("$VENV/bin/python" -c 'import moto; print(moto.__version__)' 2>/dev/null)" != "$MOTO_VERSION" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-fi
-echo "moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)')"
+# moto's S3 server for the bucket/lifecycle tests: the one 40-data-tools.sh installs for the drill.

@@ -4,7 +4,8 @@
 set -euo pipefail
 # renovate: datasource=npm depName=renovate
 RENOVATE_VERSION=39.264.1
-dir="$PWD/.cache/renovate"
+# Under LMS_SHARED_TOOLS when set (.ci/run: reused by every clone), else in this clone.
+dir="${LMS_SHARED_TOOLS:-$PWD/.cache}/renovate"
 if [ "$(cat "$dir/.version" 2>/dev/null)" != "$RENOVATE_VERSION" ]; then
   rm -rf "$dir" && mkdir -p "$dir"
   npm install --prefix "$dir" --no-audit --no-fund --ignore-scripts --omit=optional "renovate@$RENOVATE_VERSION" >/dev/null

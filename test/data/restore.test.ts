@@ -32,7 +32,7 @@ import { GiB, memoryBytes } from '../../charts-ts/lib/quantity.ts';
 import { render, toYaml } from '../../charts-ts/lib/synth.ts';
 import { bucketServerNames, planRestore, renderAndCheck, restoreCapacityTable, runRestore, withDatabase, type RestoreDeps } from '../../charts-ts/tools/restore.ts';
 import { startS3 } from '../../drill/s3.ts';
-import type { Tools } from '../../drill/tools.ts';
+import { motoServerPath, type Tools } from '../../drill/tools.ts';
 
 const dataPath = join(repoRoot, 'charts-ts/config/sections/data.ts');
 const realData = readFileSync(dataPath, 'utf8');
@@ -408,12 +408,9 @@ describe('a restore fits the node and the quotas (computed from the real config)
 
 describe('fresh server names from the bucket (a real S3 API: moto, from npm run setup)', () => {
   it('lists the server names under postgres/<env>/ and never picks one that holds an archive', async () => {
-    const dir = join(repoRoot, '.cache', 'data-tools');
-    const moto = (existsSync(dir) ? readdirSync(dir) : []).filter((d) => d.startsWith('moto-') && existsSync(join(dir, d, '.complete'))).sort().pop();
-    if (!moto) throw new Error(`moto_server is missing under ${dir}: run \`npm run setup\` (scripts/setup.d/40-data-tools.sh)`);
     const config0 = parseConfig(values);
     const bucket = config0.cluster.objectStorage.bucket;
-    const s3 = await startS3({ motoServer: join(dir, moto, 'bin', 'moto_server') } as Tools, bucket);
+    const s3 = await startS3({ motoServer: motoServerPath() } as Tools, bucket);
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
     try {
       for (const key of ['lms-db/base/20260901T020000/backup.info', 'lms-db/wals/0000000100000000/000000010000000000000001.zst', 'lms-db-r1/wals/0000000100000000/000000010000000000000002.zst', 'lms-db-recovery-1/wals/x']) {

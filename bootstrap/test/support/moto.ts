@@ -1,13 +1,12 @@
 /**
  * A real S3-compatible server on 127.0.0.1 for the bucket and lifecycle tests: moto's standalone
- * server (PyPI moto[server], installed by scripts/setup.d/60-host-tools.sh into .cache/venvs), with
+ * server (PyPI moto[server], installed by scripts/setup.d/40-data-tools.sh, the same one the drill uses), with
  * request authentication ON: it verifies each SigV4 signature against an IAM access key created at
  * start, so a wrong secret really fails (SignatureDoesNotMatch).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { repoRoot } from './config.ts';
+import { motoServerPath } from '../../../drill/tools.ts';
 
 const freePort = (): Promise<number> => new Promise((resolve, reject) => {
   const s = createServer();
@@ -30,8 +29,7 @@ export class MotoServer {
   env: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string } = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
 
   async start(): Promise<this> {
-    const bin = `${repoRoot}/.cache/venvs/host-tools/bin/moto_server`;
-    if (!existsSync(bin)) throw new Error(`${bin} missing: run npm run setup (scripts/setup.d/60-host-tools.sh)`);
+    const bin = motoServerPath();
     const port = await freePort();
     this.child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: String(bootstrapCalls) } });
     for (let i = 0; i < 150 && !this.url; i++) {
