@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { minHeadroomPercent } from '../../charts-ts/config/cross-checks.ts';
 import { deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
@@ -30,10 +31,10 @@ const budgetCli = (...args: string[]) => run(join(repoRoot, 'node_modules/.bin/t
 
 const line = (objects: BudgetInput[], workload: string) => computeBudget(objects, cluster).lines.find((l) => l.workload === workload)!;
 
-const deployment = (name: string, cpu: string, memory: string, replicas = 1): BudgetInput => fixtureWith('Deployment', (d) => {
-  d.metadata.name = name;
-  d.spec.replicas = replicas;
-  d.spec.template.spec.containers[0].resources = { requests: { cpu, memory }, limits: { cpu, memory } };
+const deployment = (name: string, cpu: string, memory: string, replicas = 1): BudgetInput => fixtureWith('Deployment', (d: V1Deployment) => {
+  d.metadata!.name = name;
+  d.spec!.replicas = replicas;
+  d.spec!.template.spec!.containers[0].resources = { requests: { cpu, memory }, limits: { cpu, memory } };
 }).find((o) => o.object.kind === 'Deployment')!;
 
 describe('capacity budget', () => {
@@ -94,9 +95,9 @@ describe('capacity budget', () => {
   });
 
   it('counts init containers and native sidecars as the scheduler does', () => {
-    const objects = fixtureWith('Deployment', (d) => {
-      const c = d.spec.template.spec.containers[0];
-      d.spec.template.spec.initContainers = [
+    const objects = fixtureWith('Deployment', (d: V1Deployment) => {
+      const c = d.spec!.template.spec!.containers[0];
+      d.spec!.template.spec!.initContainers = [
         { ...structuredClone(c), name: 'migrate', resources: { requests: { cpu: '1', memory: '64Mi' }, limits: { cpu: '1', memory: '64Mi' } } },
         { ...structuredClone(c), name: 'proxy', restartPolicy: 'Always', resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { cpu: '50m', memory: '32Mi' } } },
       ];

@@ -3,6 +3,7 @@
  * a Certificate, a k3s HelmChartConfig) that the harness must accept. The negative tests break one
  * thing at a time and expect exactly that to be reported.
  */
+import type { NamedManifest } from '../../charts-ts/lib/workloads.ts';
 import type { OutputObject } from '../harness/index.ts';
 
 const ns = 'fixture';
@@ -30,7 +31,7 @@ const podSpec = (name: string, port: number) => ({
 
 export function fixture(): OutputObject[] {
   const file = 'apps/fixture/app.yaml';
-  const objects: any[] = [
+  const objects: NamedManifest[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels } },
     {
       apiVersion: 'apps/v1', kind: 'Deployment',
@@ -99,11 +100,14 @@ export function fixture(): OutputObject[] {
   return objects.map((object) => ({ file, object }));
 }
 
-/** A deep copy of the fixture with `change` applied to the first object of `kind` (and `name`). */
-export function fixtureWith(kind: string, change: (o: any) => void, name?: string): OutputObject[] {
+/**
+ * A deep copy of the fixture with `change` applied to the first object of `kind` (and `name`).
+ * `change` declares the part of the object it edits (`T`), which may be invalid on purpose.
+ */
+export function fixtureWith<T extends object>(kind: string, change: (o: T) => void, name?: string): OutputObject[] {
   const objects = structuredClone(fixture());
   const target = objects.find((o) => o.object.kind === kind && (name === undefined || o.object.metadata.name === name));
   if (!target) throw new Error(`fixture has no ${kind} ${name ?? ''}`);
-  change(target.object);
+  change(target.object as T);
   return objects;
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { V1LabelSelector, V1PodDisruptionBudgetSpec, V1PodSpec, V1Secret, V1ServicePort, V2HorizontalPodAutoscalerSpec } from '@kubernetes/client-node';
 import { App, Chart } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
@@ -13,11 +14,17 @@ import { values } from '../../charts-ts/config/values.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
 import { kplus } from '../../charts-ts/lib/plus.ts';
 import { toYaml } from '../../charts-ts/lib/synth.ts';
+import type { NamedManifest } from '../../charts-ts/lib/workloads.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 import {
   formatProblems, loadDist, schemaValidator, unusedAllowances, validateObjects, validateSchemas, type OutputObject, type Problem,
 } from '../harness/index.ts';
 import { fixture, fixtureWith } from './fixtures.ts';
+
+/** A fixture workload (Deployment or Rollout) as the negative tests edit it: fixture() sets these fields. */
+interface Workload { spec: { replicas?: number; selector: V1LabelSelector; template: { spec: V1PodSpec } } }
+/** A fixture Service: fixture() sets its selector and ports. */
+interface FixtureService { spec: { selector: Record<string, string>; ports: V1ServicePort[] } }
 
 const dist = resolve(repoRoot, 'dist');
 const only = (ps: Problem[], rule: Problem['rule']) => ps.filter((p) => p.rule === rule);
@@ -86,7 +93,7 @@ describe('schema validation', () => {
   });
 
   it('rejects an unknown field on a Deployment, naming the field and the likely fix', () => {
-    const problems = validateObjects(fixtureWith('Deployment', (d) => {
+    const problems = validateObjects(fixtureWith('Deployment', (d: { spec: { template: { spec: { containers: { imagePullPolicyy?: string }[] } } } }) => {
       d.spec.template.spec.containers[0].imagePullPolicyy = 'IfNotPresent';
     }));
     expect(formatProblems(problems)).toBe(
@@ -96,9 +103,9 @@ describe('schema validation', () => {
   });
 
   it('rejects a wrong type and a malformed quantity on a Deployment', () => {
-    const problems = validateObjects(fixtureWith('Deployment', (d) => {
+    const problems = validateObjects(fixtureWith('Deployment', (d: { spec: { minReadySeconds: unknown; template: { spec: V1PodSpec } } }) => {
       d.spec.minReadySeconds = 'ten';
-      d.spec.template.spec.containers[0].resources.requests.memory = '128MB';
+      d.spec.template.spec.containers[0].resources!.requests!.memory = '128MB';
     }));
     expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
       'spec.minReadySeconds: "ten" must be of type integer',
@@ -107,7 +114,7 @@ describe('schema validation', () => {
   });
 
   it('rejects duplicate entries of a keyed list (containers by name)', () => {
-    const problems = validateObjects(fixtureWith('Deployment', (d) => {
+    const problems = validateObjects(fixtureWith('Deployment', (d: Workload) => {
       d.spec.template.spec.containers.push(structuredClone(d.spec.template.spec.containers[0]));
     }));
     expect(only(problems, 'schema').map((p) => p.path)).toEqual(['spec.template.spec.containers[1]']);
@@ -115,16 +122,16 @@ describe('schema validation', () => {
   });
 
   it('rejects a Certificate whose enum value its CRD does not allow', () => {
-    const problems = validateObjects(fixtureWith('Certificate', (c) => { c.spec.privateKey.algorithm = 'DSA'; }));
+    const problems = validateObjects(fixtureWith('Certificate', (c: { spec: { privateKey: { algorithm: string } } }) => { c.spec.privateKey.algorithm = 'DSA'; }));
     expect(formatProblems(problems)).toBe(
       'apps/fixture/app.yaml Certificate/fixture/web spec.privateKey.algorithm: "DSA" is not allowed; use one of "RSA", "ECDSA", "Ed25519"',
     );
   });
 
   it('rejects a Rollout that violates its CRD (misspelt step, wrong type)', () => {
-    const problems = validateObjects(fixtureWith('Rollout', (r) => {
+    const problems = validateObjects(fixtureWith('Rollout', (r: { spec: { strategy: { canary: { steps: { setWieght?: number; pause?: { duration?: unknown } }[] } } } }) => {
       r.spec.strategy.canary.steps[0] = { setWieght: 25 };
-      r.spec.strategy.canary.steps[1].pause.duration = ['2m'];
+      r.spec.strategy.canary.steps[1].pause!.duration = ['2m'];
     }));
     expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
       'spec.strategy.canary.steps[0].setWieght: unknown field "setWieght" in Rollout spec.strategy.canary.steps[] (CRD rollouts.argoproj.io v1alpha1); did you mean "setWeight"?',
@@ -133,12 +140,12 @@ describe('schema validation', () => {
   });
 
   it('validates custom resources\' metadata as ObjectMeta', () => {
-    const problems = validateObjects(fixtureWith('Certificate', (c) => { c.metadata.label = { a: 'b' }; }));
+    const problems = validateObjects(fixtureWith('Certificate', (c: { metadata: { label?: Record<string, string> } }) => { c.metadata.label = { a: 'b' }; }));
     expect(problems.map((p) => p.path)).toEqual(['metadata.label']);
   });
 
   it('validates k3s HelmChartConfig against its documented schema', () => {
-    const problems = validateObjects(fixtureWith('HelmChartConfig', (h) => { h.spec.failurePolicy = 'ignore'; h.spec.valueContent = 'x'; }));
+    const problems = validateObjects(fixtureWith('HelmChartConfig', (h: { spec: { failurePolicy: string; valueContent?: string } }) => { h.spec.failurePolicy = 'ignore'; h.spec.valueContent = 'x'; }));
     expect(problems.map((p) => `${p.path}: ${p.message}`).sort()).toEqual([
       'spec.failurePolicy: "ignore" is not allowed; use one of "abort", "reinstall", "retry"',
       'spec.valueContent: unknown field "valueContent" in HelmChartConfig spec (CRD helmchartconfigs.helm.cattle.io v1); did you mean "valuesContent"?',
@@ -164,131 +171,131 @@ describe('whole-output invariants', () => {
   const cases: { name: string; objects: () => OutputObject[]; rule: Problem['rule']; path: string; message: RegExp }[] = [
     {
       name: 'a privileged container',
-      objects: () => fixtureWith('Deployment', (d) => { d.spec.template.spec.containers[0].securityContext.privileged = true; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { d.spec.template.spec.containers[0].securityContext!.privileged = true; }),
       rule: 'security', path: 'spec.template.spec.containers[0].securityContext.privileged', message: /full access to the node; remove privileged/,
     },
     {
       name: 'a container that may run as root',
-      objects: () => fixtureWith('Deployment', (d) => {
-        delete d.spec.template.spec.securityContext.runAsNonRoot;
-        delete d.spec.template.spec.containers[0].securityContext.runAsNonRoot;
+      objects: () => fixtureWith('Deployment', (d: Workload) => {
+        delete d.spec.template.spec.securityContext!.runAsNonRoot;
+        delete d.spec.template.spec.containers[0].securityContext!.runAsNonRoot;
       }),
       rule: 'security', path: 'spec.template.spec.containers[0].securityContext.runAsNonRoot', message: /must be true/,
     },
     {
       name: 'a writable root filesystem',
-      objects: () => fixtureWith('Rollout', (r) => { r.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false; }),
+      objects: () => fixtureWith('Rollout', (r: Workload) => { r.spec.template.spec.containers[0].securityContext!.readOnlyRootFilesystem = false; }),
       rule: 'security', path: 'spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem', message: /must be true; mount an emptyDir/,
     },
     {
       name: 'privilege escalation allowed',
-      objects: () => fixtureWith('Deployment', (d) => { delete d.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { delete d.spec.template.spec.containers[0].securityContext!.allowPrivilegeEscalation; }),
       rule: 'security', path: 'spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation', message: /must be false/,
     },
     {
       name: 'capabilities not dropped',
-      objects: () => fixtureWith('Deployment', (d) => { d.spec.template.spec.containers[0].securityContext.capabilities = { drop: ['NET_RAW'] }; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { d.spec.template.spec.containers[0].securityContext!.capabilities = { drop: ['NET_RAW'] }; }),
       rule: 'security', path: 'spec.template.spec.containers[0].securityContext.capabilities.drop', message: /must include "ALL"/,
     },
     {
       name: 'no seccomp profile',
-      objects: () => fixtureWith('Deployment', (d) => { delete d.spec.template.spec.securityContext.seccompProfile; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { delete d.spec.template.spec.securityContext!.seccompProfile; }),
       rule: 'security', path: 'spec.template.spec.containers[0].securityContext.seccompProfile.type', message: /not set; set seccompProfile.type RuntimeDefault/,
     },
     {
       name: 'a host path volume',
-      objects: () => fixtureWith('Deployment', (d) => { d.spec.template.spec.volumes = [{ name: 'h', hostPath: { path: '/var/log' } }]; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { d.spec.template.spec.volumes = [{ name: 'h', hostPath: { path: '/var/log' } }]; }),
       rule: 'security', path: 'spec.template.spec.volumes[0].hostPath', message: /mounts a host path/,
     },
     {
       name: 'a container without limits (in an init container)',
-      objects: () => fixtureWith('Deployment', (d) => {
+      objects: () => fixtureWith('Deployment', (d: Workload) => {
         const init = structuredClone(d.spec.template.spec.containers[0]);
         init.name = 'migrate';
         delete init.ports; delete init.readinessProbe; delete init.livenessProbe;
-        delete init.resources.limits.cpu;
+        delete init.resources!.limits!.cpu;
         d.spec.template.spec.initContainers = [init];
       }),
       rule: 'resources', path: 'spec.template.spec.initContainers[0].resources.limits.cpu', message: /is missing; every container sets CPU and memory requests and limits/,
     },
     {
       name: 'a request above its limit',
-      objects: () => fixtureWith('Rollout', (r) => { r.spec.template.spec.containers[0].resources.requests.memory = '1Gi'; }),
+      objects: () => fixtureWith('Rollout', (r: Workload) => { r.spec.template.spec.containers[0].resources!.requests!.memory = '1Gi'; }),
       rule: 'resources', path: 'spec.template.spec.containers[0].resources.requests.memory', message: /1Gi is above the limit 256Mi/,
     },
     {
       name: 'a serving container without a readiness probe',
-      objects: () => fixtureWith('Deployment', (d) => { delete d.spec.template.spec.containers[0].readinessProbe; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { delete d.spec.template.spec.containers[0].readinessProbe; }),
       rule: 'probes', path: 'spec.template.spec.containers[0].readinessProbe', message: /serves ports, so it needs a readiness probe/,
     },
     {
       name: 'an image on :latest',
-      objects: () => fixtureWith('Deployment', (d) => { d.spec.template.spec.containers[0].image = 'ghcr.io/lms-platform/web:latest'; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { d.spec.template.spec.containers[0].image = 'ghcr.io/lms-platform/web:latest'; }),
       rule: 'image', path: 'spec.template.spec.containers[0].image', message: /uses :latest; pin a release tag/,
     },
     {
       name: 'an untagged image',
-      objects: () => fixtureWith('Deployment', (d) => { d.spec.template.spec.containers[0].image = 'registry.example.com:5000/web'; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { d.spec.template.spec.containers[0].image = 'registry.example.com:5000/web'; }),
       rule: 'image', path: 'spec.template.spec.containers[0].image', message: /has no tag; pin a release tag/,
     },
     {
       name: 'a Secret carrying data',
-      objects: () => fixtureWith('Secret', (s) => { s.stringData = { password: 'hunter2' }; }),
+      objects: () => fixtureWith('Secret', (s: V1Secret) => { s.stringData = { password: 'hunter2' }; }),
       rule: 'secret-data', path: 'stringData', message: /plain text: never put secret values in a chart/,
     },
     {
       name: 'a CA Secret that also carries a private key',
-      objects: () => fixtureWith('Secret', (s) => { s.stringData = { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'tls.key': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }; }),
+      objects: () => fixtureWith('Secret', (s: V1Secret) => { s.stringData = { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', 'tls.key': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' }; }),
       rule: 'secret-data', path: 'stringData', message: /plain text: never put secret values in a chart/,
     },
     {
       name: 'a ca.crt that is not only certificates',
-      objects: () => fixtureWith('Secret', (s) => { s.stringData = { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n' }; }),
+      objects: () => fixtureWith('Secret', (s: V1Secret) => { s.stringData = { 'ca.crt': '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n' }; }),
       rule: 'secret-data', path: 'stringData', message: /plain text: never put secret values in a chart/,
     },
     {
       name: 'an object in a namespace nothing creates',
-      objects: () => fixtureWith('Certificate', (c) => { c.metadata.namespace = 'fixtur'; }),
+      objects: () => fixtureWith('Certificate', (c: NamedManifest) => { c.metadata.namespace = 'fixtur'; }),
       rule: 'namespace', path: 'metadata.namespace', message: /"fixtur" is not created by dist\//,
     },
     {
       name: 'a namespaced object without a namespace',
-      objects: () => fixtureWith('Certificate', (c) => { delete c.metadata.namespace; }),
+      objects: () => fixtureWith('Certificate', (c: NamedManifest) => { delete c.metadata.namespace; }),
       rule: 'namespace', path: 'metadata.namespace', message: /is missing; Certificate is namespaced/,
     },
     {
       name: 'a Service that selects no pods',
-      objects: () => fixtureWith('Service', (s) => { s.spec.selector = { app: 'wbe' }; }, 'web'),
+      objects: () => fixtureWith('Service', (s: FixtureService) => { s.spec.selector = { app: 'wbe' }; }, 'web'),
       rule: 'service-target', path: 'spec.selector', message: /\{"app":"wbe"\} selects no pod template .* in namespace fixture/,
     },
     {
       name: 'a Service whose named target port no selected container has',
-      objects: () => fixtureWith('Service', (s) => { s.spec.ports[0].targetPort = 'metrics'; }, 'api'),
+      objects: () => fixtureWith('Service', (s: FixtureService) => { s.spec.ports[0].targetPort = 'metrics'; }, 'api'),
       rule: 'service-target', path: 'spec.ports[0].targetPort', message: /"metrics" is not a named container port of the selected pods \(Rollout\/api\)/,
     },
     {
       name: 'an HPA whose target does not exist',
-      objects: () => fixtureWith('HorizontalPodAutoscaler', (h) => { h.spec.scaleTargetRef.name = 'website'; }),
+      objects: () => fixtureWith('HorizontalPodAutoscaler', (h: { spec: V2HorizontalPodAutoscalerSpec }) => { h.spec.scaleTargetRef.name = 'website'; }),
       rule: 'hpa-target', path: 'spec.scaleTargetRef', message: /apps\/v1\/Deployment website is not in namespace fixture/,
     },
     {
       name: 'an HPA target that also sets replicas',
-      objects: () => fixtureWith('Deployment', (d) => { d.spec.replicas = 2; }),
+      objects: () => fixtureWith('Deployment', (d: Workload) => { d.spec.replicas = 2; }),
       rule: 'hpa-target', path: 'spec.replicas', message: /remove it so Flux does not reset the replica count/,
     },
     {
       name: 'a PDB that selects nothing',
-      objects: () => fixtureWith('PodDisruptionBudget', (p) => { p.spec.selector.matchLabels.app = 'nothing'; }),
+      objects: () => fixtureWith('PodDisruptionBudget', (p: { spec: V1PodDisruptionBudgetSpec }) => { p.spec.selector!.matchLabels!.app = 'nothing'; }),
       rule: 'pdb-target', path: 'spec.selector', message: /selects no pod template/,
     },
     {
       name: 'a PDB that blocks every drain',
-      objects: () => fixtureWith('PodDisruptionBudget', (p) => { delete p.spec.maxUnavailable; p.spec.minAvailable = '100%'; }),
+      objects: () => fixtureWith('PodDisruptionBudget', (p: { spec: V1PodDisruptionBudgetSpec }) => { delete p.spec.maxUnavailable; p.spec.minAvailable = '100%'; }),
       rule: 'pdb-target', path: 'spec.minAvailable', message: /allows no disruption with 2 replica\(s\)/,
     },
     {
       name: 'a workload whose selector misses its own pods',
-      objects: () => fixtureWith('Rollout', (r) => { r.spec.selector.matchLabels.app = 'apii'; }),
+      objects: () => fixtureWith('Rollout', (r: Workload) => { r.spec.selector.matchLabels!.app = 'apii'; }),
       rule: 'selector', path: 'spec.selector', message: /does not match the labels of spec.template.metadata.labels/,
     },
     {
@@ -306,7 +313,7 @@ describe('whole-output invariants', () => {
   });
 
   it('reports the file, object, field and fix on one line', () => {
-    const [p] = validateObjects(fixtureWith('Deployment', (d) => { d.spec.template.spec.containers[0].securityContext.privileged = true; }));
+    const [p] = validateObjects(fixtureWith('Deployment', (d: Workload) => { d.spec.template.spec.containers[0].securityContext!.privileged = true; }));
     expect(formatProblems([p])).toBe('apps/fixture/app.yaml Deployment/fixture/web spec.template.spec.containers[0].securityContext.privileged: '
       + 'a privileged container has full access to the node; remove privileged');
   });
