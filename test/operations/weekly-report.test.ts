@@ -6,10 +6,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { V1ConfigMap, V1CronJob } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { servicePort, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
+import { asKind } from '../../charts-ts/lib/workloads.ts';
 import { edgeQueries, weeklyQueries } from '../../charts-ts/observability/weekly-report.ts';
 import { FakeCloudflare } from '../../bootstrap/test/fakes/cloudflare.ts';
 import { renderAll } from '../support/render.ts';
@@ -20,6 +22,10 @@ const env = r.config.environments.production;
 const queries = weeklyQueries(r.config, env);
 const edge = edgeQueries(r.config);
 const ns = env.namespace;
+/** The report's ConfigMap: the script and its queries. */
+const reportFiles = () => asKind<V1ConfigMap>(r.get('ConfigMap', 'weekly-report', 'monitoring'), '', 'ConfigMap')!.data!;
+/** queries.json of the report's ConfigMap: the fields read. */
+const reportQueries = () => JSON.parse(reportFiles()['queries.json']) as { queries: { key: string }[] };
 const steps = 2016; // 7 days of 5-minute samples
 const flat = (v: number) => `${v}+0x${steps}`;
 
@@ -91,28 +97,27 @@ describe('weekly report', () => {
   });
 
   it('adds the edge figures from Cloudflare and the planned-maintenance allowance from config', () => {
-    const cm = JSON.parse(r.get('ConfigMap', 'weekly-report', 'monitoring').data['queries.json']);
-    expect(cm.queries.map((q: any) => q.key)).toEqual([...queries, ...edge].map((q) => q.key));
+    const cm = reportQueries();
+    expect(cm.queries.map((q) => q.key)).toEqual([...queries, ...edge].map((q) => q.key));
     expect(edge.map((q) => q.source)).toEqual(['cloudflare-health-checks', 'cloudflare-health-checks', 'config']);
     expect(edge.every((q) => !q.expr)).toBe(true);
   });
 
   it('is a weekly CronJob that reads Prometheus and the Slack webhook Secret by name', () => {
-    const job = r.get('CronJob', 'weekly-report', 'monitoring');
-    expect(job.spec.schedule).toBe(r.config.cluster.cost.weeklyReport.schedule);
-    expect(job.spec.concurrencyPolicy).toBe('Forbid');
-    const pod = job.spec.jobTemplate.spec.template.spec;
-    expect(pod.volumes.find((v: any) => v.secret)?.secret.secretName).toBe(r.config.cluster.alerting.slackWebhook.name);
+    const job = asKind<V1CronJob>(r.get('CronJob', 'weekly-report', 'monitoring'), 'batch', 'CronJob')!;
+    expect(job.spec!.schedule).toBe(r.config.cluster.cost.weeklyReport.schedule);
+    expect(job.spec!.concurrencyPolicy).toBe('Forbid');
+    const pod = job.spec!.jobTemplate.spec!.template.spec!;
+    expect(pod.volumes!.find((v) => v.secret)?.secret!.secretName).toBe(r.config.cluster.alerting.slackWebhook.name);
     expect(pod.containers[0].image).toMatch(/@sha256:[a-f0-9]{64}$/);
-    const cm = r.get('ConfigMap', 'weekly-report', 'monitoring');
-    expect(JSON.parse(cm.data['queries.json']).queries.map((q: any) => q.key)).toContain('cost_per_user');
+    expect(reportQueries().queries.map((q) => q.key)).toContain('cost_per_user');
   });
 
   it('the script formats the figures and marks targets met or missed', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weekly-'));
-    const cm = r.get('ConfigMap', 'weekly-report', 'monitoring');
-    writeFileSync(join(dir, 'report.py'), cm.data['report.py']);
-    writeFileSync(join(dir, 'queries.json'), cm.data['queries.json']);
+    const files = reportFiles();
+    writeFileSync(join(dir, 'report.py'), files['report.py']);
+    writeFileSync(join(dir, 'queries.json'), files['queries.json']);
     writeFileSync(join(dir, 'values.json'), JSON.stringify({ ...expected, deploy_success: 97.5, mttr: null }));
     const out = execFileSync('python3', [join(dir, 'report.py'), '--queries', join(dir, 'queries.json'), '--input', join(dir, 'values.json'), '--print'], { encoding: 'utf8' });
     expect(out).toContain('*Weekly LMS report (production)*');
@@ -129,9 +134,9 @@ describe('weekly report', () => {
   /** The report script run against the Cloudflare stand-in (async: the stand-in serves in this process). */
   async function reportWithCloudflare(fake: FakeCloudflare, token: string | undefined, now: string) {
     const dir = mkdtempSync(join(tmpdir(), 'weekly-'));
-    const cm = r.get('ConfigMap', 'weekly-report', 'monitoring');
-    writeFileSync(join(dir, 'report.py'), cm.data['report.py']);
-    writeFileSync(join(dir, 'queries.json'), cm.data['queries.json']);
+    const files = reportFiles();
+    writeFileSync(join(dir, 'report.py'), files['report.py']);
+    writeFileSync(join(dir, 'queries.json'), files['queries.json']);
     writeFileSync(join(dir, 'values.json'), JSON.stringify(expected));
     if (token !== undefined) writeFileSync(join(dir, 'token'), `${token}\n`);
     const child = spawn('python3', [join(dir, 'report.py'), '--queries', join(dir, 'queries.json'), '--input', join(dir, 'values.json'), '--cloudflare-token-file', join(dir, 'token'), '--now', now, '--print'],
