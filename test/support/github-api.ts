@@ -40,7 +40,7 @@ export interface Deployment {
   readonly ref: string;
   readonly environment: string;
   readonly task: string;
-  readonly payload: Record<string, any>;
+  readonly payload: Record<string, unknown>;
   readonly created_at: string;
   readonly statuses: { id: number; state: string; description: string; created_at: string }[];
 }

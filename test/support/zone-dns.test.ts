@@ -35,7 +35,7 @@ async function create(body: Record<string, unknown>): Promise<string> {
   const res = await fetch(`${fake.url}/client/v4/zones/${fake.zone.id}/dns_records`, {
     method: 'POST', headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
   });
-  const b = await res.json() as any;
+  const b = await res.json() as { success: boolean; result: { id: string } };
   expect(b.success).toBe(true);
   return b.result.id;
 }
@@ -45,21 +45,24 @@ const query = (name: string, type: dnsPacket.RecordType, id: number): dnsPacket.
   type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type, class: 'IN' }], additionals: [optRecord],
 });
 
+/** A decoded answer: dns-packet sets the response code, which its types leave out. */
+type Answer = dnsPacket.DecodedPacket & { rcode: string };
+
 /** One query over UDP with dns-packet. */
-async function udpQuery(name: string, type: dnsPacket.RecordType): Promise<dnsPacket.DecodedPacket & { rcode: string }> {
+async function udpQuery(name: string, type: dnsPacket.RecordType): Promise<Answer> {
   const sock = createSocket('udp4');
   try {
     const [port] = dns.address.split(':').slice(1).map(Number);
     const answer = new Promise<Buffer>((ok) => sock.once('message', ok));
     sock.send(dnsPacket.encode(query(name, type, 4242)), port, '127.0.0.1');
-    return dnsPacket.decode(await answer) as any;
+    return dnsPacket.decode(await answer) as Answer;
   } finally {
     sock.close();
   }
 }
 
 /** One query over TCP (two-byte length framing) with dns-packet. */
-async function tcpQuery(name: string, type: dnsPacket.RecordType, id: number): Promise<dnsPacket.DecodedPacket & { rcode: string }> {
+async function tcpQuery(name: string, type: dnsPacket.RecordType, id: number): Promise<Answer> {
   const [host, port] = dns.address.split(':');
   const sock = connect(Number(port), host!);
   try {
@@ -72,7 +75,7 @@ async function tcpQuery(name: string, type: dnsPacket.RecordType, id: number): P
       });
     });
     sock.write(dnsPacket.streamEncode(query(name, type, id)));
-    return dnsPacket.streamDecode(await answer) as any;
+    return dnsPacket.streamDecode(await answer) as Answer;
   } finally {
     sock.destroy();
   }
