@@ -18,6 +18,7 @@ import { repoRoot } from '../../charts-ts/lib/crds.ts';
 import { footprintAnnotation, footprintValue } from '../../charts-ts/lib/footprint.ts';
 import { GiB } from '../../charts-ts/lib/quantity.ts';
 import { toYaml } from '../../charts-ts/lib/synth.ts';
+import { asKind } from '../../charts-ts/lib/workloads.ts';
 import { renderAll } from '../support/render.ts';
 import { fixture, fixtureWith } from './fixtures.ts';
 
@@ -85,7 +86,7 @@ describe('capacity budget', () => {
   });
 
   it('counts a CronJob once, at its parallelism, and a DaemonSet once on the one node', () => {
-    const pod = fixture().find((o) => o.object.kind === 'Deployment')!.object.spec.template;
+    const pod = asKind<V1Deployment>(fixture().find((o) => o.object.kind === 'Deployment')!.object, 'apps', 'Deployment')!.spec!.template;
     const objects: BudgetInput[] = [
       { file: 'f', object: { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'dump', namespace: 'fixture' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { parallelism: 2, template: pod } } } } },
       { file: 'f', object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'fixture' }, spec: { selector: {}, template: pod } } },

@@ -106,7 +106,7 @@ export function fixture(): OutputObject[] {
  */
 export function fixtureWith<T extends object>(kind: string, change: (o: T) => void, name?: string): OutputObject[] {
   const objects = structuredClone(fixture());
-  const target = objects.find((o) => o.object.kind === kind && (name === undefined || o.object.metadata.name === name));
+  const target = objects.find((o) => o.object.kind === kind && (name === undefined || o.object.metadata!.name === name));
   if (!target) throw new Error(`fixture has no ${kind} ${name ?? ''}`);
   change(target.object as T);
   return objects;

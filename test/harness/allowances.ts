@@ -3,6 +3,7 @@
  * problem in the output fails the harness's own test (test/foundation/harness.test.ts), so the list
  * cannot rot.
  */
+import type { Manifest } from '../../charts-ts/lib/workloads.ts';
 import type { Rule } from './problem.ts';
 
 /**
@@ -20,13 +21,13 @@ export const externalNamespaces: Record<string, string> = {
  * NetworkPolicy may select them. Each entry gives the label sets the operator puts on the pods of
  * one object (one set per kind of pod it runs).
  */
-export const operatorPodLabels: { group: string; kind: string; source: string; labels: (o: any) => Record<string, string>[] }[] = [
+export const operatorPodLabels: { group: string; kind: string; source: string; labels: (o: Manifest) => Record<string, string>[] }[] = [
   {
     group: 'postgresql.cnpg.io', kind: 'Cluster',
     // Labels from https://github.com/cloudnative-pg/cloudnative-pg/blob/v1.30.0/pkg/utils/labels_annotations.go
     source: 'CloudNativePG instance pods',
     labels: (o) => ['primary', 'replica'].map((role) => ({
-      'cnpg.io/cluster': o.metadata.name,
+      'cnpg.io/cluster': o.metadata!.name!,
       'cnpg.io/podRole': 'instance',
       'cnpg.io/instanceRole': role,
       role,
@@ -35,9 +36,12 @@ export const operatorPodLabels: { group: string; kind: string; source: string; l
   {
     group: 'postgresql.cnpg.io', kind: 'Pooler',
     source: 'CloudNativePG PgBouncer pods',
-    labels: (o) => [{ 'cnpg.io/poolerName': o.metadata.name, 'cnpg.io/podRole': 'pooler', 'cnpg.io/cluster': o.spec?.cluster?.name ?? '' }],
+    labels: (o) => [{ 'cnpg.io/poolerName': o.metadata!.name!, 'cnpg.io/podRole': 'pooler', 'cnpg.io/cluster': (o as Manifest & CnpgPooler).spec?.cluster?.name ?? '' }],
   },
 ];
+
+/** What the labels of a CloudNativePG Pooler's pods are made from. */
+interface CnpgPooler { readonly spec?: { readonly cluster?: { readonly name?: string } } }
 
 export interface Allowance {
   readonly rule: Rule;

@@ -3,8 +3,11 @@
  * names the file, the object, the field and the fix. Exceptions live in ./allowances.ts.
  */
 import { cpuCores, memoryBytes } from '../../charts-ts/lib/quantity.ts';
+import type {
+  V2HorizontalPodAutoscalerSpec, V1PodDisruptionBudgetSpec, V1Secret, V1ServiceSpec,
+} from '@kubernetes/client-node';
 import {
-  containersOf, groupOf, mapSelector, podTemplate, selectorMatches, type LabelSelector, type PodTemplateRef,
+  asKind, containersOf, groupOf, mapSelector, podTemplate, selectorMatches, type LabelSelector, type Manifest, type PodTemplateRef,
 } from '../../charts-ts/lib/workloads.ts';
 import { externalNamespaces, operatorPodLabels } from './allowances.ts';
 import { problem, type OutputObject, type Problem } from './problem.ts';
@@ -12,9 +15,13 @@ import { problem, type OutputObject, type Problem } from './problem.ts';
 /** Whether an apiVersion/kind is namespaced (undefined: unknown kind, reported by the schema check). */
 export type ScopeOf = (apiVersion: string, kind: string) => boolean | undefined;
 
-const ns = (o: any): string | undefined => o?.metadata?.namespace;
-const name = (o: any): string => o?.metadata?.name;
-const isKind = (o: any, group: string, kind: string): boolean => o?.kind === kind && groupOf(String(o?.apiVersion ?? '')) === group;
+const ns = (o: Manifest | undefined): string | undefined => o?.metadata?.namespace;
+const name = (o: Manifest | undefined): string | undefined => o?.metadata?.name;
+const isKind = (o: Manifest | undefined, group: string, kind: string): boolean => o?.kind === kind && groupOf(String(o?.apiVersion ?? '')) === group;
+/** The spec of an object the checks below have narrowed by kind, typed as the fields they read (all optional: the object is unchecked). */
+const specOf = <T>(o: Manifest): Partial<T> | undefined => (o as Manifest & { spec?: Partial<T> }).spec;
+/** What the checks read from a workload's spec. */
+interface WorkloadSpec { replicas: number; selector: LabelSelector }
 
 interface Template { readonly at: OutputObject; readonly template: PodTemplateRef }
 
@@ -81,7 +88,7 @@ function namespaces(objects: readonly OutputObject[], scopeOf: ScopeOf): Problem
  * Public CA material: a Secret whose only key is `ca.crt` and whose value is nothing but PEM
  * certificates (Traefik reads client-auth CAs from Secrets only; charts-ts/lib/origin-pull.ts).
  */
-export function onlyPublicCaCertificates(o: Record<string, any>): boolean {
+export function onlyPublicCaCertificates(o: Pick<V1Secret, 'data' | 'stringData'>): boolean {
   const values: string[] = [
     ...Object.entries<string>(o.stringData ?? {}).map(([k, v]) => (k === 'ca.crt' ? v : '')),
     ...Object.entries<string>(o.data ?? {}).map(([k, v]) => (k === 'ca.crt' ? Buffer.from(v, 'base64').toString('utf8') : '')),
@@ -90,8 +97,8 @@ export function onlyPublicCaCertificates(o: Record<string, any>): boolean {
 }
 
 function secrets(objects: readonly OutputObject[]): Problem[] {
-  return objects.filter((at) => isKind(at.object, '', 'Secret') && !onlyPublicCaCertificates(at.object)).flatMap((at) => ['data', 'stringData']
-    .filter((f) => at.object[f] && Object.keys(at.object[f]).length)
+  return objects.filter((at) => isKind(at.object, '', 'Secret') && !onlyPublicCaCertificates(asKind<V1Secret>(at.object, '', 'Secret')!)).flatMap((at) => ['data', 'stringData']
+    .filter((f) => at.object[f] && Object.keys(at.object[f] as object).length)
     .map((f) => problem('secret-data', at, f, 'dist/ is published to git in plain text: never put secret values in a chart; reference the Secret by name and create it from a SOPS-encrypted file under clusters/ (see docs/secrets.md)')));
 }
 
@@ -132,7 +139,7 @@ function security(t: Template): Problem[] {
   for (const f of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {
     if (pod[f]) out.push(problem('security', t.at, `${podPath}.${f}`, `shares the node's ${f.slice(4)} namespace; remove it${hostAccess}`));
   }
-  (pod.volumes ?? []).forEach((v: any, i: number) => {
+  (pod.volumes ?? []).forEach((v, i) => {
     if (v?.hostPath) out.push(problem('security', t.at, `${podPath}.volumes[${i}].hostPath`, `mounts a host path; use an emptyDir, ConfigMap, Secret or PVC instead${hostAccess}`));
   });
   if (podSc.runAsUser === 0) out.push(problem('security', t.at, `${podPath}.securityContext.runAsUser`, 'is 0 (root); run as a non-root UID'));
@@ -153,7 +160,7 @@ function security(t: Template): Problem[] {
     if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') {
       out.push(problem('security', t.at, at('seccompProfile.type'), `is ${seccomp ? `"${seccomp}"` : 'not set'}; set seccompProfile.type RuntimeDefault (here or in the pod securityContext)`));
     }
-    (c.container?.ports ?? []).forEach((p: any, i: number) => {
+    (c.container?.ports ?? []).forEach((p, i) => {
       if (p?.hostPort) out.push(problem('security', t.at, `${c.path}.ports[${i}].hostPort`, 'binds a node port; expose the container through a Service and the ingress instead'));
     });
   }
@@ -198,7 +205,7 @@ function images(t: Template): Problem[] {
 
 function workloadSelector(t: Template): Problem[] {
   const o = t.at.object;
-  const selector: LabelSelector | undefined = o?.spec?.selector;
+  const selector: LabelSelector | undefined = specOf<WorkloadSpec>(o)?.selector;
   // Jobs and CronJobs get their selector from the API server; Pods have none.
   if (!selector || t.template.path === '' || isKind(o, 'batch', 'Job') || isKind(o, 'batch', 'CronJob')) return [];
   if (selectorMatches(selector, t.template.metadata?.labels)) return [];
@@ -210,7 +217,7 @@ function workloadSelector(t: Template): Problem[] {
 function services(objects: readonly OutputObject[], pods: Map<string, PodSource[]>): Problem[] {
   const out: Problem[] = [];
   for (const at of objects.filter((x) => isKind(x.object, '', 'Service'))) {
-    const spec = at.object.spec ?? {};
+    const spec = specOf<V1ServiceSpec>(at.object) ?? {};
     if (spec.type === 'ExternalName') continue;
     const selector = spec.selector as Record<string, string> | undefined;
     if (!selector || !Object.keys(selector).length) {
@@ -223,9 +230,9 @@ function services(objects: readonly OutputObject[], pods: Map<string, PodSource[
       continue;
     }
     const templates = matches.filter((m) => m.template);
-    (spec.ports ?? []).forEach((p: any, i: number) => {
+    (spec.ports ?? []).forEach((p, i) => {
       if (typeof p?.targetPort !== 'string' || !templates.length) return;
-      const named = templates.some((m) => containersOf(m.template!).some((c) => (c.container?.ports ?? []).some((cp: any) => cp?.name === p.targetPort)));
+      const named = templates.some((m) => containersOf(m.template!).some((c) => (c.container?.ports ?? []).some((cp) => cp?.name === p.targetPort)));
       if (!named) out.push(problem('service-target', at, `spec.ports[${i}].targetPort`, `"${p.targetPort}" is not a named container port of the selected pods (${templates.map((m) => `${m.at.object.kind}/${name(m.at.object)}`).join(', ')})`));
     });
   }
@@ -240,8 +247,8 @@ const scalableKinds = [
 function hpas(objects: readonly OutputObject[]): Problem[] {
   const out: Problem[] = [];
   for (const at of objects.filter((x) => isKind(x.object, 'autoscaling', 'HorizontalPodAutoscaler'))) {
-    const spec = at.object.spec ?? {};
-    const ref = spec.scaleTargetRef ?? {};
+    const spec = specOf<V2HorizontalPodAutoscalerSpec>(at.object) ?? {};
+    const ref: Partial<NonNullable<typeof spec.scaleTargetRef>> = spec.scaleTargetRef ?? {};
     const target = objects.find((x) => x.object?.kind === ref.kind && name(x.object) === ref.name && ns(x.object) === ns(at.object)
       && groupOf(String(x.object?.apiVersion)) === groupOf(String(ref.apiVersion ?? '')));
     if (!target) {
@@ -251,10 +258,10 @@ function hpas(objects: readonly OutputObject[]): Problem[] {
     if (!scalableKinds.some((k) => isKind(target.object, k.group, k.kind))) {
       out.push(problem('hpa-target', at, 'spec.scaleTargetRef.kind', `${ref.kind} cannot be scaled by an HPA; target a Deployment, StatefulSet or Argo Rollout`));
     }
-    if (target.object.spec?.replicas !== undefined) {
+    if (specOf<WorkloadSpec>(target.object)?.replicas !== undefined) {
       out.push(problem('hpa-target', target, 'spec.replicas', `is set although HorizontalPodAutoscaler ${name(at.object)} scales it; remove it so Flux does not reset the replica count on every reconcile`));
     }
-    if ((spec.minReplicas ?? 1) > spec.maxReplicas) {
+    if ((spec.minReplicas ?? 1) > spec.maxReplicas!) {
       out.push(problem('hpa-target', at, 'spec.minReplicas', `${spec.minReplicas} is above maxReplicas ${spec.maxReplicas}`));
     }
   }
@@ -264,10 +271,10 @@ function hpas(objects: readonly OutputObject[]): Problem[] {
 /** Replicas a workload normally runs (HPA minimum when autoscaled). */
 function normalReplicas(w: OutputObject, objects: readonly OutputObject[]): number {
   const hpa = objects.find((x) => isKind(x.object, 'autoscaling', 'HorizontalPodAutoscaler') && ns(x.object) === ns(w.object)
-    && x.object.spec?.scaleTargetRef?.name === name(w.object) && x.object.spec?.scaleTargetRef?.kind === w.object.kind);
-  if (hpa) return hpa.object.spec.minReplicas ?? 1;
+    && specOf<V2HorizontalPodAutoscalerSpec>(x.object)?.scaleTargetRef?.name === name(w.object) && specOf<V2HorizontalPodAutoscalerSpec>(x.object)?.scaleTargetRef?.kind === w.object.kind);
+  if (hpa) return specOf<V2HorizontalPodAutoscalerSpec>(hpa.object)!.minReplicas ?? 1;
   if (isKind(w.object, 'apps', 'DaemonSet')) return 1; // one node
-  return w.object.spec?.replicas ?? 1;
+  return specOf<WorkloadSpec>(w.object)?.replicas ?? 1;
 }
 
 const scaled = (v: number | string, total: number): number => (typeof v === 'string' && v.endsWith('%')
@@ -276,7 +283,7 @@ const scaled = (v: number | string, total: number): number => (typeof v === 'str
 function pdbs(objects: readonly OutputObject[], pods: Map<string, PodSource[]>): Problem[] {
   const out: Problem[] = [];
   for (const at of objects.filter((x) => isKind(x.object, 'policy', 'PodDisruptionBudget'))) {
-    const spec = at.object.spec ?? {};
+    const spec = specOf<V1PodDisruptionBudgetSpec>(at.object) ?? {};
     if (!spec.selector) {
       out.push(problem('pdb-target', at, 'spec.selector', 'is missing; a PodDisruptionBudget must select the pods of one workload'));
       continue;

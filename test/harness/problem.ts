@@ -3,10 +3,15 @@
  * `<file> <Kind>/<namespace>/<name> <path>: <what is wrong and how to fix it>`.
  */
 
-/** One object of the output and the dist/ file it is (or would be) written to. */
+import type { Manifest } from '../../charts-ts/lib/workloads.ts';
+
+/**
+ * One object of the output and the dist/ file it is (or would be) written to. The object is as
+ * rendered or read from YAML: the harness checks it, so no field is assumed to be there.
+ */
 export interface OutputObject {
   readonly file: string;
-  readonly object: any;
+  readonly object: Manifest;
 }
 
 export type Rule =
@@ -35,7 +40,7 @@ export interface Problem {
   readonly message: string;
 }
 
-export const refOf = (o: any): string => {
+export const refOf = (o: Manifest | undefined): string => {
   const ns = o?.metadata?.namespace;
   const name = o?.metadata?.name ?? '(no name)';
   return `${o?.kind ?? '(no kind)'}/${ns ? `${ns}/` : ''}${name}`;

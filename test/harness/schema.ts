@@ -44,15 +44,52 @@ export interface ResourceType {
 
 // ------------------------------------------------------------------ schema preparation
 
-const schemaMaps = ['properties', 'patternProperties', 'definitions', '$defs'];
-const schemaLists = ['allOf', 'anyOf', 'oneOf'];
-const schemaSingles = ['items', 'additionalProperties', 'not', 'additionalItems'];
+/** group, version and kind as the OpenAPI spec's `x-kubernetes-group-version-kind` gives them. */
+interface Gvk { readonly group: string; readonly version: string; readonly kind: string }
+
+/**
+ * A JSON Schema node of the OpenAPI spec or a CRD: the keywords read or rewritten here, every other
+ * keyword kept as it is (and passed to ajv).
+ */
+interface SchemaNode {
+  type?: string;
+  format?: string;
+  pattern?: string;
+  $ref?: string;
+  properties?: Record<string, Schema>;
+  patternProperties?: Record<string, Schema>;
+  definitions?: Record<string, Schema>;
+  $defs?: Record<string, Schema>;
+  allOf?: Schema[];
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  items?: Schema;
+  additionalProperties?: Schema;
+  additionalItems?: Schema;
+  not?: Schema;
+  'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-embedded-resource'?: boolean;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-group-version-kind'?: Gvk[];
+  'x-kubernetes-list-map-keys'?: string[];
+  /** Set here: the name messages give the schema. */
+  'x-schema-name'?: string;
+  [keyword: string]: unknown;
+}
+type Schema = SchemaNode | boolean;
+
+/** The object form of a schema (undefined for `true`/`false`). */
+const nodeOf = (s: Schema | undefined): SchemaNode | undefined => (typeof s === 'object' ? s : undefined);
+
+const schemaMaps = ['properties', 'patternProperties', 'definitions', '$defs'] as const;
+const schemaLists = ['allOf', 'anyOf', 'oneOf'] as const;
+const schemaSingles = ['items', 'additionalProperties', 'not', 'additionalItems'] as const;
 
 /**
  * Rewrites a schema in place the way the API server interprets it: unknown fields are errors,
  * x-kubernetes-int-or-string means integer or string, embedded resources carry apiVersion/kind/metadata.
  */
-function kubernetesSemantics(node: any, formats: Set<string>): void {
+function kubernetesSemantics(node: Schema | undefined, formats: Set<string>): void {
   if (!node || typeof node !== 'object' || Array.isArray(node)) return;
   if (typeof node.format === 'string') formats.add(node.format);
   if (node['x-kubernetes-int-or-string'] && !node.type && !node.anyOf && !node.oneOf) {
@@ -70,7 +107,7 @@ function kubernetesSemantics(node: any, formats: Set<string>): void {
 }
 
 /** Names every object schema of a CRD for messages: `Rollout spec.strategy.canary.steps[] (CRD rollouts.argoproj.io v1alpha1)`. */
-function nameSchemas(node: any, kind: string, path: string, source: string): void {
+function nameSchemas(node: Schema | undefined, kind: string, path: string, source: string): void {
   if (!node || typeof node !== 'object' || Array.isArray(node)) return;
   if (node.properties) node['x-schema-name'] = `${kind}${path ? ` ${path}` : ''} (${source})`;
   for (const [k, v] of Object.entries(node.properties ?? {})) nameSchemas(v, kind, path ? `${path}.${k}` : k, source);
@@ -91,7 +128,7 @@ export function openApiDir(version: string): string {
 }
 
 interface K8sSpec {
-  readonly schemas: Record<string, any>;
+  readonly schemas: Record<string, SchemaNode>;
   /** `apiVersion kind` -> schema name, for kinds that can be created (a POST path exists). */
   readonly resources: Map<string, ResourceType & { schema: string }>;
 }
@@ -99,14 +136,20 @@ interface K8sSpec {
 const gvkKey = (apiVersion: string, kind: string): string => `${apiVersion} ${kind}`;
 const apiVersionOf = (g: { group: string; version: string }): string => (g.group ? `${g.group}/${g.version}` : g.version);
 
+/** One file of the OpenAPI v3 spec: the parts read. */
+interface OpenApiDoc {
+  readonly components?: { readonly schemas?: Record<string, SchemaNode> };
+  readonly paths?: Record<string, { readonly post?: { readonly 'x-kubernetes-group-version-kind'?: Gvk; readonly 'x-kubernetes-action'?: string } }>;
+}
+
 function loadK8sSpec(version: string, formats: Set<string>): K8sSpec {
   const dir = openApiDir(version);
-  const schemas: Record<string, any> = {};
+  const schemas: Record<string, SchemaNode> = {};
   const scope = new Map<string, boolean>();
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
-    const doc = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    const doc = JSON.parse(readFileSync(join(dir, f), 'utf8')) as OpenApiDoc;
     Object.assign(schemas, doc.components?.schemas ?? {});
-    for (const [path, item] of Object.entries<any>(doc.paths ?? {})) {
+    for (const [path, item] of Object.entries(doc.paths ?? {})) {
       const post = item.post;
       const gvk = post?.['x-kubernetes-group-version-kind'];
       // Collection POSTs create objects; POSTs under /{name}/ are subresources (eviction, binding).
@@ -115,8 +158,8 @@ function loadK8sSpec(version: string, formats: Set<string>): K8sSpec {
     }
   }
   const resources = new Map<string, ResourceType & { schema: string }>();
-  for (const [name, s] of Object.entries<any>(schemas)) {
-    const gvks: any[] = s['x-kubernetes-group-version-kind'] ?? [];
+  for (const [name, s] of Object.entries(schemas)) {
+    const gvks: Gvk[] = s['x-kubernetes-group-version-kind'] ?? [];
     if (gvks.length !== 1) continue; // DeleteOptions, WatchEvent, ... carry every group
     const apiVersion = apiVersionOf(gvks[0]);
     const namespaced = scope.get(gvkKey(apiVersion, gvks[0].kind));
@@ -125,7 +168,7 @@ function loadK8sSpec(version: string, formats: Set<string>): K8sSpec {
       apiVersion, kind: gvks[0].kind, namespaced, schema: name, source: `Kubernetes ${version} OpenAPI ${name}`,
     });
   }
-  for (const [name, s] of Object.entries<any>(schemas)) {
+  for (const [name, s] of Object.entries(schemas)) {
     kubernetesSemantics(s, formats);
     s['x-schema-name'] = `${name.split('.').pop()} (Kubernetes ${version} ${name})`;
   }
@@ -136,15 +179,32 @@ function loadK8sSpec(version: string, formats: Set<string>): K8sSpec {
 
 // ------------------------------------------------------------------ pinned CRDs
 
+/** A CustomResourceDefinition: the fields read. */
+interface Crd {
+  readonly metadata: { readonly name: string };
+  readonly spec: {
+    readonly group: string;
+    readonly names: { readonly kind: string };
+    readonly scope: string;
+    readonly versions?: readonly {
+      readonly name: string;
+      readonly served?: boolean;
+      readonly deprecated?: boolean;
+      readonly deprecationWarning?: string;
+      readonly schema?: { readonly openAPIV3Schema?: SchemaNode };
+    }[];
+  };
+}
+
 /** Parsing the pinned CRD YAML takes seconds; the parsed form is cached by file hash in .cache/crd-json. */
-function loadCrds(): any[] {
+function loadCrds(): Crd[] {
   const cacheDir = resolve(repoRoot, '.cache', 'crd-json');
   mkdirSync(cacheDir, { recursive: true });
   return pinnedCrds().flatMap((crd) => {
     const path = crdFile(crd); // verifies the sha256 pinned in crds.sha256
     const text = readFileSync(path);
     const cached = join(cacheDir, `${createHash('sha256').update(text).digest('hex')}.json`);
-    if (existsSync(cached)) return JSON.parse(readFileSync(cached, 'utf8')) as any[];
+    if (existsSync(cached)) return JSON.parse(readFileSync(cached, 'utf8')) as Crd[];
     const objects = parseAllDocuments(text.toString('utf8')).map((d) => d.toJS())
       .filter((o) => o?.kind === 'CustomResourceDefinition');
     const tmp = `${cached}.${process.pid}.tmp`;
@@ -156,7 +216,7 @@ function loadCrds(): any[] {
 
 interface CrdVersion {
   readonly type: ResourceType;
-  readonly schema: any;
+  readonly schema: SchemaNode;
   readonly served: boolean;
   readonly deprecationWarning?: string;
 }
@@ -170,14 +230,14 @@ function listTypeKeyword(ajv: Ajv): void {
     type: 'array',
     schemaType: 'string',
     errors: true,
-    validate: function check(listType: string, data: unknown[], parent: any): boolean {
+    validate: function check(listType: string, data: unknown[], parent: SchemaNode | undefined): boolean {
       const self = check as unknown as { errors?: Partial<ErrorObject>[] };
       self.errors = [];
       if (listType !== 'set' && listType !== 'map') return true;
       const keys: string[] = parent?.['x-kubernetes-list-map-keys'] ?? [];
       const seen = new Map<string, number>();
       data.forEach((item, i) => {
-        const id = listType === 'set' ? JSON.stringify(item) : JSON.stringify(keys.map((k) => (item as any)?.[k] ?? null));
+        const id = listType === 'set' ? JSON.stringify(item) : JSON.stringify(keys.map((k) => (item as Record<string, unknown> | null | undefined)?.[k] ?? null));
         const first = seen.get(id);
         if (first === undefined) { seen.set(id, i); return; }
         self.errors!.push({
@@ -217,17 +277,17 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * but ajv compiles a schema the size of the object instead of all of PodSpec or a whole CRD, which is
  * what keeps the whole output's validation within seconds.
  */
-function specialize(schema: any, samples: unknown[], resolveRef: (ref: string) => any, depth = 0): any {
+function specialize(schema: Schema, samples: unknown[], resolveRef: (ref: string) => SchemaNode, depth = 0): Schema {
   if (schema === true || schema === false || !isObject(schema)) return schema;
   if (depth > 200) throw new Error('schema nesting too deep while specializing (recursive $ref?)');
-  const out: any = {};
+  const out: SchemaNode = {};
   for (const [k, v] of Object.entries(schema)) if (!structural.has(k) && !ignoredExtensions(k)) out[k] = v;
   if (typeof schema.$ref === 'string') {
     const target = resolveRef(schema.$ref);
     out.allOf = [...(out.allOf ?? []), specialize(target, samples, resolveRef, depth + 1)];
   }
   for (const k of ['allOf', 'anyOf', 'oneOf'] as const) {
-    if (Array.isArray(schema[k])) out[k] = [...(out[k] ?? []), ...schema[k].map((s: any) => specialize(s, samples, resolveRef, depth + 1))];
+    if (Array.isArray(schema[k])) out[k] = [...(out[k] ?? []), ...schema[k].map((s) => specialize(s, samples, resolveRef, depth + 1))];
   }
   if (schema.not !== undefined) out.not = specialize(schema.not, samples, resolveRef, depth + 1);
   const objects = samples.filter(isObject);
@@ -273,12 +333,12 @@ export class SchemaValidator {
     addFormats(this.ajv, [...checkedFormats]);
     listTypeKeyword(this.ajv);
     this.k8s = loadK8sSpec(kubernetesVersion, this.formats);
-    for (const crd of [...loadCrds(), structuredClone(helmChartConfigCrd) as any]) this.addCrd(crd);
+    for (const crd of [...loadCrds(), structuredClone(helmChartConfigCrd)]) this.addCrd(crd);
     // Formats the API server does not check for these types (int-or-string, ...) are accepted as they are.
     for (const f of this.formats) if (!checkedFormats.includes(f)) this.ajv.addFormat(f, true);
   }
 
-  private addCrd(crd: any): void {
+  private addCrd(crd: Crd): void {
     const { group, names, scope } = crd.spec;
     for (const v of crd.spec.versions ?? []) {
       const schema = structuredClone(v.schema?.openAPIV3Schema ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
@@ -330,7 +390,7 @@ export class SchemaValidator {
       .map((c) => c.type.apiVersion).join(' or ') || 'another version';
   }
 
-  private readonly resolveRef = (ref: string): any => {
+  private readonly resolveRef = (ref: string): SchemaNode => {
     const name = ref.replace(/^.*#\/components\/schemas\//, '');
     const s = this.k8s.schemas[name];
     if (!s) throw new Error(`schema reference ${ref} not found in the Kubernetes ${this.kubernetesVersion} OpenAPI spec`);
@@ -349,7 +409,7 @@ export class SchemaValidator {
     const key = gvkKey(type.apiVersion, type.kind);
     const crd = this.crds.get(key);
     if (crd?.deprecationWarning) out.push(problem('schema', at, 'apiVersion', `${crd.deprecationWarning}; use the CRD's storage version`));
-    if (!(o.metadata as any)?.name) out.push(problem('schema', at, 'metadata.name', 'is required'));
+    if (!o.metadata?.name) out.push(problem('schema', at, 'metadata.name', 'is required'));
     const root = crd ? crd.schema : this.k8s.schemas[this.k8s.resources.get(key)!.schema];
     const schema = specialize(root, [o], this.resolveRef);
     const id = JSON.stringify(schema);
@@ -371,7 +431,7 @@ export function dottedPath(pointer: string): string {
 const join2 = (a: string, b: string): string => (a ? `${a}.${b}` : b);
 
 /** The schema an error is about, e.g. `SecurityContext (Kubernetes 1.36.3 io.k8s.api.core.v1.SecurityContext)`. */
-const typeName = (e: ErrorObject): string => (e.parentSchema as any)?.['x-schema-name'] ?? 'the schema';
+const typeName = (e: ErrorObject): string => (e.parentSchema as SchemaNode | undefined)?.['x-schema-name'] ?? 'the schema';
 
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
@@ -401,40 +461,40 @@ function describeErrors(errors: ErrorObject[], at: OutputObject): Problem[] {
     let message: string;
     switch (e.keyword) {
       case 'additionalProperties': {
-        const field = (e.params as any).additionalProperty as string;
+        const field = e.params.additionalProperty as string;
         path = join2(path, field);
-        const allowed = Object.keys((e.parentSchema as any)?.properties ?? {});
+        const allowed = Object.keys((e.parentSchema as SchemaNode | undefined)?.properties ?? {});
         message = `unknown field "${field}" in ${typeName(e)}${suggestion(field, allowed)}`;
         break;
       }
       case 'required':
-        path = join2(path, (e.params as any).missingProperty);
+        path = join2(path, e.params.missingProperty as string);
         message = `is required by ${typeName(e)}`;
         break;
       case 'enum':
-        message = `${JSON.stringify(e.data)} is not allowed; use one of ${((e.params as any).allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        message = `${JSON.stringify(e.data)} is not allowed; use one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
         break;
       case 'type':
-        message = `${JSON.stringify(e.data)} must be of type ${(e.params as any).type}`;
+        message = `${JSON.stringify(e.data)} must be of type ${e.params.type as string}`;
         break;
       case 'oneOf':
       case 'anyOf': {
-        if ((e.parentSchema as any)?.oneOf?.[0]?.pattern === quantityPattern) {
+        if (nodeOf((e.parentSchema as SchemaNode | undefined)?.oneOf?.[0])?.pattern === quantityPattern) {
           message = `${JSON.stringify(e.data)} is not a Kubernetes quantity; use e.g. "250m" or "1" (CPU), "512Mi" or "2Gi" (memory)`;
         } else {
-          const branches = ((e.schema as any[]) ?? []).map((b) => b?.type ?? b?.['x-schema-name'] ?? 'another shape').join(' or ');
+          const branches = ((e.schema as Schema[] | undefined) ?? []).map((b) => nodeOf(b)?.type ?? nodeOf(b)?.['x-schema-name'] ?? 'another shape').join(' or ');
           message = `${JSON.stringify(e.data)} must be ${branches}`;
         }
         break;
       }
       case 'pattern':
-        message = `${JSON.stringify(e.data)} does not match ${(e.params as any).pattern}`;
+        message = `${JSON.stringify(e.data)} does not match ${e.params.pattern as string}`;
         break;
       case 'format':
-        message = `${JSON.stringify(e.data)} is not a valid ${(e.params as any).format}`;
+        message = `${JSON.stringify(e.data)} is not a valid ${e.params.format as string}`;
         break;
       case 'x-kubernetes-list-type':
-        path = `${path}[${(e.params as any).index}]`;
+        path = `${path}[${e.params.index as number}]`;
         message = e.message ?? 'duplicate entry';
         break;
       default:
