@@ -10,25 +10,27 @@ beforeEach(async () => { fake = await new FakeCloudflare('cm-dns01-token').start
 afterEach(async () => { await fake.stop(); });
 
 const fqdn = '_acme-challenge.flux.lms.example.com';
-const call = async (method: string, path: string, body?: unknown, token = fake.token) => {
+/** The API's envelope; `result` is what the call returns (unknown unless the caller says). */
+interface Envelope<T> { success: boolean; errors: { code: number; message: string }[]; messages: unknown[]; result: T }
+const call = async <T = unknown>(method: string, path: string, body?: unknown, token = fake.token) => {
   const res = await fetch(`${fake.url}/client/v4${path}`, {
     method,
     // As cert-manager's client sends it: JSON without a Content-Type header (bytes, so fetch adds none).
     headers: { authorization: `Bearer ${token}` },
     body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
   });
-  return { status: res.status, body: await res.json() as any };
+  return { status: res.status, body: await res.json() as Envelope<T> };
 };
 
 describe('the Cloudflare stand-in: what cert-manager\'s DNS-01 solver sends', () => {
   it('finds the zone, creates the challenge TXT record, finds it by name and type, deletes it', async () => {
     expect(fake.token).toBe('cm-dns01-token');
-    const zones = await call('GET', '/zones?name=lms.example.com');
+    const zones = await call<{ id: string }[]>('GET', '/zones?name=lms.example.com');
     expect(zones.status).toBe(200);
     expect(zones.body).toMatchObject({ success: true, errors: [], messages: [], result: [{ id: fake.zone.id, name: 'lms.example.com' }] });
     const zoneId = zones.body.result[0].id;
 
-    const created = await call('POST', `/zones/${zoneId}/dns_records`, { name: fqdn, type: 'TXT', content: 'Xq8cR1n3-challenge-digest', ttl: 120 });
+    const created = await call<{ id: string }>('POST', `/zones/${zoneId}/dns_records`, { name: fqdn, type: 'TXT', content: 'Xq8cR1n3-challenge-digest', ttl: 120 });
     expect(created.status).toBe(200);
     expect(created.body).toMatchObject({ success: true, errors: [], result: { name: fqdn, type: 'TXT', content: 'Xq8cR1n3-challenge-digest', ttl: 120, proxied: false } });
     expect(fake.records).toEqual([expect.objectContaining({ name: fqdn, type: 'TXT', proxied: false })]);
@@ -49,7 +51,7 @@ describe('the Cloudflare stand-in: what cert-manager\'s DNS-01 solver sends', ()
     fake.token = 'rotated';
     const res = await fetch(`${fake.url}/zones?name=lms.example.com`, { headers: { authorization: 'Bearer rotated' } });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as any).result).toHaveLength(1);
+    expect(((await res.json()) as Envelope<unknown[]>).result).toHaveLength(1);
     expect(fake.env().CLOUDFLARE_API_TOKEN).toBe('rotated');
   });
 

@@ -22,7 +22,7 @@ describe('cloudflare step', () => {
     // The server has an IPv6 address (LMS_HOST_IPV6), but nothing in the cluster listens on it.
     expect(clusterIpFamilies).toEqual(['IPv4']);
     expect(fake.records.filter((r) => r.type === 'AAAA')).toEqual([]);
-    expect(fake.requests.filter((r) => r.method === 'POST' && r.json?.type === 'AAAA')).toEqual([]);
+    expect(fake.requests.filter((r) => r.method === 'POST' && (r.json as { type?: string } | undefined)?.type === 'AAAA')).toEqual([]);
     expect(cloudflare.plan(ctx).map((i) => JSON.stringify(i)).join('\n')).toContain('no AAAA records: the cluster is IPv4 single-stack');
     expect(fake.records.every((r) => r.proxied && r.ttl === 1)).toBe(true);
     expect(fake.records.filter((r) => r.type === 'A').every((r) => r.content === '203.0.113.10')).toBe(true);
@@ -32,7 +32,7 @@ describe('cloudflare step', () => {
     const at = (re: RegExp) => fake.requests.findIndex((r) => r.method !== 'GET' && re.test(r.path));
     expect(at(/settings\/ssl$/)).toBeLessThan(at(/origin_tls_client_auth\/settings$/));
     const managed = fake.entrypoints.http_request_firewall_managed!.rules;
-    expect(managed.map((r) => r.action_parameters.id)).toEqual(['efb7b8c949ac4650a09736fc376e9aee', '4814384a9e5d4991b9815dcfc25d2f1f']);
+    expect(managed.map((r) => r.action_parameters!.id)).toEqual(['efb7b8c949ac4650a09736fc376e9aee', '4814384a9e5d4991b9815dcfc25d2f1f']);
     const rl = fake.entrypoints.http_ratelimit!.rules;
     expect(rl.map((r) => r.ref)).toEqual(['lms-login', 'lms-api']);
     expect(rl[0].expression).toBe('(http.host in {"staging-api.lms.example.com" "api.lms.example.com"}) and (starts_with(http.request.uri.path, "/auth/login") or starts_with(http.request.uri.path, "/auth/password-reset"))');

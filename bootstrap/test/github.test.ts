@@ -58,8 +58,8 @@ describe('github step', () => {
     expect(prod.policies.map((p) => [p.name, p.type])).toEqual([['main', 'branch']]);
     expect(fake.environments.contabo!.policies.map((p) => p.name)).toEqual(['main']);
     expect(fake.environments.contabo!.reviewers).toEqual([]);
-    const mainRs = fake.rulesets.find((r) => r.name === rulesetNames.main);
-    expect(mainRs.rules.find((r: any) => r.type === 'pull_request').parameters.required_approving_review_count).toBe(1);
+    const mainRs = fake.rulesets.find((r) => r.name === rulesetNames.main)!;
+    expect(mainRs.rules.find((r) => r.type === 'pull_request')!.parameters!.required_approving_review_count).toBe(1);
     expect(ctx.out.text).toContain('✓ CLUSTERS_DEPLOY_KEY is a secret of the production environment only');
     // The API's headers, as documented.
     for (const r of fake.requests) {
@@ -100,7 +100,7 @@ describe('github step', () => {
 
   it('corrects drift: a ruleset loosened by hand is put back; an environment opened to every branch is closed again', async () => {
     await github.run(ctxFor());
-    const rs = fake.rulesets.find((r) => r.name === rulesetNames.clustersPush);
+    const rs = fake.rulesets.find((r) => r.name === rulesetNames.clustersPush)!;
     rs.bypass_actors.push({ actor_id: 5, actor_type: 'RepositoryRole', bypass_mode: 'always' }); // admins
     rs.enforcement = 'evaluate';
     fake.environments.production!.deployment_branch_policy = null;

@@ -60,6 +60,7 @@ import { podStartProblems } from './support/pods.ts';
 import { writeFluxTimings } from './support/timings.ts';
 import { ageKeygen, sourceRepo, type SourceRepo } from './support/source.ts';
 import { bounded } from '../support/close-server.ts';
+import { renderAll } from '../support/render.ts';
 
 /** What the deploy workflow's production job publishes in one commit (.github/workflows/deploy.yml, the config's delivery.publish). */
 const stages = Object.values(parseConfig(values).cluster.delivery.publish);
@@ -330,7 +331,7 @@ describe('first deploy from git', () => {
     // DNS-01 through the Cloudflare API with the decrypted token: the TXT record made, then removed.
     const txt = `_acme-challenge.${cert.spec.dnsNames[0]}`;
     const records = cloudflare.requests.filter((r) => r.path.includes('/dns_records'));
-    expect(records.some((r) => r.method === 'POST' && r.json?.type === 'TXT' && r.json?.name === txt)).toBe(true);
+    expect(records.some((r) => { const b = r.json as { type?: string; name?: string } | undefined; return r.method === 'POST' && b?.type === 'TXT' && b?.name === txt; })).toBe(true);
     await waitFor('challenge TXT record removed', () => !cloudflare.records.some((r) => r.name === txt), { timeoutMs: 60_000, intervalMs: 1_000 });
     const token = await secretValue(cloudflareToken.name, cloudflareToken.key, 'cert-manager');
     expect(new Set(records.filter((r) => r.method !== 'GET').map((r) => r.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
@@ -576,4 +577,51 @@ describe('first deploy from git', () => {
     expect((await podStartProblems(kube)).join('\n')).toBe('');
   });
 
+  it('restores a database in place as the runbook does: the recovery Cluster and CloudNativePG\'s full-recovery Job, with the Barman Cloud plugin\'s part, admitted', async () => {
+    // DR procedure B on staging (npm run restore -- staging --mode in-place): the data layer
+    // suspended, the damaged Cluster and its volume deleted, then what the restore's config change
+    // renders (bootstrap.recovery from lms-db, archiving as a new server) applied as Flux would.
+    // kwok runs no restore: this stops at what the operator and the plugin make, which must pass
+    // the same admission chain as everything else (policies, Pod Security, quota).
+    const restoring = renderAll({ environments: { staging: { database: { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db' } } } } });
+    const ns = restoring.config.environments.staging.namespace;
+    const data = restoring.objects.filter((o) => o.file.startsWith('platform/data/') && o.object.metadata?.namespace === ns).map((o) => o.object);
+    const cluster = data.find((o) => o.kind === 'Cluster');
+    expect(cluster?.spec?.bootstrap?.recovery, 'the restore config renders a recovery bootstrap').toBeDefined();
+    const name: string = cluster.metadata.name;
+    await kube.mergePatch('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'platform-data', fluxNamespace, { spec: { suspend: true } });
+    await kube.delete('postgresql.cnpg.io/v1', 'Cluster', name, ns);
+    await waitFor('the old Cluster and its volumes gone', async () => {
+      await tick();
+      const pvcs = await kube.list('v1', 'PersistentVolumeClaim', ns, `cnpg.io/cluster=${name}`);
+      return !(await kube.get('postgresql.cnpg.io/v1', 'Cluster', name, ns)) && pvcs.length === 0;
+    }, { timeoutMs: 180_000, intervalMs: 2_000 });
+    for (const o of data.filter((x) => ['Cluster', 'ObjectStore'].includes(x.kind))) {
+      await kube.apply(o as KubeObject, { fieldManager: 'kustomize-controller' });
+    }
+    let job: any;
+    await waitFor('CloudNativePG\'s full-recovery Job', async () => {
+      await tick();
+      const jobs = await kube.list('batch/v1', 'Job', ns, `cnpg.io/cluster=${name}`);
+      job = jobs.find((j: any) => j.metadata.labels?.['cnpg.io/jobRole'] === 'full-recovery');
+      return Boolean(job);
+    }, {
+      timeoutMs: 300_000, intervalMs: 3_000,
+      diagnose: async () => [...operators!.errors, ...await failedCreates(kube, ns),
+        `Cluster status: ${JSON.stringify((await kube.get('postgresql.cnpg.io/v1', 'Cluster', name, ns))?.status ?? {})}`,
+        operators!.running.get('cnpg-operator')?.proc.logTail(40) ?? 'cnpg-operator not running'].join('\n'),
+    });
+    const pod = job.spec.template.spec;
+    const containers = [...(pod.initContainers ?? []), ...pod.containers];
+    console.log(`restore: Job ${job.metadata.name}, containers ${containers.map((c: any) => c.name).join(', ')}`);
+    // The plugin takes part in the restore (CNPG-I): its container restores the base backup and WAL.
+    expect(containers.map((c: any) => c.name)).toContain('plugin-barman-cloud');
+    for (const c of containers) expect(c.resources?.requests && c.resources?.limits, `container ${c.name} of ${job.metadata.name} has requests and limits`).toBeTruthy();
+    await waitFor('the restore Job\'s pod admitted', async () => {
+      await tick();
+      return (await kube.list('v1', 'Pod', ns, `job-name=${job.metadata.name}`)).length > 0;
+    }, { timeoutMs: 60_000, intervalMs: 2_000, diagnose: async () => (await failedCreates(kube, ns)).join('\n') });
+    expect((await failedCreates(kube, ns)).join('\n')).toBe('');
+    expect((await podStartProblems(kube)).join('\n')).toBe('');
+  });
 });

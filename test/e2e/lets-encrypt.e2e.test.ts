@@ -129,7 +129,7 @@ describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager',
     // The DNS-01 record went through the API with the token from our Secret, and was cleaned up.
     const txt = `_acme-challenge.${certificate.spec.dnsNames[0]}`;
     const calls = cloudflare.requests.filter((r) => r.path.includes('/dns_records'));
-    expect(calls.some((r) => r.method === 'POST' && r.json?.type === 'TXT' && r.json?.name === txt)).toBe(true);
+    expect(calls.some((r) => { const b = r.json as { type?: string; name?: string } | undefined; return r.method === 'POST' && b?.type === 'TXT' && b?.name === txt; })).toBe(true);
     expect(calls.some((r) => r.method === 'DELETE')).toBe(true);
     expect(new Set(cloudflare.requests.map((r) => r.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
     await waitFor('challenge record removed', async () => !cloudflare.records.some((r) => r.type === 'TXT' && r.name === txt), { timeoutMs: 30_000, intervalMs: 500 });

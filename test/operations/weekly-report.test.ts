@@ -172,7 +172,7 @@ describe('weekly report', () => {
       expect(res.out).toMatch(/Planned maintenance allowance \(worst month: 5 reboots, 1 k3s upgrade\(s\); budget 43\.2 min\): 21\.0 min \(target <= 21\.6\) :white_check_mark:/);
       // Seven GraphQL queries of a day each (the stand-in refuses longer ranges, as adaptive datasets do).
       expect(fake.requests.filter((q) => q.path === '/graphql')).toHaveLength(7);
-      expect(fake.requests.find((q) => q.path === '/graphql')?.json.variables).toEqual({ zoneTag: fake.zone.id, start: '2026-11-29T08:00:00Z', end: '2026-11-30T08:00:00Z' });
+      expect((fake.requests.find((q) => q.path === '/graphql')?.json as { variables: unknown }).variables).toEqual({ zoneTag: fake.zone.id, start: '2026-11-29T08:00:00Z', end: '2026-11-30T08:00:00Z' });
     } finally {
       await fake.stop();
     }

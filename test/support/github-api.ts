@@ -135,11 +135,11 @@ export class GitHubApi extends FakeApi {
       return { status: 200, body: [...list].reverse().filter((d) => !env || d.environment === env).slice(0, perPage).map((d) => this.deploymentView(repo, d)) };
     }
     if (rest === 'deployments' && req.method === 'POST') {
-      const b = req.json;
+      const b = req.json as { ref?: unknown; payload?: unknown; environment?: string; task?: string } | undefined;
       if (!b || typeof b.ref !== 'string') return this.invalid('Deployment', 'ref', 'missing_field');
       // ref: a branch, tag or SHA; here SHAs the repository has.
       if (!/^[0-9a-f]{40}$/.test(b.ref) || !exists(b.ref)) return { status: 409, body: { message: `No ref found for: ${b.ref}`, documentation_url: docs, status: '409' } };
-      const payload = typeof b.payload === 'string' ? JSON.parse(b.payload) : (b.payload ?? {});
+      const payload = (typeof b.payload === 'string' ? JSON.parse(b.payload) : (b.payload ?? {})) as Record<string, unknown>;
       const d = this.addDeployment(repo, { sha: b.ref, ref: b.ref, environment: b.environment ?? 'production', task: b.task ?? 'deploy', payload });
       return { status: 201, body: this.deploymentView(repo, d) };
     }
@@ -149,10 +149,10 @@ export class GitHubApi extends FakeApi {
     if (!m[2] && req.method === 'GET') return { status: 200, body: this.deploymentView(repo, d) };
     if (m[2] && req.method === 'GET') return { status: 200, body: [...d.statuses].reverse() };
     if (m[2] && req.method === 'POST') {
-      const b = req.json;
+      const b = req.json as { state: string; description?: unknown } | undefined;
       if (!b || !deploymentStates.includes(b.state)) return this.invalid('DeploymentStatus', 'state', 'custom', `state is not included in the list (${deploymentStates.join(', ')})`);
       if (b.description !== undefined && String(b.description).length > 140) return this.invalid('DeploymentStatus', 'description', 'custom', 'description is too long (maximum is 140 characters)');
-      const st = { id: this.nextId++, state: b.state, description: b.description ?? '', created_at: new Date().toISOString() };
+      const st = { id: this.nextId++, state: b.state, description: (b.description ?? '') as string, created_at: new Date().toISOString() };
       d.statuses.push(st);
       return { status: 201, body: { url: `https://api.github.com/repos/${repo}/deployments/${d.id}/statuses/${st.id}`, ...st } };
     }
@@ -172,7 +172,7 @@ export class GitHubApi extends FakeApi {
   }
 
   private createStatus(repo: string, sha: string, exists: (sha: string) => boolean, req: RecordedRequest): Reply {
-    const b = req.json;
+    const b = req.json as { state: CommitStatus['state']; context?: string; description?: string | null; target_url?: string | null } | undefined;
     if (!b || typeof b !== 'object') return { status: 400, body: { message: 'Problems parsing JSON', documentation_url: docs, status: '400' } };
     if (!states.includes(b.state)) return this.invalid('Status', 'state', 'custom', `state is not included in the list (${states.join(', ')})`);
     if (!exists(sha)) return { status: 422, body: { message: `No commit found for SHA: ${sha}`, documentation_url: docs, status: '422' } };
@@ -187,12 +187,12 @@ export class GitHubApi extends FakeApi {
   }
 
   private createDispatch(repo: string, req: RecordedRequest): Reply {
-    const b = req.json;
+    const b = req.json as { event_type?: unknown; client_payload?: unknown } | undefined;
     if (!b || typeof b !== 'object') return { status: 400, body: { message: 'Problems parsing JSON', documentation_url: docs, status: '400' } };
     if (typeof b.event_type !== 'string' || b.event_type.length < 1 || b.event_type.length > 100) return this.invalid('RepositoryDispatch', 'event_type', 'missing_field');
     const payload = b.client_payload ?? {};
     if (typeof payload !== 'object' || Array.isArray(payload) || Object.keys(payload).length > 10) return this.invalid('RepositoryDispatch', 'client_payload', 'invalid', 'client_payload is an object with at most 10 top-level properties');
-    this.dispatches.set(repo, [...(this.dispatches.get(repo) ?? []), { event_type: b.event_type, client_payload: payload, at: Date.now() }]);
+    this.dispatches.set(repo, [...(this.dispatches.get(repo) ?? []), { event_type: b.event_type, client_payload: payload as Record<string, unknown>, at: Date.now() }]);
     return { status: 204 };
   }
 

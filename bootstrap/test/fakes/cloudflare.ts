@@ -15,6 +15,30 @@ type Plan = keyof typeof cloudflarePlanLimits;
 const ok = (result: unknown, info?: unknown): Reply => ({ status: 200, body: { success: true, errors: [], messages: [], result, ...(info ? { result_info: info } : {}) } });
 const err = (status: number, code: number, message: string): Reply => ({ status, body: { success: false, errors: [{ code, message }], messages: [], result: null } });
 
+/** A rule of a phase entry-point ruleset: the fields checked, the rest kept as sent. */
+export interface RulesetRule {
+  readonly ref?: string;
+  readonly expression?: string;
+  readonly action_parameters?: { readonly id?: string; readonly [field: string]: unknown };
+  readonly ratelimit?: { readonly characteristics?: string[]; readonly period: number; readonly mitigation_timeout: number; readonly [field: string]: unknown };
+  readonly [field: string]: unknown;
+}
+
+/** A Standalone Health Check as sent (the fields checked, the rest kept as sent) and as stored. */
+export interface HealthCheckBody {
+  readonly name?: string;
+  readonly address?: string;
+  readonly type?: string;
+  readonly tcp_config?: { readonly method?: string; readonly port: number };
+  readonly check_regions?: string[];
+  readonly interval: number;
+  readonly [field: string]: unknown;
+}
+export interface HealthCheck extends HealthCheckBody { readonly id: string; readonly status: string; readonly created_on: string }
+
+/** A DNS record as sent: the fields checked and stored. */
+interface DnsRecordBody { type: string; name: string; content: string; proxied?: boolean; ttl: number; comment?: string }
+
 export class FakeCloudflare extends FakeApi {
   /** The API token every request must carry (`Authorization: Bearer <token>`); settable. */
   token: string;
@@ -23,9 +47,9 @@ export class FakeCloudflare extends FakeApi {
   readonly settings: Record<string, string> = { ssl: 'full', always_use_https: 'off', min_tls_version: '1.0', tls_1_3: 'on', automatic_https_rewrites: 'off', tls_client_auth: 'off' };
   /** Zone-level Authenticated Origin Pulls enablement (origin_tls_client_auth/settings). */
   originPull = { enabled: false };
-  readonly entrypoints: Record<string, { id: string; rules: any[]; version: string }> = {};
+  readonly entrypoints: Record<string, { id: string; rules: RulesetRule[]; version: string }> = {};
   /** Standalone Health Checks (/zones/<id>/healthchecks). */
-  readonly healthchecks: any[] = [];
+  readonly healthchecks: HealthCheck[] = [];
   /**
    * Health check events the GraphQL Analytics API reports (dataset healthCheckEventsAdaptiveGroups):
    * one per check per region, with its time, the check's name and healthy/unhealthy.
@@ -55,7 +79,8 @@ export class FakeCloudflare extends FakeApi {
       if (!(id in this.settings)) return err(404, 1003, 'Invalid or missing zone setting');
       if (r.method === 'GET') return ok({ id, value: this.settings[id], editable: true, modified_on: null });
       if (r.method === 'PATCH') {
-        const v = r.json?.value;
+        // A value outside the allowed list (or none) is refused below.
+        const v = (r.json as { value?: string } | undefined)?.value as string;
         const allowed: Record<string, string[]> = { ssl: ['off', 'flexible', 'full', 'strict'], min_tls_version: ['1.0', '1.1', '1.2', '1.3'] };
         if (allowed[id] ? !allowed[id]!.includes(v) : !['on', 'off'].includes(v)) return err(400, 1007, `Invalid value for zone setting ${id}`);
         this.settings[id] = v;
@@ -67,10 +92,11 @@ export class FakeCloudflare extends FakeApi {
     if (seg[2] === 'origin_tls_client_auth' && seg[3] === 'settings' && seg.length === 4) {
       if (r.method === 'GET') return ok(this.originPull);
       if (r.method === 'PUT') {
-        if (typeof r.json?.enabled !== 'boolean') return err(400, 1001, 'enabled must be a boolean');
+        const b = r.json as { enabled?: unknown } | undefined;
+        if (typeof b?.enabled !== 'boolean') return err(400, 1001, 'enabled must be a boolean');
         // Authenticated Origin Pulls does not work with SSL Off or Flexible.
-        if (r.json.enabled && ['off', 'flexible'].includes(this.settings.ssl!)) return err(400, 1002, 'Authenticated Origin Pulls requires SSL mode Full or Full (strict)');
-        this.originPull = { enabled: r.json.enabled };
+        if (b.enabled && ['off', 'flexible'].includes(this.settings.ssl!)) return err(400, 1002, 'Authenticated Origin Pulls requires SSL mode Full or Full (strict)');
+        this.originPull = { enabled: b.enabled };
         return ok(this.originPull);
       }
     }
@@ -82,7 +108,7 @@ export class FakeCloudflare extends FakeApi {
       const l = this.records.filter((x) => (!r.query.get('type') || x.type === r.query.get('type')) && (!r.query.get('name') || x.name === r.query.get('name')));
       return ok(l, { page: 1, per_page: 100, total_pages: 1, count: l.length, total_count: l.length });
     }
-    const b = r.json ?? {};
+    const b = (r.json ?? {}) as DnsRecordBody;
     // TXT content is one string of up to 2048 characters (the DNS answer splits it into 255-byte
     // strings); `proxied` is optional (false when left out), and TXT records cannot be proxied.
     const invalid = (!['A', 'AAAA', 'CNAME', 'TXT'].includes(b.type) && err(400, 9004, 'This record type is not supported.'))
@@ -122,7 +148,7 @@ export class FakeCloudflare extends FakeApi {
       return ok({ id: cur.id, name: 'default', kind: 'zone', phase, version: cur.version, rules: cur.rules, last_updated: new Date().toISOString() });
     }
     if (r.method !== 'PUT') return err(405, 10405, 'Method not allowed');
-    const rules: any[] = r.json?.rules ?? [];
+    const rules: RulesetRule[] = (r.json as { rules?: RulesetRule[] } | undefined)?.rules ?? [];
     const limits = cloudflarePlanLimits[this.zone.plan.legacy_id];
     if (phase === 'http_ratelimit') {
       if (rules.length > limits.rules) return err(400, 20080, `exceeded maximum number of rate limiting rules (${limits.rules})`);
@@ -147,13 +173,13 @@ export class FakeCloudflare extends FakeApi {
   private healthcheck(r: RecordedRequest, id?: string): Reply {
     if (r.method === 'GET' && !id) return ok(this.healthchecks, { page: 1, per_page: 50, total_pages: 1, count: this.healthchecks.length, total_count: this.healthchecks.length });
     if (this.zone.plan.legacy_id === 'free') return err(403, 1002, 'Standalone Health Checks are not available on the Free plan');
-    const b = r.json ?? {};
+    const b = (r.json ?? {}) as HealthCheckBody;
     const regions = ['WNAM', 'ENAM', 'WEU', 'EEU', 'NSAM', 'SSAM', 'OC', 'ME', 'NAF', 'SAF', 'IN', 'SEAS', 'NEAS', 'ALL_REGIONS'];
     const invalid = (!/^[A-Za-z0-9_-]+$/.test(b.name ?? '') && err(400, 1002, 'name: only alphanumeric characters, hyphens and underscores are allowed'))
       || (!b.address && err(400, 1002, 'address is required'))
-      || (!['HTTP', 'HTTPS', 'TCP'].includes(b.type) && err(400, 1002, "type must be 'HTTP', 'HTTPS' or 'TCP'"))
+      || (!['HTTP', 'HTTPS', 'TCP'].includes(b.type!) && err(400, 1002, "type must be 'HTTP', 'HTTPS' or 'TCP'"))
       || (b.type === 'TCP' && (b.tcp_config?.method !== 'connection_established' || !(b.tcp_config?.port >= 1 && b.tcp_config?.port <= 65535)) && err(400, 1002, 'tcp_config: method connection_established and a port are required'))
-      || ((b.check_regions ?? []).some((x: string) => !regions.includes(x)) && err(400, 1002, 'check_regions: invalid region'))
+      || ((b.check_regions ?? []).some((x) => !regions.includes(x)) && err(400, 1002, 'check_regions: invalid region'))
       || (!(b.interval >= 60) && err(400, 1002, 'interval: must be at least 60 seconds on this plan'));
     if (r.method === 'POST' && !id) {
       if (invalid) return invalid;
@@ -178,13 +204,13 @@ export class FakeCloudflare extends FakeApi {
    * come in the GraphQL envelope ({data, errors}) with HTTP 200, as the real API answers.
    */
   private graphql(r: RecordedRequest): Reply {
-    const { query, variables } = r.json ?? {};
+    const { query, variables } = (r.json ?? {}) as { query?: unknown; variables?: { zoneTag?: string; start: string; end: string } };
     const gqlErr = (message: string): Reply => ({ status: 200, body: { data: null, errors: [{ message }] } });
     if (typeof query !== 'string' || !/healthCheckEventsAdaptiveGroups/.test(query)) return gqlErr('only healthCheckEventsAdaptiveGroups is served by this stand-in');
-    const v = variables ?? {};
+    const v: Partial<NonNullable<typeof variables>> = variables ?? {};
     if (v.zoneTag !== this.zone.id) return { status: 200, body: { data: { viewer: { zones: [] } }, errors: null } };
-    const from = Date.parse(v.start);
-    const to = Date.parse(v.end);
+    const from = Date.parse(v.start!);
+    const to = Date.parse(v.end!);
     if (!(to > from)) return gqlErr('datetime_geq must be before datetime_lt');
     // Adaptive datasets answer at most a day per query below Enterprise.
     if (to - from > 86_400_000) return gqlErr('cannot request data older than/over a range longer than 86400s');

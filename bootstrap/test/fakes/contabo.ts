@@ -76,11 +76,11 @@ export class FakeContabo extends FakeApi {
       return list(this.instances.filter((i) => !dn || i.displayName.includes(dn)).map(view));
     }
     if (r.path === '/v1/compute/instances' && r.method === 'POST') {
-      const b = r.json ?? {};
+      const b = (r.json ?? {}) as Partial<{ imageId: string; productId: string; region: string; displayName: string; userData: string }>;
       if (!b.imageId || !this.images.some((i) => i.imageId === b.imageId)) return { status: 400, body: { statusCode: 400, message: ['imageId must be a valid image'] } };
-      if (!products[b.productId]) return { status: 400, body: { statusCode: 400, message: [`productId ${b.productId} is not available`] } };
-      if (!regions.includes(b.region)) return { status: 400, body: { statusCode: 400, message: [`region must be one of ${regions.join(', ')}`] } };
-      const inst = this.addInstance({ displayName: b.displayName, region: b.region, productId: b.productId, imageId: b.imageId, userData: b.userData, ...products[b.productId]!, status: 'provisioning', pending: ['provisioning', 'installing', 'installing'] });
+      if (!products[b.productId!]) return { status: 400, body: { statusCode: 400, message: [`productId ${b.productId} is not available`] } };
+      if (!regions.includes(b.region!)) return { status: 400, body: { statusCode: 400, message: [`region must be one of ${regions.join(', ')}`] } };
+      const inst = this.addInstance({ displayName: b.displayName!, region: b.region!, productId: b.productId!, imageId: b.imageId, userData: b.userData, ...products[b.productId!]!, status: 'provisioning', pending: ['provisioning', 'installing', 'installing'] });
       return created({ tenantId: 'INT', customerId: '12345', instanceId: inst.instanceId, createdDate: new Date().toISOString(), imageId: inst.imageId, productId: inst.productId, region: inst.region, addOns: [], osType: 'Linux', status: 'provisioning', sshKeys: [] });
     }
     if (seg[1] === 'compute' && seg[2] === 'instances' && seg[3] && !seg[4]) {
@@ -93,9 +93,10 @@ export class FakeContabo extends FakeApi {
         return list([v]);
       }
       if (r.method === 'PUT') {
-        if (!r.json?.imageId) return { status: 400, body: { statusCode: 400, message: ['imageId should not be empty'] } };
-        inst.imageId = r.json.imageId;
-        inst.userData = r.json.userData;
+        const b = r.json as { imageId?: string; userData?: string } | undefined;
+        if (!b?.imageId) return { status: 400, body: { statusCode: 400, message: ['imageId should not be empty'] } };
+        inst.imageId = b.imageId;
+        inst.userData = b.userData;
         inst.pending = ['installing', 'installing'];
         return { status: 200, body: { data: [{ tenantId: 'INT', customerId: '12345', instanceId: inst.instanceId, createdDate: new Date().toISOString() }], _links: { self: r.path } } };
       }
@@ -108,11 +109,12 @@ export class FakeContabo extends FakeApi {
         return list(this.snapshots.filter((s) => s.instanceId === id && s.visibleAfterGets === 0).map(({ visibleAfterGets: _, ...s }) => s));
       }
       if (r.method === 'POST') {
-        const name = r.json?.name;
+        const b = r.json as { name?: unknown; description?: string } | undefined;
+        const name = b?.name;
         if (typeof name !== 'string' || name.length < 1 || name.length > 30) return { status: 400, body: { statusCode: 400, message: ['name must be shorter than or equal to 30 characters'] } };
         if (this.snapshots.filter((s) => s.instanceId === id).length >= this.snapshotLimit) return { status: 400, body: { statusCode: 400, message: 'Maximum number of snapshots reached' } };
         const s = this.addSnapshot(id, name, new Date().toISOString());
-        s.description = r.json.description;
+        s.description = b!.description!;
         s.visibleAfterGets = 1; // appears after a poll, like the real, asynchronous snapshot
         const { visibleAfterGets: _, ...v } = s;
         return created(v);
@@ -126,9 +128,9 @@ export class FakeContabo extends FakeApi {
     }
     if (r.path === '/v1/object-storages' && r.method === 'GET') return list(this.storages);
     if (r.path === '/v1/object-storages' && r.method === 'POST') {
-      const b = r.json ?? {};
-      if (!['EU', 'US-central', 'SIN'].includes(b.region)) return { status: 400, body: { statusCode: 400, message: ['region must be one of EU, US-central, SIN'] } };
-      const s: FakeStorage = { objectStorageId: `os-${this.storages.length + 1}`, region: b.region, s3Url: this.s3Urls[b.region]!, status: 'PROVISIONING', displayName: b.displayName, totalPurchasedSpaceTB: b.totalPurchasedSpaceTB };
+      const b = (r.json ?? {}) as Partial<{ region: string; displayName: string; totalPurchasedSpaceTB: number }>;
+      if (!['EU', 'US-central', 'SIN'].includes(b.region!)) return { status: 400, body: { statusCode: 400, message: ['region must be one of EU, US-central, SIN'] } };
+      const s: FakeStorage = { objectStorageId: `os-${this.storages.length + 1}`, region: b.region!, s3Url: this.s3Urls[b.region!]!, status: 'PROVISIONING', displayName: b.displayName!, totalPurchasedSpaceTB: b.totalPurchasedSpaceTB! };
       this.storages.push(s);
       setTimeout(() => { s.status = 'READY'; }, 5);
       return created(s);

@@ -29,6 +29,26 @@ const ruleParams: Record<string, string[] | null> = {
   merge_queue: ['check_response_timeout_minutes', 'grouping_strategy', 'max_entries_to_build', 'max_entries_to_merge', 'merge_method', 'min_entries_to_merge', 'min_entries_to_merge_wait_minutes'],
 };
 
+/** A bypass actor of a ruleset, as sent (checked by validateRuleset) and stored. */
+interface BypassActor { readonly actor_id?: number | null; readonly actor_type: string; readonly bypass_mode?: string }
+/** A rule of a ruleset: its type and parameters (which depend on the type). */
+interface RulesetRuleBody { readonly type: string; readonly parameters?: { readonly [name: string]: unknown } }
+interface RefNameCondition { readonly include: string[]; readonly exclude: string[] }
+/** A ruleset as a POST or PUT sends it: the fields checked and stored. */
+interface RulesetBody {
+  readonly name?: string;
+  readonly target?: string;
+  readonly enforcement: string;
+  readonly bypass_actors?: BypassActor[];
+  readonly conditions?: { readonly ref_name?: RefNameCondition };
+  readonly rules?: RulesetRuleBody[];
+}
+/** A stored ruleset. */
+export interface Ruleset {
+  id: number; name: string; target: string; enforcement: string; bypass_actors: BypassActor[];
+  conditions: { ref_name?: RefNameCondition }; rules: RulesetRuleBody[];
+}
+
 export type Pusher = { kind: 'deploy-key'; key: string } | { kind: 'github-actions' } | { kind: 'user'; login: string; admin?: boolean };
 export interface PushResult { allowed: boolean; violations: string[] }
 
@@ -41,7 +61,7 @@ export class FakeGitHub extends FakeApi {
   readonly environments: Record<string, { id: number; name: string; wait_timer: number; prevent_self_review: boolean; reviewers: { type: string; id: number }[]; deployment_branch_policy: { protected_branches: boolean; custom_branch_policies: boolean } | null; policies: { id: number; name: string; type: string }[]; secrets: string[] }> = {};
   readonly repoSecrets: string[] = [];
   readonly keys: { id: number; key: string; title: string; read_only: boolean; verified: boolean; created_at: string }[] = [];
-  readonly rulesets: any[] = [];
+  readonly rulesets: Ruleset[] = [];
   private seq = 100;
 
   private get base(): string { return `/repos/${this.repo.full_name}`; }
@@ -65,7 +85,7 @@ export class FakeGitHub extends FakeApi {
     if (p === '/actions/permissions/workflow') {
       if (m === 'GET') return ok(this.workflowPermissions);
       if (m === 'PUT') {
-        const b = r.json ?? {};
+        const b = (r.json ?? {}) as { default_workflow_permissions?: string; can_approve_pull_request_reviews?: unknown };
         if (b.default_workflow_permissions !== undefined && !['read', 'write'].includes(b.default_workflow_permissions)) return error(422, 'Invalid request.', [{ message: 'default_workflow_permissions must be read or write' }]);
         if (b.can_approve_pull_request_reviews !== undefined && typeof b.can_approve_pull_request_reviews !== 'boolean') return error(422, 'Invalid request.');
         Object.assign(this.workflowPermissions, b);
@@ -82,7 +102,7 @@ export class FakeGitHub extends FakeApi {
   }
 
   private envView(e: FakeGitHub['environments'][string]) {
-    const rules: any[] = [];
+    const rules: Record<string, unknown>[] = [];
     if (e.reviewers.length) {
       rules.push({
         id: e.id * 10 + 1, node_id: 'GA_r', type: 'required_reviewers', prevent_self_review: e.prevent_self_review,
@@ -102,7 +122,12 @@ export class FakeGitHub extends FakeApi {
     if (rest === '') {
       if (r.method === 'GET') return e ? ok(this.envView(e)) : error(404, 'Not Found');
       if (r.method === 'PUT') {
-        const b = r.json ?? {};
+        const b = (r.json ?? {}) as {
+          deployment_branch_policy?: { protected_branches: unknown; custom_branch_policies: unknown } | null;
+          reviewers?: { type: string; id: number }[];
+          wait_timer?: number;
+          prevent_self_review?: boolean;
+        };
         const dbp = b.deployment_branch_policy;
         if (dbp && dbp.protected_branches && dbp.custom_branch_policies) return error(422, 'Validation Failed', [{ message: 'Only one of protected_branches and custom_branch_policies can be true' }]);
         if (dbp && (typeof dbp.protected_branches !== 'boolean' || typeof dbp.custom_branch_policies !== 'boolean')) return error(422, 'Validation Failed', [{ message: 'deployment_branch_policy needs protected_branches and custom_branch_policies' }]);
@@ -132,7 +157,7 @@ export class FakeGitHub extends FakeApi {
       if (r.method === 'GET') return ok({ total_count: e.policies.length, branch_policies: e.policies.map((x) => ({ ...x, node_id: `MDE2_${x.id}` })) });
       if (r.method === 'POST') {
         if (!e.deployment_branch_policy?.custom_branch_policies) return error(404, 'Not Found');
-        const b = r.json ?? {};
+        const b = (r.json ?? {}) as { name?: unknown; type?: string };
         if (typeof b.name !== 'string' || !b.name) return error(422, 'Validation Failed', [{ message: 'name is required' }]);
         if (b.type !== undefined && !['branch', 'tag'].includes(b.type)) return error(422, 'Validation Failed', [{ message: 'type must be branch or tag' }]);
         if (e.policies.some((x) => x.name === b.name && x.type === (b.type ?? 'branch'))) return error(303, 'policy already exists');
@@ -156,7 +181,7 @@ export class FakeGitHub extends FakeApi {
   private deployKeys(r: RecordedRequest, rest: string): Reply {
     if (rest === '' && r.method === 'GET') return ok(this.keys);
     if (rest === '' && r.method === 'POST') {
-      const b = r.json ?? {};
+      const b = (r.json ?? {}) as { key?: unknown; title?: string; read_only?: unknown };
       if (typeof b.key !== 'string' || !/^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/]+=*$/.test(b.key.trim().split(/\s+/).slice(0, 2).join(' '))) return error(422, 'Validation Failed', [{ resource: 'PublicKey', code: 'custom', field: 'key', message: 'key is invalid. You must supply a key in OpenSSH public key format' }]);
       const material = b.key.trim().split(/\s+/).slice(0, 2).join(' ');
       if (this.keys.some((k) => k.key === material)) return error(422, 'Validation Failed', [{ resource: 'PublicKey', code: 'custom', field: 'key', message: 'key is already in use' }]);
@@ -174,7 +199,7 @@ export class FakeGitHub extends FakeApi {
     return error(404, 'Not Found');
   }
 
-  private validateRuleset(b: any): Reply | undefined {
+  private validateRuleset(b: RulesetBody): Reply | undefined {
     const invalid = (message: string) => error(422, 'Invalid request.', [message]);
     if (typeof b.name !== 'string' || !b.name) return invalid('name is required');
     if (!['disabled', 'active', 'evaluate'].includes(b.enforcement)) return invalid('enforcement must be one of disabled, active, evaluate');
@@ -194,14 +219,14 @@ export class FakeGitHub extends FakeApi {
       const need = ruleParams[rule.type];
       if (need === null && rule.parameters !== undefined) return invalid(`${rule.type} takes no parameters`);
       for (const k of need ?? []) if (rule.parameters?.[k] === undefined) return invalid(`${rule.type}: parameters.${k} is required`);
-      if (rule.type === 'required_status_checks' && !(rule.parameters.required_status_checks as any[]).every((c) => typeof c.context === 'string')) return invalid('required_status_checks: each check needs a context');
+      if (rule.type === 'required_status_checks' && !(rule.parameters!.required_status_checks as { context?: unknown }[]).every((c) => typeof c.context === 'string')) return invalid('required_status_checks: each check needs a context');
     }
-    const types = (b.rules ?? []).map((x: any) => x.type);
+    const types = (b.rules ?? []).map((x) => x.type);
     if (new Set(types).size !== types.length) return invalid('a rule type may appear once per ruleset');
     return undefined;
   }
 
-  private rulesetView(x: any, full: boolean) {
+  private rulesetView(x: Ruleset, full: boolean) {
     const common = { id: x.id, name: x.name, target: x.target, source_type: 'Repository', source: this.repo.full_name, enforcement: x.enforcement, node_id: `RRS_${x.id}`, _links: { self: { href: `https://api.github.com${this.base}/rulesets/${x.id}` } }, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
     return full ? { ...common, bypass_actors: x.bypass_actors, conditions: x.conditions, rules: x.rules, current_user_can_bypass: 'always' } : common;
   }
@@ -209,11 +234,11 @@ export class FakeGitHub extends FakeApi {
   private ruleset(r: RecordedRequest, rest: string): Reply {
     if (rest === '' && r.method === 'GET') return ok(this.rulesets.map((x) => this.rulesetView(x, false)));
     if (rest === '' && r.method === 'POST') {
-      const b = r.json ?? {};
+      const b = (r.json ?? {}) as RulesetBody;
       const bad = this.validateRuleset(b);
       if (bad) return bad;
       if (this.rulesets.some((x) => x.name === b.name)) return error(422, 'Validation Failed', ['Name must be unique']);
-      const x = { id: this.seq++, name: b.name, target: b.target ?? 'branch', enforcement: b.enforcement, bypass_actors: (b.bypass_actors ?? []).map((y: any) => ({ actor_id: y.actor_id ?? null, actor_type: y.actor_type, bypass_mode: y.bypass_mode ?? 'always' })), conditions: b.conditions ?? { ref_name: { include: [], exclude: [] } }, rules: b.rules ?? [] };
+      const x = { id: this.seq++, name: b.name!, target: b.target ?? 'branch', enforcement: b.enforcement, bypass_actors: (b.bypass_actors ?? []).map((y) => ({ actor_id: y.actor_id ?? null, actor_type: y.actor_type, bypass_mode: y.bypass_mode ?? 'always' })), conditions: b.conditions ?? { ref_name: { include: [], exclude: [] } }, rules: b.rules ?? [] };
       this.rulesets.push(x);
       return ok(this.rulesetView(x, true), 201);
     }
@@ -222,10 +247,10 @@ export class FakeGitHub extends FakeApi {
     if (!x) return error(404, 'Not Found');
     if (r.method === 'GET') return ok(this.rulesetView(x, true));
     if (r.method === 'PUT') {
-      const b = { ...this.rulesetView(x, true), ...(r.json ?? {}) };
+      const b: RulesetBody = { ...this.rulesetView(x, true), ...((r.json ?? {}) as RulesetBody) };
       const bad = this.validateRuleset(b);
       if (bad) return bad;
-      Object.assign(x, { name: b.name, target: b.target, enforcement: b.enforcement, bypass_actors: b.bypass_actors.map((y: any) => ({ actor_id: y.actor_id ?? null, actor_type: y.actor_type, bypass_mode: y.bypass_mode ?? 'always' })), conditions: b.conditions, rules: b.rules });
+      Object.assign(x, { name: b.name, target: b.target, enforcement: b.enforcement, bypass_actors: b.bypass_actors!.map((y) => ({ actor_id: y.actor_id ?? null, actor_type: y.actor_type, bypass_mode: y.bypass_mode ?? 'always' })), conditions: b.conditions, rules: b.rules });
       return ok(this.rulesetView(x, true));
     }
     if (r.method === 'DELETE') {
@@ -254,7 +279,7 @@ export class FakeGitHub extends FakeApi {
       if (rs.enforcement !== 'active' || rs.target !== 'branch') continue;
       const rn = rs.conditions?.ref_name ?? { include: [], exclude: [] };
       if (!rn.include.some(matches) || rn.exclude.some(matches)) continue;
-      const bypass = rs.bypass_actors.some((b: any) => (b.actor_type === 'DeployKey' && who.kind === 'deploy-key')
+      const bypass = rs.bypass_actors.some((b) => (b.actor_type === 'DeployKey' && who.kind === 'deploy-key')
         || (b.actor_type === 'RepositoryRole' && who.kind === 'user' && who.admin && b.actor_id === 5));
       if (bypass) continue;
       for (const rule of rs.rules) {

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { closeServer, trackSockets } from '../../../test/support/close-server.ts';
 
-export interface RecordedRequest { method: string; path: string; query: URLSearchParams; headers: IncomingMessage['headers']; body: string; json?: any }
+export interface RecordedRequest { method: string; path: string; query: URLSearchParams; headers: IncomingMessage['headers']; body: string; json?: unknown }
 export interface Reply { status: number; body?: unknown; headers?: Record<string, string> }
 interface Fault { method: string; path: RegExp; reply: Reply; after?: boolean }
 
