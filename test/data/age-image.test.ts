@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { V1CronJob } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ageImage, buildAgeImage, pinProblem, type AgeImageBuild } from '../../images/age/image.ts';
 import { imageRef } from '../../charts-ts/config/schema.ts';
@@ -64,7 +65,11 @@ describe('age image build', () => {
 describe('age image layout (OCI image-spec 1.1)', () => {
   const dir = join(work, 'layout');
   const blob = (digest: string) => readFileSync(join(dir, 'blobs/sha256', digest.replace('sha256:', '')));
-  const parse = (b: Buffer) => JSON.parse(b.toString('utf8'));
+  /** A JSON blob of the layout, typed as the fields read (OCI image-spec: index, manifest, config). */
+  const parse = <T = unknown>(b: Buffer) => JSON.parse(b.toString('utf8')) as T;
+  interface Descriptor { digest: string; size: number; mediaType: string }
+  interface Manifest { config: Descriptor; layers: Descriptor[] }
+  interface ImageConfig { rootfs: { diff_ids: string[] }; config: { User: string; Env: string[] } }
   const layerFile = () => join(dir, 'blobs/sha256', build.layout.layer.digest.replace('sha256:', ''));
   beforeAll(() => writeImageLayout(dir, build.layout));
 
@@ -73,24 +78,24 @@ describe('age image layout (OCI image-spec 1.1)', () => {
       expect(sha256(readFileSync(join(dir, 'blobs/sha256', name)))).toBe(`sha256:${name}`);
     }
     expect(parse(readFileSync(join(dir, 'oci-layout')))).toEqual({ imageLayoutVersion: '1.0.0' });
-    const index = parse(readFileSync(join(dir, 'index.json')));
+    const index = parse<{ manifests: Descriptor[] }>(readFileSync(join(dir, 'index.json')));
     expect(index.manifests).toHaveLength(1);
     const desc = index.manifests[0];
     expect(desc).toMatchObject({ digest: pinned.digest, platform: { os: 'linux', architecture: 'amd64' }, annotations: { 'org.opencontainers.image.ref.name': pinned.tag } });
     const manifestBytes = blob(desc.digest);
     expect(manifestBytes.length).toBe(desc.size);
-    const manifest = parse(manifestBytes);
+    const manifest = parse<Manifest>(manifestBytes);
     for (const d of [manifest.config, ...manifest.layers]) expect(blob(d.digest).length, d.digest).toBe(d.size);
-    const config = parse(blob(manifest.config.digest));
+    const config = parse<ImageConfig>(blob(manifest.config.digest));
     // An uncompressed layer: the diff_id is the layer digest.
-    expect(manifest.layers.map((l: any) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar']);
-    expect(config.rootfs.diff_ids).toEqual(manifest.layers.map((l: any) => l.digest));
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar']);
+    expect(config.rootfs.diff_ids).toEqual(manifest.layers.map((l) => l.digest));
   });
 
   it('runs as a numeric non-root user with the CronJob command on its PATH (CIS Docker 4.1)', () => {
-    const config = parse(blob(parse(blob(pinned.digest)).config.digest));
+    const config = parse<ImageConfig>(blob(parse<Manifest>(blob(pinned.digest)).config.digest));
     expect(config.config.User).toMatch(/^[1-9]\d*:[1-9]\d*$/);
-    const path = config.config.Env.find((e: string) => e.startsWith('PATH=')).slice(5).split(':');
+    const path = config.config.Env.find((e: string) => e.startsWith('PATH='))!.slice(5).split(':');
     const layer = run('tar', ['-tvf', layerFile()]).toString();
     const encrypt = logicalDumpSteps(r.config, Object.values(r.config.environments)[0]).find((s) => s.name === 'encrypt')!;
     const resolved = path.map((p: string) => `${p}/${encrypt.command[0]}`.slice(1));
@@ -111,8 +116,8 @@ describe('age image layout (OCI image-spec 1.1)', () => {
 
   it('the CronJob pulls this image by the pinned digest', () => {
     for (const env of Object.values(r.config.environments)) {
-      const pod = r.get('CronJob', logicalDumpName, env.namespace).spec.jobTemplate.spec.template.spec;
-      expect(pod.initContainers.find((c: any) => c.name === 'encrypt').image).toBe(imageRef(pinned));
+      const pod = r.getOf<V1CronJob>('batch', 'CronJob', logicalDumpName, env.namespace).spec!.jobTemplate.spec!.template.spec!;
+      expect(pod.initContainers!.find((c) => c.name === 'encrypt')!.image).toBe(imageRef(pinned));
     }
     expect(imageRef(pinned)).toBe(`${pinned.repository}:${pinned.tag}@${pinned.digest}`);
   });

@@ -5,17 +5,21 @@
  * ScheduledBackup, and the barman-cloud command lines the drill runs.
  */
 import { describe, expect, it } from 'vitest';
-import { backupLayout, barmanCommands, barmanPluginName, objectStoreName, objectStoreSpec } from '../../charts-ts/data/object-store.ts';
+import { backupLayout, barmanCommands, barmanPluginName, objectStoreName, objectStoreSpec, type ObjectStoreSpecJson } from '../../charts-ts/data/object-store.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
+import { cnpgGroup, type CnpgClusterJson } from './support/cnpg.ts';
 
 const r = renderAll();
 const envs = Object.values(r.config.environments);
 const os = r.config.cluster.objectStorage;
+/** The ObjectStore as rendered (and a field it must not have). */
+type ObjectStoreJson = { spec: ObjectStoreSpecJson & { configuration: { serverName?: string } } };
+const objectStore = (namespace: string) => r.getOf<ObjectStoreJson>('barmancloud.cnpg.io', 'ObjectStore', objectStoreName, namespace);
 
 describe('ObjectStore (barmancloud.cnpg.io/v1)', () => {
   it.each(envs.map((e) => [e.name, e] as const))('%s: Contabo endpoint, its own path, credentials by reference', (_n, env) => {
-    const store = r.get('ObjectStore', objectStoreName, env.namespace);
+    const store = objectStore(env.namespace);
     expect(store.apiVersion).toBe('barmancloud.cnpg.io/v1');
     const c = store.spec.configuration;
     expect(c.endpointURL).toBe(os.endpoint);
@@ -32,13 +36,13 @@ describe('ObjectStore (barmancloud.cnpg.io/v1)', () => {
 
   it('keeps 30 days by default, per-environment override wins', () => {
     expect(r.config.cluster.data.backup.retentionDays).toBe(30);
-    expect(r.get('ObjectStore', objectStoreName, 'lms-production').spec.retentionPolicy).toBe('30d');
-    expect(r.get('ObjectStore', objectStoreName, 'lms-staging').spec.retentionPolicy)
+    expect(objectStore('lms-production').spec.retentionPolicy).toBe('30d');
+    expect(objectStore('lms-staging').spec.retentionPolicy)
       .toBe(`${r.config.environments.staging.database.backup.retentionDays}d`);
   });
 
   it('sets the checksum env S3-compatible stores need (plugin-barman-cloud #393) and sidecar resources', () => {
-    for (const store of r.find('ObjectStore')) {
+    for (const store of r.findOf<ObjectStoreJson>('barmancloud.cnpg.io', 'ObjectStore')) {
       const sidecar = store.spec.instanceSidecarConfiguration;
       expect(sidecar.env).toEqual(expect.arrayContaining([
         { name: 'AWS_REQUEST_CHECKSUM_CALCULATION', value: 'when_required' },
@@ -49,7 +53,7 @@ describe('ObjectStore (barmancloud.cnpg.io/v1)', () => {
   });
 
   it('is rendered from exactly the spec the drill derives its command lines from', () => {
-    for (const env of envs) expect(r.get('ObjectStore', objectStoreName, env.namespace).spec).toEqual(objectStoreSpec(r.config, env));
+    for (const env of envs) expect(objectStore(env.namespace).spec).toEqual(objectStoreSpec(r.config, env));
   });
 
   it('keeps logical dumps and barman data apart: the lifecycle prefix covers every dump and no WAL', () => {
@@ -71,7 +75,7 @@ describe('ObjectStore (barmancloud.cnpg.io/v1)', () => {
 
 describe('WAL archiving and nightly base backups', () => {
   it.each(envs.map((e) => [e.name, e] as const))('%s: the Cluster archives WAL through the plugin under its server name', (_n, env) => {
-    const c = r.get('Cluster', names.database.cluster, env.namespace);
+    const c = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, env.namespace);
     expect(c.spec.plugins).toEqual([{
       name: barmanPluginName,
       isWALArchiver: true,
@@ -82,7 +86,7 @@ describe('WAL archiving and nightly base backups', () => {
   });
 
   it.each(envs.map((e) => [e.name, e] as const))('%s: a ScheduledBackup with method plugin every night', (_n, env) => {
-    const sb = r.get('ScheduledBackup', `${names.database.cluster}-nightly`, env.namespace);
+    const sb = r.getOf<{ spec: { schedule: string } }>(cnpgGroup, 'ScheduledBackup', `${names.database.cluster}-nightly`, env.namespace);
     expect(sb.spec).toMatchObject({
       cluster: { name: names.database.cluster },
       method: 'plugin',

@@ -14,14 +14,19 @@ import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { cpuCores, memoryBytes, MiB } from '../../charts-ts/lib/quantity.ts';
 import { findTools } from '../../drill/tools.ts';
+import type { NetworkPolicyJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
+import { cnpgGroup, type CnpgClusterJson, type PodMonitorJson } from './support/cnpg.ts';
 
 const r = renderAll();
 const envs = Object.values(r.config.environments);
+const netpol = (name: string, namespace: string) => r.getOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', name, namespace).spec;
+/** The footprint annotation's first pod: the fields read. */
+type FootprintPod = { replicas: number; requests: { cpu: string }; limits: { memory: string } };
 
 describe('CloudNativePG Cluster', () => {
   it.each(envs.map((e) => [e.name, e] as const))('%s: lms-db in the app namespace, as names.ts promises', (_n, env) => {
-    const c = r.get('Cluster', names.database.cluster, env.namespace);
+    const c = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, env.namespace);
     expect(c.apiVersion).toBe('postgresql.cnpg.io/v1');
     // The operator derives <cluster>-rw and <cluster>-app from the name and the bootstrap owner.
     expect(`${c.metadata.name}-rw`).toBe(names.database.rwService);
@@ -35,7 +40,7 @@ describe('CloudNativePG Cluster', () => {
 
   it('runs the pinned PostgreSQL major, by digest', () => {
     const pg = r.config.cluster.data.postgres;
-    for (const c of r.find('Cluster')) {
+    for (const c of r.findOf<CnpgClusterJson>(cnpgGroup, 'Cluster')) {
       expect(c.spec.imageName).toBe(imageRef(pg.image));
       expect(c.spec.imageName).toMatch(new RegExp(`:${pg.majorVersion}\\.\\d+-[^@]+@sha256:[a-f0-9]{64}$`));
     }
@@ -47,7 +52,7 @@ describe('CloudNativePG Cluster', () => {
   });
 
   it('enables pg_stat_statements through its parameters and keeps the operator-owned ones out', () => {
-    for (const c of r.find('Cluster')) {
+    for (const c of r.findOf<CnpgClusterJson>(cnpgGroup, 'Cluster')) {
       const p = c.spec.postgresql.parameters;
       expect(Object.keys(p).some((k) => k.startsWith('pg_stat_statements.'))).toBe(true);
       // Values are strings (the CRD's map[string]string), and none is on the operator's fixed list.
@@ -61,9 +66,9 @@ describe('CloudNativePG Cluster', () => {
 
   it('has its own PodMonitor (the operator-made one is deprecated) and not the deprecated flag', () => {
     for (const env of envs) {
-      const c = r.get('Cluster', names.database.cluster, env.namespace);
+      const c = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, env.namespace);
       expect(c.spec.monitoring?.enablePodMonitor).toBeUndefined();
-      const pm = r.get('PodMonitor', names.database.cluster, env.namespace);
+      const pm = r.getOf<PodMonitorJson>('monitoring.coreos.com', 'PodMonitor', names.database.cluster, env.namespace);
       expect(pm.spec.selector.matchLabels).toEqual({ 'cnpg.io/cluster': names.database.cluster });
       expect(pm.spec.podMetricsEndpoints).toEqual([{ port: 'metrics' }]);
     }
@@ -71,17 +76,17 @@ describe('CloudNativePG Cluster', () => {
 
   it('declares the pods the operator will create: postgres + barman sidecar per instance', () => {
     for (const env of envs) {
-      const c = r.get('Cluster', names.database.cluster, env.namespace);
-      const [pod] = JSON.parse(c.metadata.annotations[footprintAnnotation]);
+      const c = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, env.namespace);
+      const [pod] = JSON.parse(c.metadata.annotations![footprintAnnotation]) as FootprintPod[];
       const sidecar = r.config.cluster.data.backup.sidecar.resources;
       expect(pod.replicas).toBe(env.database.instances);
       expect(cpuCores(pod.requests.cpu)).toBeCloseTo(cpuCores(env.database.resources.requests.cpu) + cpuCores(sidecar.requests.cpu));
       expect(memoryBytes(pod.limits.memory)).toBe(memoryBytes(env.database.resources.limits.memory) + memoryBytes(sidecar.limits.memory));
     }
     const two = renderAll({ environments: { staging: { database: { instances: 2 } } } });
-    const [pod] = JSON.parse(two.get('Cluster', names.database.cluster, 'lms-staging').metadata.annotations[footprintAnnotation]);
+    const [pod] = JSON.parse(two.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, 'lms-staging').metadata.annotations![footprintAnnotation]) as FootprintPod[];
     expect(pod.replicas).toBe(2);
-    expect(two.get('Cluster', names.database.cluster, 'lms-staging').spec.primaryUpdateMethod).toBe('switchover');
+    expect(two.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, 'lms-staging').spec.primaryUpdateMethod).toBe('switchover');
   });
 
   it('refuses an expected data size that does not fit the volume (the RTO projection reads it)', () => {
@@ -96,31 +101,31 @@ describe('CloudNativePG Cluster', () => {
 
   it('lets only its own namespace reach PostgreSQL; the operator its status port; Prometheus the exporter', () => {
     for (const env of envs) {
-      const np = r.get('NetworkPolicy', `${names.database.cluster}-ingress`, env.namespace);
-      expect(np.spec.podSelector).toEqual({ matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] });
-      const byPort = Object.fromEntries(np.spec.ingress.map((i: any) => [i.ports[0].port, i.from]));
+      const np = netpol(`${names.database.cluster}-ingress`, env.namespace);
+      expect(np.podSelector).toEqual({ matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] });
+      const byPort = Object.fromEntries(np.ingress!.map((i) => [i.ports![0].port, i.from!]));
       expect(byPort[5432]).toEqual([{ podSelector: {} }]);
-      expect(byPort[8000][0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe('cnpg-system');
-      expect(byPort[9187][0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe(names.monitoring.namespace);
+      expect(byPort[8000][0].namespaceSelector!.matchLabels!['kubernetes.io/metadata.name']).toBe('cnpg-system');
+      expect(byPort[9187][0].namespaceSelector!.matchLabels!['kubernetes.io/metadata.name']).toBe(names.monitoring.namespace);
     }
   });
 
   it('lets the database pods out to exactly the cluster DNS, the API server, each other and Object Storage over HTTPS (the namespace denies by default)', () => {
     for (const env of envs) {
-      const np = r.get('NetworkPolicy', `${names.database.cluster}-egress`, env.namespace);
-      expect(np.spec.policyTypes).toEqual(['Egress']);
-      const ports = np.spec.egress.flatMap((e: any) => e.ports.map((p: any) => p.port)).sort((a: number, b: number) => a - b);
+      const np = netpol(`${names.database.cluster}-egress`, env.namespace);
+      expect(np.policyTypes).toEqual(['Egress']);
+      const ports = np.egress!.flatMap((e) => e.ports!.map((p) => p.port as number)).sort((a, b) => a - b);
       expect(ports).toEqual([53, 53, 443, 443, 5432, 6443, 8000]);
       // DNS in the data layer's own policy: allow-dns (apps layers) lands after the Cluster must be Ready.
-      expect(np.spec.egress[0]).toEqual({
+      expect(np.egress![0]).toEqual({
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
         ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
       });
-      const https = np.spec.egress.find((e: any) => e.to[0].ipBlock?.cidr === '0.0.0.0/0' && e.ports[0].port === 443);
-      expect(https.to[0].ipBlock.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '192.168.0.0/16']));
-      const dump = r.get('NetworkPolicy', 'lms-db-dump-egress', env.namespace);
-      expect(dump.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'lms-db-dump' });
-      expect(dump.spec.egress.map((e: any) => e.ports[0].port)).toEqual([53, 5432, 443]);
+      const https = np.egress!.find((e) => e.to![0].ipBlock?.cidr === '0.0.0.0/0' && e.ports![0].port === 443);
+      expect(https!.to![0].ipBlock!.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '192.168.0.0/16']));
+      const dump = netpol('lms-db-dump-egress', env.namespace);
+      expect(dump.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'lms-db-dump' });
+      expect(dump.egress!.map((e) => e.ports![0].port)).toEqual([53, 5432, 443]);
     }
   });
 });

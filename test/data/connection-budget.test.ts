@@ -9,7 +9,9 @@ import {
 } from '../../charts-ts/data/connection-budget.ts';
 import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { NetworkPolicyJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
+import { cnpgGroup, type CnpgPoolerJson, type PodMonitorJson } from './support/cnpg.ts';
 
 const withApi = (env: 'staging' | 'production', hpaMax: number, poolSize: number, database: Record<string, unknown> = {}) => ({
   environments: {
@@ -47,19 +49,19 @@ describe('connection budget', () => {
     const staging = r.config.environments.staging;
     const b = connectionBudget(staging);
     expect(b.fits).toBe(false);
-    const pooler = r.get('Pooler', names.database.poolerService, staging.namespace);
+    const pooler = r.getOf<CnpgPoolerJson>(cnpgGroup, 'Pooler', names.database.poolerService, staging.namespace);
     expect(pooler.spec.cluster.name).toBe(names.database.cluster);
     expect(pooler.spec.type).toBe('rw');
     expect(pooler.spec.pgbouncer.poolMode).toBe('transaction');
     expect(Number(pooler.spec.pgbouncer.parameters.max_client_conn)).toBeGreaterThanOrEqual(b.apiConnections);
     expect(Number(pooler.spec.pgbouncer.parameters.default_pool_size) * pooler.spec.instances).toBeLessThanOrEqual(b.available);
     expect(pooler.spec.pgbouncer.image).toMatch(/^ghcr\.io\/cloudnative-pg\/pgbouncer:[^@]+@sha256:[a-f0-9]{64}$/);
-    const [pod] = JSON.parse(pooler.metadata.annotations[footprintAnnotation]);
+    const [pod] = JSON.parse(pooler.metadata.annotations![footprintAnnotation]) as unknown[];
     expect(pod).toMatchObject({ replicas: staging.database.pooler.instances, ...staging.database.pooler.resources });
-    expect(r.get('PodMonitor', names.database.poolerService, staging.namespace).spec.selector.matchLabels)
+    expect(r.getOf<PodMonitorJson>('monitoring.coreos.com', 'PodMonitor', names.database.poolerService, staging.namespace).spec.selector.matchLabels)
       .toEqual({ 'cnpg.io/poolerName': names.database.poolerService });
-    const np = r.get('NetworkPolicy', names.database.poolerService, staging.namespace);
-    expect(np.spec.ingress[0]).toEqual({ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 5432 }] });
+    const np = r.getOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', names.database.poolerService, staging.namespace);
+    expect(np.spec.ingress![0]).toEqual({ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 5432 }] });
     expect(np.spec.egress).toContainEqual({ to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': names.database.cluster } } }], ports: [{ protocol: 'TCP', port: 5432 }] });
     expect(apiDatabaseHost(staging)).toBe(names.database.poolerService);
   });
@@ -76,12 +78,12 @@ describe('connection budget', () => {
     // the bootstrap-controller init container; without an entry for it, lms-resources-required
     // and the quota refuse the Deployment the operator creates, and production has no pooler.
     const r = renderAll();
-    const pooler = r.find('Pooler', { namespace: r.config.environments.production.namespace })[0];
-    const init = pooler.spec.template.spec.initContainers?.find((c: { name: string }) => c.name === 'bootstrap-controller');
-    const main = pooler.spec.template.spec.containers.find((c: { name: string }) => c.name === 'pgbouncer');
-    expect(init?.resources).toEqual(main.resources);
-    expect(Object.keys(init.resources.requests).sort()).toEqual(['cpu', 'memory']);
-    expect(Object.keys(init.resources.limits).sort()).toEqual(['cpu', 'memory']);
+    const pooler = r.findOf<CnpgPoolerJson>(cnpgGroup, 'Pooler', { namespace: r.config.environments.production.namespace })[0];
+    const init = pooler.spec.template!.spec.initContainers?.find((c: { name: string }) => c.name === 'bootstrap-controller');
+    const main = pooler.spec.template!.spec.containers.find((c: { name: string }) => c.name === 'pgbouncer');
+    expect(init?.resources).toEqual(main!.resources);
+    expect(Object.keys(init!.resources!.requests!).sort()).toEqual(['cpu', 'memory']);
+    expect(Object.keys(init!.resources!.limits!).sort()).toEqual(['cpu', 'memory']);
   });
 
   it('pooler.mode "always" adds it even when the API fits; "never" with a misfit is a config error naming the fix', () => {

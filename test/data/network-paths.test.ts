@@ -17,6 +17,7 @@
  * allowed no DNS, which only the apps layers' allow-dns gave; on a fresh server the restore Job's
  * barman-cloud-restore could not resolve the object storage host and nothing ever became Ready.
  */
+import type { V1CronJob } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { podSelectors } from '../../charts-ts/apps/labels.ts';
 import { clusterDns } from '../../charts-ts/lib/network-policy.ts';
@@ -27,8 +28,11 @@ import { layers as distLayers } from '../../charts-ts/lib/chart.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { platformNs } from '../../charts-ts/lib/namespaces.ts';
 import { ancestors } from '../../charts-ts/platform/layer-graph.ts';
+import { asKind } from '../../charts-ts/lib/workloads.ts';
 import { clusterLayers, placedObjects, type ClusterLayer } from '../platform/support/layers.ts';
+import type { NetworkPolicyJson } from '../support/kinds.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
+import { cnpgGroup, type CnpgClusterJson, type CnpgPoolerJson } from './support/cnpg.ts';
 import { instancePod, jobPod, jobPodLabels, poolerPod, ports, type Labels } from './support/cnpg-pods.ts';
 import { evaluate, explain, type Endpoint, type Flow } from './support/netpol-eval.ts';
 
@@ -125,7 +129,7 @@ function world(r: Rendered, envName: 'staging' | 'production', applied: Set<stri
 
   const primaries = new Map<string, Endpoint>();
   const instances = new Map<string, Endpoint[]>();
-  for (const cluster of r.find('Cluster', { namespace: ns })) {
+  for (const cluster of r.findOf<CnpgClusterJson>(cnpgGroup, 'Cluster', { namespace: ns })) {
     const c = cluster.metadata.name;
     const w = (p: { name: string; labels: Labels }, what: string) => here(`${what} ${p.name}`, p.labels);
     const primary = w(instancePod(cluster, 1, 'primary'), 'instance');
@@ -159,7 +163,7 @@ function world(r: Rendered, envName: 'staging' | 'production', applied: Set<stri
   if (!live) throw new Error(`no Cluster ${names.database.cluster} rendered in ${ns}`);
   const liveInstances = instances.get(names.database.cluster)!;
 
-  const poolers = r.find('Pooler', { namespace: ns }).map((p) => here(`PgBouncer ${p.metadata.name}`, poolerPod(p).labels));
+  const poolers = r.findOf<CnpgPoolerJson>(cnpgGroup, 'Pooler', { namespace: ns }).map((p) => here(`PgBouncer ${p.metadata.name}`, poolerPod(p).labels));
   for (const p of poolers) {
     dns(p, 'PgBouncer resolves the -rw Service');
     need(p, apiServer, 6443, 'the pooler instance manager reads its Pooler and Secrets');
@@ -167,8 +171,8 @@ function world(r: Rendered, envName: 'staging' | 'production', applied: Set<stri
     if (present(distLayers.observability)) need(prometheus, p, ports.pgbouncerMetrics, 'Prometheus scrapes the PgBouncer exporter');
   }
 
-  const dumpJob = r.get('CronJob', logicalDumpName, ns);
-  const dump = here(`dump ${logicalDumpName}`, { ...dumpJob.spec.jobTemplate.spec.template.metadata.labels, ...jobPodLabels(`${logicalDumpName}-29000000`) });
+  const dumpJob = r.getOf<V1CronJob>('batch', 'CronJob', logicalDumpName, ns);
+  const dump = here(`dump ${logicalDumpName}`, { ...dumpJob.spec!.jobTemplate.spec!.template.metadata!.labels, ...jobPodLabels(`${logicalDumpName}-29000000`) });
   dns(dump, 'the dump resolves the database Service and the object storage host');
   const dumpHosts = liveInstances.length > 1 ? liveInstances.slice(1) : liveInstances;
   for (const i of dumpHosts) need(dump, i, ports.postgres, 'pg_dump reads the database (a standby when there is one)');
@@ -176,7 +180,7 @@ function world(r: Rendered, envName: 'staging' | 'production', applied: Set<stri
   never(dump, apiServer, 6443, 'the dump has no API token and no business with the API');
 
   if (present(distLayers.apps(envName))) {
-    const rollout = (name: string) => r.get('Rollout', name, ns).spec.template.metadata.labels as Labels;
+    const rollout = (name: string) => r.getOf<{ spec: { template: { metadata: { labels: Labels } } } }>('argoproj.io', 'Rollout', name, ns).spec.template.metadata.labels;
     const api = here('lms-api', { ...rollout(names.apps.api), 'rollouts-pod-template-hash': '6b8d9c7f4' });
     const web = here('lms-web', { ...rollout(names.apps.web), 'rollouts-pod-template-hash': '5f7c8d9b6' });
     const migration = here('migration Job', { ...podSelectors.migration, 'app.kubernetes.io/part-of': 'lms', 'app.kubernetes.io/component': 'migration', ...jobPodLabels('lms-api-migrate-1') });
@@ -205,8 +209,8 @@ describe.each(scenarios)('data-layer network paths: $name', (scenario) => {
     expect(applied.has(layerOf(layers, distLayers.data))).toBe(true);
     expect(applied.has(layerOf(layers, distLayers.namespaces))).toBe(true);
     expect(applied.has(layerOf(layers, distLayers.observability))).toBe(scenario.state === 'all');
-    if (scenario.overrides === inPlace) expect(r.get('Cluster', names.database.cluster, 'lms-production').spec.bootstrap.recovery).toBeDefined();
-    if (scenario.overrides === sideBySide) expect(r.get('Cluster', recoveryClusterName, 'lms-production').spec.bootstrap.recovery).toBeDefined();
+    if (scenario.overrides === inPlace) expect(r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, 'lms-production').spec.bootstrap.recovery).toBeDefined();
+    if (scenario.overrides === sideBySide) expect(r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', recoveryClusterName, 'lms-production').spec.bootstrap.recovery).toBeDefined();
   });
 
   it.each(['staging', 'production'] as const)('%s: every flow the data-layer pods need is allowed', (env) => {
@@ -229,7 +233,7 @@ describe('the evaluator tells the layer states apart (regression: issue 17)', ()
   const r = renderAll(inPlace);
   const layers = clusterLayers(r);
   const { placed } = placedObjects(r, layers);
-  const cluster = r.get('Cluster', names.database.cluster, 'lms-production');
+  const cluster = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, 'lms-production');
   const restoreJob = jobPod(cluster, 1, 'full-recovery');
   const ns = 'lms-production';
   const nsLabels = { ...r.get('Namespace', ns).metadata.labels, 'kubernetes.io/metadata.name': ns };
@@ -251,8 +255,9 @@ describe('the evaluator tells the layer states apart (regression: issue 17)', ()
 
   it('without the data layer\'s DNS rule the same lookup is refused: the deadlock the test guards against', () => {
     const data = appliedLayers(layers, 'data');
-    const withoutDns = placed.filter((p) => data.has(p.layer) && p.object.kind === 'NetworkPolicy').map((p) => structuredClone(p.object))
-      .map((p: any) => ({ ...p, spec: { ...p.spec, egress: p.spec.egress?.filter((rule: any) => !rule.ports?.some((port: any) => port.port === 53)) } }));
+    const withoutDns = placed.filter((p) => data.has(p.layer) && p.object.kind === 'NetworkPolicy')
+      .map((p) => asKind<NetworkPolicyJson>(structuredClone(p.object), 'networking.k8s.io', 'NetworkPolicy')!)
+      .map((p) => ({ ...p, spec: { ...p.spec, egress: p.spec.egress?.filter((rule) => !rule.ports?.some((port) => port.port === 53)) } }));
     const [v] = evaluate(withoutDns, [lookup]);
     expect(v.allowed).toBe(false);
     expect(v.egress.selectedBy).toContain(`${ns}/${names.database.cluster}-egress`);

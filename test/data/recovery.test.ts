@@ -10,13 +10,14 @@ import { nextServerName, postgresTargetTime, recoveryClusterName } from '../../c
 import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
+import { cnpgGroup, type CnpgClusterJson } from './support/cnpg.ts';
 
 const recovery = (env: 'staging' | 'production', database: Record<string, unknown>) => ({ environments: { [env]: { database } } });
 
 describe('restore as code', () => {
   it('renders no recovery cluster by default', () => {
     const r = renderAll();
-    expect(r.find('Cluster').filter((c) => c.spec.bootstrap.recovery)).toHaveLength(0);
+    expect(r.findOf<CnpgClusterJson>(cnpgGroup, 'Cluster').filter((c) => c.spec.bootstrap.recovery)).toHaveLength(0);
     expect(r.find('Cluster', { name: recoveryClusterName })).toHaveLength(0);
   });
 
@@ -24,9 +25,9 @@ describe('restore as code', () => {
     const r = renderAll(recovery('production', {
       recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', targetTime: '2026-09-01T10:15:00Z', serverName: 'lms-db-recovery-1' },
     }));
-    const live = r.get('Cluster', names.database.cluster, 'lms-production');
+    const live = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, 'lms-production');
     expect(live.spec.bootstrap.initdb).toBeDefined();
-    const c = r.get('Cluster', recoveryClusterName, 'lms-production');
+    const c = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', recoveryClusterName, 'lms-production');
     expect(c.spec.bootstrap).toEqual({
       recovery: {
         source: recoverySourceName, database: names.database.name, owner: names.database.owner,
@@ -37,27 +38,27 @@ describe('restore as code', () => {
       name: recoverySourceName,
       plugin: { name: barmanPluginName, parameters: { barmanObjectName: objectStoreName, serverName: 'lms-db' } },
     }]);
-    expect(c.spec.plugins[0]).toMatchObject({ isWALArchiver: true, parameters: { serverName: 'lms-db-recovery-1' } });
+    expect(c.spec.plugins![0]).toMatchObject({ isWALArchiver: true, parameters: { serverName: 'lms-db-recovery-1' } });
     expect(c.spec.instances).toBe(1);
     // Sized for what it does, not like the live cluster: it must fit next to it (test/data/restore.test.ts).
     expect(c.spec.storage.size).toBe('24Gi');
     expect(c.spec.resources).toEqual(r.config.cluster.data.recoveryCluster.resources);
     expect(c.spec.postgresql.parameters.max_connections).toBe(String(r.config.cluster.data.recoveryCluster.maxConnections));
-    expect(c.metadata.annotations[footprintAnnotation]).toBeTruthy();
+    expect(c.metadata.annotations![footprintAnnotation]).toBeTruthy();
     expect(r.get('PodMonitor', recoveryClusterName, 'lms-production')).toBeTruthy();
   });
 
   it('in-place: lms-db itself bootstraps from the backups, to the latest point when no target is set', () => {
     const r = renderAll(recovery('production', { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db' } }));
-    const c = r.get('Cluster', names.database.cluster, 'lms-production');
+    const c = r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', names.database.cluster, 'lms-production');
     expect(c.spec.bootstrap.initdb).toBeUndefined();
-    expect(c.spec.bootstrap.recovery.recoveryTarget).toBeUndefined();
-    expect(c.spec.externalClusters[0].plugin.parameters.serverName).toBe('lms-db');
-    expect(c.spec.plugins[0].parameters.serverName).toBe('lms-db-r1');
+    expect(c.spec.bootstrap.recovery!.recoveryTarget).toBeUndefined();
+    expect(c.spec.externalClusters![0].plugin.parameters.serverName).toBe('lms-db');
+    expect(c.spec.plugins![0].parameters.serverName).toBe('lms-db-r1');
     expect(r.find('Cluster', { name: recoveryClusterName })).toHaveLength(0);
     // The app keeps its names: -rw and -app come from the unchanged cluster name and owner.
     expect(c.metadata.name).toBe(names.database.cluster);
-    expect(c.spec.bootstrap.recovery.owner).toBe(names.database.owner);
+    expect(c.spec.bootstrap.recovery!.owner).toBe(names.database.owner);
   });
 
   it('refuses an in-place restore that would archive into the backups it restores from', () => {
@@ -74,7 +75,7 @@ describe('restore as code', () => {
 
   it('sizes the recovery volume for the data and the WAL being replayed, never smaller than the data', () => {
     const r = renderAll(recovery('staging', { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'x-1', storageSize: '2Gi' } }));
-    expect(r.get('Cluster', recoveryClusterName, 'lms-staging').spec.storage.size).toBe('2Gi');
+    expect(r.getOf<CnpgClusterJson>(cnpgGroup, 'Cluster', recoveryClusterName, 'lms-staging').spec.storage.size).toBe('2Gi');
     expect(() => renderAll(recovery('production', { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'x-1', storageSize: '10Gi' } })))
       .toThrow(/environments\.production\.database\.recovery\.storageSize: "10Gi" is smaller than expectedDataSize \(20Gi\).*default 24Gi/);
     expect(() => renderAll(recovery('production', { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db', storageSize: '24Gi' } })))

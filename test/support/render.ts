@@ -7,6 +7,7 @@ import { deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
 import type { Config } from '../../charts-ts/config/schema.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { render, type RenderedFile } from '../../charts-ts/lib/synth.ts';
+import { asKind, type NamedManifest } from '../../charts-ts/lib/workloads.ts';
 
 export interface Rendered {
   readonly config: Config;
@@ -17,6 +18,21 @@ export interface Rendered {
   find(kind: string, opts?: { namespace?: string; name?: string }): any[];
   /** Exactly one object, or throw. */
   get(kind: string, name: string, namespace?: string): any;
+  /**
+   * Exactly one object of `kind` in API `group` ("" for the core group), typed `T`: that kind's type
+   * (client-node for built-in kinds) or the fields the test reads. Throws as get() does, and when
+   * the object is of another API group.
+   */
+  getOf<T extends object>(group: string, kind: string, name: string, namespace?: string): NamedManifest & T;
+  /** Objects of `kind` (as find()), typed `T` as getOf(); throws when one is of another API group. */
+  findOf<T extends object>(group: string, kind: string, opts?: { namespace?: string; name?: string }): (NamedManifest & T)[];
+}
+
+/** `o` typed `T` when it is `kind` of API `group`; throws otherwise. */
+function ofGroup<T extends object>(o: NamedManifest, group: string, kind: string): NamedManifest & T {
+  const typed = asKind<T>(o, group, kind);
+  if (!typed) throw new Error(`${kind} ${o.metadata.name} is ${o.apiVersion}, not of API group "${group}"`);
+  return typed as NamedManifest & T;
 }
 
 export function renderAll(overrides: unknown = undefined): Rendered {
@@ -32,5 +48,9 @@ export function renderAll(overrides: unknown = undefined): Rendered {
     if (found.length !== 1) throw new Error(`expected one ${kind} ${namespace ? `${namespace}/` : ''}${name}, found ${found.length}`);
     return found[0];
   };
-  return { config, files, objects, find, get };
+  const getOf = <T extends object>(group: string, kind: string, name: string, namespace?: string) =>
+    ofGroup<T>(get(kind, name, namespace), group, kind);
+  const findOf = <T extends object>(group: string, kind: string, opts: { namespace?: string; name?: string } = {}) =>
+    find(kind, opts).map((o) => ofGroup<T>(o, group, kind));
+  return { config, files, objects, find, get, getOf, findOf };
 }

@@ -25,10 +25,12 @@
  * Spec metadata inheritance (spec.inheritedMetadata) adds labels too; our Clusters set none (checked).
  */
 
+import type { CnpgCluster, CnpgPooler } from './cnpg.ts';
+
 export type Labels = Record<string, string>;
 
 /** `app.kubernetes.io/version` on instances and Jobs: the PostgreSQL major of the Cluster's image. */
-export function postgresMajor(cluster: any): string {
+export function postgresMajor(cluster: CnpgCluster): string {
   const tag = /:(\d+)(?:[.-]|@|$)/.exec(String(cluster.spec.imageName));
   if (!tag) throw new Error(`cannot read the PostgreSQL major from ${cluster.spec.imageName}`);
   return tag[1];
@@ -36,7 +38,7 @@ export function postgresMajor(cluster: any): string {
 
 const instanceName = (cluster: string, serial: number) => `${cluster}-${serial}`;
 
-const databaseLabels = (cluster: any, serial: number): Labels => {
+const databaseLabels = (cluster: CnpgCluster, serial: number): Labels => {
   if (cluster.spec.inheritedMetadata?.labels) throw new Error(`Cluster ${cluster.metadata.name} sets inheritedMetadata.labels: add them to the pod model`);
   return {
     'cnpg.io/cluster': cluster.metadata.name,
@@ -58,7 +60,7 @@ export const jobPodLabels = (jobName: string): Labels => ({
 });
 
 /** An instance pod (with the plugin sidecar inside it when the Cluster uses the Barman Cloud plugin). */
-export function instancePod(cluster: any, serial: number, role: 'primary' | 'replica'): { name: string; labels: Labels } {
+export function instancePod(cluster: CnpgCluster, serial: number, role: 'primary' | 'replica'): { name: string; labels: Labels } {
   return {
     name: instanceName(cluster.metadata.name, serial),
     labels: { ...databaseLabels(cluster, serial), 'cnpg.io/podRole': 'instance', 'cnpg.io/instanceRole': role, role },
@@ -68,13 +70,13 @@ export function instancePod(cluster: any, serial: number, role: 'primary' | 'rep
 export type JobRole = 'initdb' | 'full-recovery' | 'join';
 
 /** A bootstrap Job's pod: `<cluster>-<serial>-<role>`. */
-export function jobPod(cluster: any, serial: number, role: JobRole): { name: string; labels: Labels } {
+export function jobPod(cluster: CnpgCluster, serial: number, role: JobRole): { name: string; labels: Labels } {
   const name = `${instanceName(cluster.metadata.name, serial)}-${role}`;
   return { name, labels: { ...databaseLabels(cluster, serial), 'cnpg.io/jobRole': role, ...jobPodLabels(name) } };
 }
 
 /** A PgBouncer pod of a Pooler. */
-export function poolerPod(pooler: any): { name: string; labels: Labels } {
+export function poolerPod(pooler: CnpgPooler): { name: string; labels: Labels } {
   return {
     name: `${pooler.metadata.name}-5d8f7c9b4-x2x7q`,
     labels: {

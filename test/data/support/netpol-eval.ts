@@ -37,7 +37,7 @@ const peer = (e: Endpoint) => ({
 });
 
 /** Evaluate every flow under exactly these policies (the ones applied in a layer state). */
-export function evaluate(policies: any[], flows: readonly Flow[]): Verdict[] {
+export function evaluate(policies: readonly unknown[], flows: readonly Flow[]): Verdict[] {
   const input = JSON.stringify({
     policies,
     traffic: flows.map((f) => ({ name: flowName(f), protocol: f.protocol, port: f.port, source: peer(f.from), destination: peer(f.to) })),

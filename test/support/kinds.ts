@@ -1,0 +1,22 @@
+/**
+ * Kinds as JSON where client-node's types differ from the JSON (client-node names a NetworkPolicy
+ * rule's `from` `_from`), for the tests that read rendered objects.
+ */
+import type { V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
+
+/** A NetworkPolicy rule: `from` (ingress) or `to` (egress), and its ports. */
+export interface PolicyRuleJson {
+  readonly from?: V1NetworkPolicyPeer[];
+  readonly to?: V1NetworkPolicyPeer[];
+  readonly ports?: V1NetworkPolicyPort[];
+}
+
+/** A NetworkPolicy (networking.k8s.io/v1) as JSON. */
+export interface NetworkPolicyJson {
+  readonly spec: {
+    readonly podSelector: V1LabelSelector;
+    readonly policyTypes?: string[];
+    readonly ingress?: PolicyRuleJson[];
+    readonly egress?: PolicyRuleJson[];
+  };
+}
