@@ -577,6 +577,56 @@ describe('first deploy from git', () => {
     expect((await podStartProblems(kube)).join('\n')).toBe('');
   });
 
+  /** CloudNativePG's full-recovery Job of a Cluster, once the operator (with the plugin) made it. */
+  async function recoveryJob(ns: string, cluster: string): Promise<any> {
+    let job: any;
+    await waitFor(`CloudNativePG's full-recovery Job of ${ns}/${cluster}`, async () => {
+      await tick();
+      const jobs = await kube.list('batch/v1', 'Job', ns, `cnpg.io/cluster=${cluster}`);
+      job = jobs.find((j: any) => j.metadata.labels?.['cnpg.io/jobRole'] === 'full-recovery');
+      return Boolean(job);
+    }, {
+      timeoutMs: 300_000, intervalMs: 3_000,
+      diagnose: async () => [...operators!.errors, ...await failedCreates(kube, ns),
+        `Cluster status: ${JSON.stringify((await kube.get('postgresql.cnpg.io/v1', 'Cluster', cluster, ns))?.status ?? {})}`,
+        operators!.running.get('cnpg-operator')?.proc.logTail(40) ?? 'cnpg-operator not running'].join('\n'),
+    });
+    return job;
+  }
+
+  /** The Job's containers (the plugin's among them) sized, and its pod admitted: nothing refused. */
+  async function expectJobPodAdmitted(ns: string, job: any): Promise<void> {
+    const pod = job.spec.template.spec;
+    const containers = [...(pod.initContainers ?? []), ...pod.containers];
+    console.log(`restore: Job ${ns}/${job.metadata.name}, containers ${containers.map((c: any) => c.name).join(', ')}`);
+    // The plugin takes part in the restore (CNPG-I): its container restores the base backup and WAL.
+    expect(containers.map((c: any) => c.name)).toContain('plugin-barman-cloud');
+    for (const c of containers) expect(c.resources?.requests && c.resources?.limits, `container ${c.name} of ${job.metadata.name} has requests and limits`).toBeTruthy();
+    await waitFor(`the pod of ${job.metadata.name} admitted`, async () => {
+      await tick();
+      return (await kube.list('v1', 'Pod', ns, `job-name=${job.metadata.name}`)).length > 0;
+    }, { timeoutMs: 60_000, intervalMs: 2_000, diagnose: async () => (await failedCreates(kube, ns)).join('\n') });
+    expect((await failedCreates(kube, ns)).join('\n')).toBe('');
+    expect((await podStartProblems(kube)).join('\n')).toBe('');
+  }
+
+  it('restores a database side by side as the runbook does: the recovery Cluster next to the live one, its full-recovery Job and pod admitted', async () => {
+    // DR procedure A on staging (npm run restore -- staging --mode side-by-side): the live Cluster
+    // keeps serving; a second Cluster bootstraps from the archive (objects as the config change
+    // renders them, applied as Flux would), inside the namespace's quota.
+    const restoring = renderAll({ environments: { staging: { database: { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'lms-db-recovery-1' } } } } });
+    const ns = restoring.config.environments.staging.namespace;
+    const live = distObjects().map((d) => d.object).filter((o) => o.kind === 'Cluster' && o.metadata.namespace === ns).map((o) => o.metadata.name);
+    const recovery = restoring.objects.map((o) => o.object).find((o) => o.kind === 'Cluster' && o.metadata?.namespace === ns && !live.includes(o.metadata.name));
+    expect(recovery?.spec?.bootstrap?.recovery, 'the side-by-side config renders a second, recovering Cluster').toBeDefined();
+    await kube.apply(recovery as KubeObject, { fieldManager: 'kustomize-controller' });
+    const job = await recoveryJob(ns, recovery.metadata.name);
+    await expectJobPodAdmitted(ns, job);
+    // The live Cluster is untouched.
+    expect(await kube.get('postgresql.cnpg.io/v1', 'Cluster', live[0], ns)).toBeTruthy();
+    await kube.delete('postgresql.cnpg.io/v1', 'Cluster', recovery.metadata.name, ns);
+  });
+
   it('restores a database in place as the runbook does: the recovery Cluster and CloudNativePG\'s full-recovery Job, with the Barman Cloud plugin\'s part, admitted', async () => {
     // DR procedure B on staging (npm run restore -- staging --mode in-place): the data layer
     // suspended, the damaged Cluster and its volume deleted, then what the restore's config change
@@ -599,29 +649,6 @@ describe('first deploy from git', () => {
     for (const o of data.filter((x) => ['Cluster', 'ObjectStore'].includes(x.kind))) {
       await kube.apply(o as KubeObject, { fieldManager: 'kustomize-controller' });
     }
-    let job: any;
-    await waitFor('CloudNativePG\'s full-recovery Job', async () => {
-      await tick();
-      const jobs = await kube.list('batch/v1', 'Job', ns, `cnpg.io/cluster=${name}`);
-      job = jobs.find((j: any) => j.metadata.labels?.['cnpg.io/jobRole'] === 'full-recovery');
-      return Boolean(job);
-    }, {
-      timeoutMs: 300_000, intervalMs: 3_000,
-      diagnose: async () => [...operators!.errors, ...await failedCreates(kube, ns),
-        `Cluster status: ${JSON.stringify((await kube.get('postgresql.cnpg.io/v1', 'Cluster', name, ns))?.status ?? {})}`,
-        operators!.running.get('cnpg-operator')?.proc.logTail(40) ?? 'cnpg-operator not running'].join('\n'),
-    });
-    const pod = job.spec.template.spec;
-    const containers = [...(pod.initContainers ?? []), ...pod.containers];
-    console.log(`restore: Job ${job.metadata.name}, containers ${containers.map((c: any) => c.name).join(', ')}`);
-    // The plugin takes part in the restore (CNPG-I): its container restores the base backup and WAL.
-    expect(containers.map((c: any) => c.name)).toContain('plugin-barman-cloud');
-    for (const c of containers) expect(c.resources?.requests && c.resources?.limits, `container ${c.name} of ${job.metadata.name} has requests and limits`).toBeTruthy();
-    await waitFor('the restore Job\'s pod admitted', async () => {
-      await tick();
-      return (await kube.list('v1', 'Pod', ns, `job-name=${job.metadata.name}`)).length > 0;
-    }, { timeoutMs: 60_000, intervalMs: 2_000, diagnose: async () => (await failedCreates(kube, ns)).join('\n') });
-    expect((await failedCreates(kube, ns)).join('\n')).toBe('');
-    expect((await podStartProblems(kube)).join('\n')).toBe('');
+    await expectJobPodAdmitted(ns, await recoveryJob(ns, name));
   });
 });
