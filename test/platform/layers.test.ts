@@ -185,7 +185,7 @@ describe('the cluster\'s layers', () => {
   });
 
   it('health-check what kstatus cannot judge: CNPG Clusters and Argo Rollouts', () => {
-    const exprs = (name: string) => byName.get(name)!.object.spec.healthCheckExprs;
+    const exprs = (name: string) => byName.get(name)!.object.spec.healthCheckExprs!;
     expect(exprs('platform-data')).toEqual([expect.objectContaining({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster' })]);
     // Staging must be fully healthy before production goes; production's manual-approval pause is
     // settled. What the expressions decide is judged by Flux's evaluator in rollout-health.test.ts.

@@ -32,7 +32,7 @@ describe('k3s upgrade window and host reboot window', () => {
     expect([hhmm(upgrades[0].start), hhmm(upgrades[0].end)]).toEqual(['03:00', '04:15']);
     expect([hhmm(reboots[0].start), hhmm(reboots[0].end)]).toEqual(['04:30', '04:35']);
     const r = renderAll();
-    expect(r.get('Plan', 'k3s-server', 'system-upgrade').spec.window).toEqual(c.cluster.platform.upgrades.window);
+    expect(r.getOf<{ spec: { window: unknown } }>('upgrade.cattle.io', 'Plan', 'k3s-server', 'system-upgrade').spec.window).toEqual(c.cluster.platform.upgrades.window);
     expect(rebootOnCalendar(c)).toBe('Sun *-*-* 04:30:00');
   });
 

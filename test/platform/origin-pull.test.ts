@@ -12,8 +12,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { V1Secret } from '@kubernetes/client-node';
 import { originPull } from '../../charts-ts/lib/origin-pull.ts';
 import { ruleMatches } from '../apps/traefik-semantics.ts';
+import type { IngressRouteJson, TlsOptionJson } from '../support/kinds.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'origin-pull-'));
@@ -34,13 +36,13 @@ const freePort = () => new Promise<number>((resolve) => {
 });
 
 /** s_server options for a rendered TLSOption (what Traefik does with the same fields). */
-export function sServerArgs(tlsOption: any, caFile: string): string[] {
+export function sServerArgs(tlsOption: TlsOptionJson, caFile: string): string[] {
   const ca = tlsOption.spec.clientAuth;
   const verify: Record<string, string[]> = {
     RequireAndVerifyClientCert: ['-Verify', '2'],
     VerifyClientCertIfGiven: ['-verify', '2'],
   };
-  const args = [...(verify[ca?.clientAuthType] ?? []), '-CAfile', caFile, '-verify_return_error'];
+  const args = [...(verify[ca?.clientAuthType as string] ?? []), '-CAfile', caFile, '-verify_return_error'];
   const min: Record<string, string> = { VersionTLS12: 'TLSv1.2', VersionTLS13: 'TLSv1.3' };
   if (tlsOption.spec.minVersion) args.push('-min_protocol', min[tlsOption.spec.minVersion]!);
   return args;
@@ -60,10 +62,10 @@ beforeAll(async () => {
   openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=api.lms.example.com', '-keyout', f('server.key'), '-out', f('server.pem'));
 
   // The origin as the rendered configuration of lms-production's API router describes it.
-  const route = r.find('IngressRoute', { namespace: 'lms-production', name: 'lms-api' })[0];
-  const opt = r.find('TLSOption', { namespace: route.spec.tls.options.namespace, name: route.spec.tls.options.name })[0];
-  const secret = r.find('Secret', { namespace: opt.metadata.namespace, name: opt.spec.clientAuth.secretNames[0] })[0];
-  writeFileSync(f('rendered-ca.pem'), secret.stringData[originPull.caKey]);
+  const route = r.findOf<IngressRouteJson>('traefik.io', 'IngressRoute', { namespace: 'lms-production', name: 'lms-api' })[0];
+  const opt = r.findOf<TlsOptionJson>('traefik.io', 'TLSOption', { namespace: route.spec.tls!.options!.namespace, name: route.spec.tls!.options!.name })[0];
+  const secret = r.findOf<V1Secret>('', 'Secret', { namespace: opt.metadata.namespace, name: opt.spec.clientAuth!.secretNames![0] })[0];
+  writeFileSync(f('rendered-ca.pem'), secret.stringData![originPull.caKey]);
   port = await freePort();
   server = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', f('server.pem'), '-key', f('server.key'), '-naccept', '100', '-www', ...sServerArgs(opt, f('rendered-ca.pem'))], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
@@ -123,7 +125,7 @@ describe('origin lockdown: every public router', () => {
    * canary probe's routes, `ClientIP` of the cluster's ranges: charts-ts/apps/probe.ts). Those are
    * not public routers; their internal host names share no TLS policy with a public host.
    */
-  const inClusterOnly = (x: Rendered, o: any) => o.spec.routes.every((rt: any) => {
+  const inClusterOnly = (x: Rendered, o: IngressRouteJson) => o.spec.routes.every((rt) => {
     const match = String(rt.match);
     const hosts = [...match.matchAll(/Host\(`([^`]+)`\)/g)].map((m) => m[1]!);
     const headers = Object.fromEntries([...match.matchAll(/Header\(`([^`]+)`,\s*`([^`]+)`\)/g)].map((m) => [m[1]!, m[2]!]));
@@ -133,10 +135,10 @@ describe('origin lockdown: every public router', () => {
     return hosts.length > 0 && hosts.every((host) => ruleMatches(match, { host, path: '/', headers, remoteAddr: inside })
       && !ruleMatches(match, { host, path: '/', headers, remoteAddr: outside }));
   });
-  const websecure = (x: Rendered) => x.find('IngressRoute').filter((o) => ((o.spec.entryPoints ?? []).includes('websecure') || o.spec.tls) && !inClusterOnly(x, o));
+  const websecure = (x: Rendered) => x.findOf<IngressRouteJson>('traefik.io', 'IngressRoute').filter((o) => ((o.spec.entryPoints ?? []).includes('websecure') || o.spec.tls) && !inClusterOnly(x, o));
 
   it('the canary probe\'s routes are the only in-cluster-only ones, on hosts of their own', () => {
-    const internal = r.find('IngressRoute').filter((o) => inClusterOnly(r, o));
+    const internal = r.findOf<IngressRouteJson>('traefik.io', 'IngressRoute').filter((o) => inClusterOnly(r, o));
     expect(internal.map((o) => o.metadata.name).every((n: string) => n.endsWith('-canary-probe'))).toBe(true);
     for (const o of internal) expect(String(o.spec.routes[0].match)).toMatch(/^Host\(`[^`]+\.canary-probe\.internal`\)/);
   });
@@ -168,15 +170,15 @@ describe('origin lockdown: every public router', () => {
   it('each such namespace has the TLSOption (require and verify, TLS 1.2+, strict SNI) and the CA Secret it names', () => {
     const namespaces = [...new Set(websecure(r).map((o) => o.metadata.namespace))];
     for (const ns of namespaces) {
-      const [opt] = r.find('TLSOption', { namespace: ns, name: originPull.tlsOption });
+      const [opt] = r.findOf<TlsOptionJson>('traefik.io', 'TLSOption', { namespace: ns, name: originPull.tlsOption });
       expect(opt?.spec, ns).toEqual({ minVersion: 'VersionTLS12', sniStrict: true, clientAuth: { secretNames: [originPull.caSecret], clientAuthType: 'RequireAndVerifyClientCert' } });
-      expect(r.find('Secret', { namespace: ns, name: originPull.caSecret })[0]?.stringData).toEqual({ [originPull.caKey]: readFileSync(f('test-ca.pem'), 'utf8') });
+      expect(r.findOf<V1Secret>('', 'Secret', { namespace: ns, name: originPull.caSecret })[0]?.stringData).toEqual({ [originPull.caKey]: readFileSync(f('test-ca.pem'), 'utf8') });
     }
   });
 
   it('the default render trusts Cloudflare\'s published origin-pull CA, and only certificates (no key) are in the Secret', () => {
-    const [secret] = defaultRender.find('Secret', { namespace: 'lms-production', name: originPull.caSecret });
-    const pem: string = secret.stringData[originPull.caKey];
+    const [secret] = defaultRender.findOf<V1Secret>('', 'Secret', { namespace: 'lms-production', name: originPull.caSecret });
+    const pem: string = secret.stringData![originPull.caKey];
     expect(pem).not.toMatch(/PRIVATE KEY/);
     writeFileSync(f('cf.pem'), pem);
     const info = openssl('x509', '-in', f('cf.pem'), '-noout', '-subject', '-fingerprint', '-sha256');

@@ -4,12 +4,13 @@
  * deploys. Evaluated with a real CEL implementation (support/admission.ts); the API server itself
  * enforces them in test/cluster.
  */
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { admissionPolicies } from '../../policies/index.ts';
 import { policyContext, systemNamespaces } from '../../charts-ts/platform/admission-policies.ts';
 import { k3sUpgradeTag } from '../../charts-ts/platform/upgrade-plans.ts';
 import { imagesAnnotation } from '../../charts-ts/lib/helm-release.ts';
-import { isPodTemplateKind } from '../../charts-ts/lib/workloads.ts';
+import { isPodTemplateKind, type Manifest } from '../../charts-ts/lib/workloads.ts';
 import { renderAll } from '../support/render.ts';
 import { admit, evaluate, parseProblems, policyExpressions } from './support/admission.ts';
 
@@ -26,17 +27,17 @@ const pod = (spec: Record<string, unknown>, namespace = appNs) => ({
 });
 const withContainer = (c: Record<string, unknown>, namespace = appNs) =>
   pod({ containers: [{ name: 'app', image: 'ghcr.io/lms-platform/lms-api:1.0.0', resources: bounded, ...c }] }, namespace);
-const check = (object: any) => admit(policies, object, nsLabels(object.metadata.namespace));
+const check = (object: Manifest) => admit(policies, object, nsLabels(object.metadata!.namespace!));
 
 describe('admission policy definitions', () => {
   it('are the four the platform needs, rendered as a ValidatingAdmissionPolicy and a Deny binding each', () => {
     expect(policies.map((p) => p.name).sort()).toEqual(['lms-app-pod-hardening', 'lms-image-provenance', 'lms-resources-required', 'lms-service-exposure']);
     for (const p of policies) {
-      const vap = r.get('ValidatingAdmissionPolicy', p.name);
+      const vap = r.getOf<{ spec: { failurePolicy: string; validations: unknown } }>('admissionregistration.k8s.io', 'ValidatingAdmissionPolicy', p.name);
       expect(vap.apiVersion).toBe('admissionregistration.k8s.io/v1');
       expect(vap.spec.failurePolicy).toBe('Fail');
       expect(vap.spec.validations).toEqual(p.validations);
-      const binding = r.get('ValidatingAdmissionPolicyBinding', p.name);
+      const binding = r.getOf<{ spec: unknown }>('admissionregistration.k8s.io', 'ValidatingAdmissionPolicyBinding', p.name);
       expect(binding.spec).toMatchObject({ policyName: p.name, validationActions: ['Deny'] });
     }
     const files = new Set(r.objects.filter((o) => o.object.kind.startsWith('ValidatingAdmissionPolicy')).map((o) => o.file));
@@ -137,7 +138,7 @@ describe('resources required', () => {
 });
 
 describe('app pod hardening', () => {
-  const cases: [string, any, RegExp][] = [
+  const cases: [string, Manifest, RegExp][] = [
     ['privileged', withContainer({ securityContext: { privileged: true } }), /app are privileged/],
     ['hostPath', pod({ volumes: [{ name: 'root', hostPath: { path: '/' } }] }), /volume\(s\) root mount a hostPath/],
     ['hostNetwork', pod({ hostNetwork: true }), /hostNetwork is not allowed/],
@@ -196,10 +197,10 @@ describe('everything this repository deploys is admitted', () => {
       ...r.find('HelmRelease').flatMap((h) => {
         const listed = h.metadata.annotations?.[imagesAnnotation];
         expect(listed, `HelmRelease ${h.metadata.namespace}/${h.metadata.name} must list its images (FluxHelmRelease images)`).toBeDefined();
-        return JSON.parse(listed) as string[];
+        return JSON.parse(listed!) as string[];
       }),
-      ...r.find('Plan').map((p) => `${p.spec.upgrade.image}:${k3sUpgradeTag(p.spec.version)}`),
-      ...r.find('ConfigMap', { namespace: 'system-upgrade' }).map((c) => c.data.SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE).filter(Boolean),
+      ...r.findOf<{ spec: { upgrade: { image: string }; version: string } }>('upgrade.cattle.io', 'Plan').map((p) => `${p.spec.upgrade.image}:${k3sUpgradeTag(p.spec.version)}`),
+      ...r.findOf<V1ConfigMap>('', 'ConfigMap', { namespace: 'system-upgrade' }).map((c) => c.data!.SYSTEM_UPGRADE_JOB_KUBECTL_IMAGE).filter(Boolean),
     ];
     expect(images.length).toBeGreaterThan(8);
     const policy = byName('lms-image-provenance');

@@ -53,7 +53,9 @@ describe('the file checker', () => {
   const rules = readSopsRules(repoRoot);
   const spec = inventory.find((s) => s.name === 'redis-auth')!;
   const committed = readFileSync(join(repoRoot, secretFile(spec)), 'utf8');
-  const edit = (f: (o: any) => void) => {
+  /** The fields of the committed SOPS file the edits change. */
+  interface SopsFile { metadata: { name: string }; stringData: Record<string, string>; sops: { age: { recipient: string }[]; encrypted_regex: string } }
+  const edit = (f: (o: SopsFile) => void) => {
     const o = parse(committed);
     f(o);
     return stringify(o);

@@ -20,3 +20,30 @@ export interface NetworkPolicyJson {
     readonly egress?: PolicyRuleJson[];
   };
 }
+
+/** A route of a Traefik IngressRoute (traefik.io/v1alpha1). */
+export interface IngressRouteRouteJson {
+  readonly match: string;
+  readonly kind?: string;
+  readonly services?: { readonly name: string; readonly kind?: string; readonly namespace?: string; readonly port?: number | string; readonly [field: string]: unknown }[];
+  readonly middlewares?: { readonly name: string; readonly namespace?: string }[];
+  readonly [field: string]: unknown;
+}
+
+/** A Traefik IngressRoute (traefik.io/v1alpha1) as JSON. */
+export interface IngressRouteJson {
+  readonly spec: {
+    readonly entryPoints?: string[];
+    readonly routes: IngressRouteRouteJson[];
+    readonly tls?: { readonly secretName?: string; readonly options?: { readonly name: string; readonly namespace?: string }; readonly [field: string]: unknown };
+  };
+}
+
+/** A Traefik TLSOption (traefik.io/v1alpha1) as JSON. */
+export interface TlsOptionJson {
+  readonly spec: {
+    readonly minVersion?: string;
+    readonly clientAuth?: { readonly clientAuthType?: string; readonly secretNames?: string[] };
+    readonly [field: string]: unknown;
+  };
+}

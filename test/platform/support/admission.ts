@@ -5,31 +5,34 @@
  * rules, match conditions, variables in order, validations and their messages. Real enforcement by
  * kube-apiserver is tested in test/cluster.
  */
-import { isCelError, parse, run } from '@bufbuild/cel';
+import { isCelError, parse, run, type CelInput, type CelValue } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import type { Manifest } from '../../../charts-ts/lib/workloads.ts';
 import type { AdmissionPolicy } from '../../../policies/index.ts';
 
 /** JSON -> CEL input: objects become maps, integral numbers CEL ints (as Kubernetes does). */
-export const toCel = (v: unknown): any =>
+export const toCel = (v: unknown): CelInput =>
   Array.isArray(v) ? v.map(toCel)
     : v && typeof v === 'object' ? new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)]))
-      : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v;
+      // Left: strings, floats, booleans, null: CEL inputs as they are.
+      : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : v as CelInput;
 
 /** CEL value -> plain JS (lists and maps), for messages and assertions. */
-export const fromCel = (v: any): any => {
-  if (v && typeof v === 'object' && typeof v[Symbol.iterator] === 'function' && !(typeof v === 'string')) {
-    if (typeof v.get === 'function' && typeof v.has === 'function') {
-      return Object.fromEntries([...v.entries()].map(([k, x]: [any, any]) => [String(k), fromCel(x)]));
+export const fromCel = (v: unknown): unknown => {
+  if (v && typeof v === 'object' && typeof (v as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function' && !(typeof v === 'string')) {
+    const map = v as { get?: unknown; has?: unknown; entries(): Iterable<[unknown, unknown]> };
+    if (typeof map.get === 'function' && typeof map.has === 'function') {
+      return Object.fromEntries([...map.entries()].map(([k, x]) => [String(k), fromCel(x)]));
     }
-    return [...v].map(fromCel);
+    return [...(v as Iterable<unknown>)].map(fromCel);
   }
   return typeof v === 'bigint' ? Number(v) : v;
 };
 
 export class CelEvaluationError extends Error {}
 
-function evalCel(expression: string, bindings: Record<string, unknown>): any {
-  const r = run(expression, bindings as any, { funcs: strings });
+function evalCel(expression: string, bindings: Record<string, CelInput>): CelValue {
+  const r = run(expression, bindings, { funcs: strings });
   if (isCelError(r)) throw new CelEvaluationError(`${expression}: ${r.message}`);
   return r;
 }
@@ -71,13 +74,13 @@ export function bindingSelects(p: AdmissionPolicy, namespace: string, labels: Re
 }
 
 /** Do the policy's resource rules match this object on CREATE? */
-export function rulesMatch(p: AdmissionPolicy, object: any): boolean {
+export function rulesMatch(p: AdmissionPolicy, object: Manifest): boolean {
   const group = groupOf(String(object.apiVersion));
   const version = String(object.apiVersion).split('/').pop()!;
   return p.resourceRules.some((r) => r.operations.includes('CREATE')
     && (r.apiGroups.includes('*') || r.apiGroups.includes(group))
     && (r.apiVersions.includes('*') || r.apiVersions.includes(version))
-    && (r.resources.includes('*') || r.resources.includes(resourceOf(object.kind))));
+    && (r.resources.includes('*') || r.resources.includes(resourceOf(object.kind!))));
 }
 
 export interface Decision {
@@ -87,12 +90,12 @@ export interface Decision {
 }
 
 /** Evaluate one policy on an object already known to be in scope. */
-export function evaluate(p: AdmissionPolicy, object: any): Decision {
-  const base: Record<string, unknown> = { object: toCel(object), oldObject: null, request: toCel({ operation: 'CREATE', namespace: object?.metadata?.namespace ?? '' }) };
+export function evaluate(p: AdmissionPolicy, object: Manifest): Decision {
+  const base: Record<string, CelInput> = { object: toCel(object), oldObject: null, request: toCel({ operation: 'CREATE', namespace: object?.metadata?.namespace ?? '' }) };
   for (const m of p.matchConditions ?? []) {
     if (evalCel(m.expression, base) !== true) return { allowed: true, messages: [] };
   }
-  const variables = new Map<string, unknown>();
+  const variables = new Map<string, CelInput>();
   for (const v of p.variables ?? []) variables.set(v.name, evalCel(v.expression, { ...base, variables }));
   const bindings = { ...base, variables };
   const messages: string[] = [];
@@ -106,7 +109,7 @@ export function evaluate(p: AdmissionPolicy, object: any): Decision {
 }
 
 /** All policies bound to the object's namespace and matching it; the combined decision. */
-export function admit(policies: AdmissionPolicy[], object: any, namespaceLabels: Record<string, string> = {}): Decision & { checkedBy: string[] } {
+export function admit(policies: AdmissionPolicy[], object: Manifest, namespaceLabels: Record<string, string> = {}): Decision & { checkedBy: string[] } {
   const ns = object.metadata?.namespace ?? 'default';
   const applicable = policies.filter((p) => bindingSelects(p, ns, namespaceLabels) && rulesMatch(p, object));
   const decisions = applicable.map((p) => evaluate(p, object));
