@@ -39,7 +39,7 @@ export default defineConfig(
     files: [
       'test/support/render.ts',
       'test/apps/**/*.ts', 'test/observability/**/*.ts',
-      'test/delivery/**/*.ts', 'test/cluster/**/*.ts', 'test/e2e/**/*.ts',
+      'test/cluster/**/*.ts', 'test/e2e/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },

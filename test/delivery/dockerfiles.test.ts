@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { appsValues } from '../../charts-ts/config/sections/apps.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { RolloutJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
 import { checkDockerfile, checkDockerfileAt } from '../../images/cis.ts';
 
@@ -39,9 +40,9 @@ describe('reference Dockerfiles', () => {
     const port = values.environments.production.apps.api.port;
     expect(keywords.find((i) => i.getKeyword() === 'EXPOSE')!.getArguments()[0].getValue()).toBe(String(port));
     // The same endpoint the Rollout's liveness probe uses.
-    const rollout = renderAll().get('Rollout', names.apps.api, values.environments.production.namespace);
-    const container = rollout.spec.template.spec.containers.find((c: any) => c.name === 'api');
-    expect(keywords.find((i) => i.getKeyword() === 'HEALTHCHECK')!.getRawArgumentsContent()).toContain(`127.0.0.1:${port}${container.livenessProbe.httpGet.path}'`);
+    const rollout = renderAll().getOf<RolloutJson>('argoproj.io', 'Rollout', names.apps.api, values.environments.production.namespace);
+    const container = rollout.spec.template.spec.containers.find((c) => c.name === 'api')!;
+    expect(keywords.find((i) => i.getKeyword() === 'HEALTHCHECK')!.getRawArgumentsContent()).toContain(`127.0.0.1:${port}${container.livenessProbe!.httpGet!.path}'`);
   });
 
   it('the web image runs unprivileged Nginx with this repository\'s nginx.conf on the configured port', () => {

@@ -12,10 +12,14 @@ import { stableRoundSeconds } from '../../charts-ts/lib/canary-abort.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import {
   benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, readFluxMeasurement, replaceDocsTable,
-  type BenchResult,
+  type AnalysisTemplateFields, type BenchResult, type KustomizationFields, type RolloutFields,
 } from '../../charts-ts/tools/lead-time.ts';
 import { releasePollMs } from '../../charts-ts/tools/release.ts';
+import { asKind } from '../../charts-ts/lib/workloads.ts';
 import { renderAll } from '../support/render.ts';
+
+/** Canary steps as canarySeconds reads them. */
+type CanarySteps = NonNullable<NonNullable<NonNullable<RolloutFields['spec']>['strategy']>['canary']>['steps'];
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const base = renderAll();
@@ -58,9 +62,10 @@ describe('lead time from the real configuration', () => {
   });
 
   it('walks the rendered Flux dependency chain (every layer re-applies at the new revision)', () => {
-    const ks = base.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'));
-    const staging = ks.find((k) => k.spec.path === './apps/staging')!;
-    const longest = (k: any): number => 1 + Math.max(0, ...(k.spec.dependsOn ?? []).map((d: any) => longest(ks.find((o) => o.metadata.name === d.name))));
+    const ks = base.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'))
+      .map((k) => asKind<KustomizationFields>(k, 'kustomize.toolkit.fluxcd.io', 'Kustomization')!);
+    const staging = ks.find((k) => k.spec!.path === './apps/staging')!;
+    const longest = (k: KustomizationFields): number => 1 + Math.max(0, ...(k.spec!.dependsOn ?? []).map((d) => longest(ks.find((o) => o.metadata.name === d.name)!)));
     const depth = longest(staging);
     expect(depth).toBeGreaterThanOrEqual(2);
     const f = base.config.cluster.delivery.flux;
@@ -138,8 +143,8 @@ describe('lead time reacts to the pipeline configuration', () => {
 
 describe('canary and chain arithmetic', () => {
   const config = base.config;
-  const tpl = (name: string, metrics: any[]) => ({ kind: 'AnalysisTemplate', metadata: { name, namespace: config.environments.production.namespace }, spec: { metrics } });
-  const rollout = (steps: any[]) => ({ kind: 'Rollout', metadata: { name: names.apps.web, namespace: config.environments.production.namespace }, spec: { minReadySeconds: 10, strategy: { canary: { steps } } } });
+  const tpl = (name: string, metrics: (NonNullable<AnalysisTemplateFields['spec']['metrics']>[number] & { readonly name: string })[]) => ({ kind: 'AnalysisTemplate', metadata: { name, namespace: config.environments.production.namespace }, spec: { metrics } });
+  const rollout = (steps: CanarySteps) => ({ kind: 'Rollout', metadata: { name: names.apps.web, namespace: config.environments.production.namespace }, spec: { minReadySeconds: 10, strategy: { canary: { steps } } } });
   const gateMetrics = [{ name: 'a', interval: '30s', count: 4, initialDelay: '30s' }, { name: 'b', interval: '1m', count: 2 }];
   const templates = [tpl('gate', gateMetrics), { ...tpl('gate', gateMetrics), metadata: { name: 'gate', namespace: config.environments.staging.namespace } }];
   const t = config.cluster.delivery.timings;

@@ -12,14 +12,16 @@ vi.mock('k6/http', () => ({ default: { get } }));
 vi.mock('k6', () => ({ check }));
 
 type Script = typeof import('../../load/lms.ts');
+/** The global k6 gives the script its --env values in. */
+const k6Globals = globalThis as { __ENV?: Record<string, string> };
 async function loadScript(env: Record<string, string>): Promise<Script> {
   vi.resetModules();
-  (globalThis as any).__ENV = env;
+  k6Globals.__ENV = env;
   return import('../../load/lms.ts');
 }
 
 beforeEach(() => { get.mockClear(); check.mockClear(); });
-afterEach(() => { delete (globalThis as any).__ENV; });
+afterEach(() => { delete k6Globals.__ENV; });
 
 describe('k6 script', () => {
   it('load: constant arrival rate of 500 requests/s for 5 minutes, and only that scenario', async () => {
@@ -72,13 +74,13 @@ describe('k6 script', () => {
 
   it('every scenario runs the exported function it names', async () => {
     const script = await loadScript({});
-    for (const s of Object.values(script.scenarios)) expect(typeof (script as any)[s.exec]).toBe('function');
+    for (const s of Object.values(script.scenarios)) expect(typeof (script as Record<string, unknown>)[s.exec]).toBe('function');
   });
 
   it('requests the web index and the API paths, tagged by name, and checks for 200', async () => {
     const script = await loadScript({ WEB_URL: 'https://staging.lms.example.com', API_URL: 'https://staging-api.lms.example.com', API_PATHS: '/healthz, /v1/courses' });
     for (let i = 0; i < 60; i++) script.visit();
-    const urls = new Set(get.mock.calls.map((c: any[]) => c[0]));
+    const urls = new Set(get.mock.calls.map((c) => c[0]));
     expect(urls).toEqual(new Set(['https://staging.lms.example.com/', 'https://staging-api.lms.example.com/healthz', 'https://staging-api.lms.example.com/v1/courses']));
     expect(get.mock.calls[0][1]).toMatchObject({ tags: { name: expect.any(String) } });
     expect(check).toHaveBeenCalledTimes(60);

@@ -23,7 +23,8 @@ import { canaryEventTypes, canaryStatusContext, rolloutsNotificationSecret, temp
 import { names } from '../../charts-ts/lib/names.ts';
 import { githubRepository } from '../../charts-ts/platform/rollouts-notifications.ts';
 import { judge, plan, type CommitStatus } from '../../charts-ts/tools/release.ts';
-import { ConnectProxy, GitHubApi, TlsFront } from '../support/github-api.ts';
+import { ConnectProxy, GitHubApi, TlsFront, type GitHubApiOptions } from '../support/github-api.ts';
+import type { RolloutJson } from '../support/kinds.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -36,11 +37,14 @@ const sha = (c: string) => c.repeat(40);
 let r: Rendered;
 let repo: string;
 const commits = new Set<string>();
-const api = new GitHubApi({ repos: {}, tokens: () => ['gh-token'] });
+/** The repositories the stand-in knows (filled in beforeAll). */
+const repos: GitHubApiOptions['repos'] = {};
+const api = new GitHubApi({ repos, tokens: () => ['gh-token'] });
 let front: TlsFront;
 let proxy: ConnectProxy;
 let slack: Server;
-const slackMessages: any[] = [];
+/** What the Slack stand-in received: the JSON body, or the body it could not parse. */
+const slackMessages: { path?: string; json?: { text: string }; invalid?: string }[] = [];
 let dir: string;
 
 const listen = async (s: Server) => { await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok)); return (s.address() as AddressInfo).port; };
@@ -48,7 +52,7 @@ const listen = async (s: Server) => { await new Promise<void>((ok) => s.listen(0
 beforeAll(async () => {
   r = renderAll();
   repo = githubRepository(r.config);
-  (api as any).opts.repos[repo] = (s: string) => commits.has(s);
+  repos[repo] = (s: string) => commits.has(s);
   dir = mkdtempSync(join(tmpdir(), 'release-test-'));
   await api.start();
   await api.refreshTokens();
@@ -74,14 +78,15 @@ afterAll(async () => {
 });
 
 /** argo-rollouts-notification-configmap as the chart's template renders it from our values (notifiers, templates, triggers). */
-function notificationConfigMap(): any {
-  const hr = r.get('HelmRelease', 'argo-rollouts', 'argo-rollouts');
+function notificationConfigMap(): object {
+  type Notifications = { secret: { create: boolean }; notifiers: object; templates: object; triggers: object };
+  const hr = r.getOf<{ spec: { values: { notifications: Notifications } } }>('helm.toolkit.fluxcd.io', 'HelmRelease', 'argo-rollouts', 'argo-rollouts');
   const n = hr.spec.values.notifications;
   expect(n.secret.create).toBe(false);
   return { metadata: { name: 'argo-rollouts-notification-configmap', namespace: 'argo-rollouts' }, data: { ...n.notifiers, ...n.templates, ...n.triggers } };
 }
 
-function notificationSecret(token: string): any {
+function notificationSecret(token: string): object {
   const b64 = (v: string) => Buffer.from(v).toString('base64');
   return {
     metadata: { name: rolloutsNotificationSecret.name, namespace: 'argo-rollouts' },
@@ -93,14 +98,14 @@ function notificationSecret(token: string): any {
 }
 
 /** A rendered Rollout with the status the controller has when it records the event. */
-function rolloutAt(namespace: string, name: string, status: Record<string, unknown>): any {
-  return { ...structuredClone(r.get('Rollout', name, namespace)), status };
+function rolloutAt(namespace: string, name: string, status: Record<string, unknown>) {
+  return { ...structuredClone(r.getOf<RolloutJson>('argoproj.io', 'Rollout', name, namespace)), status };
 }
 
-const approvalStep = (ro: any): number => ro.spec.strategy.canary.steps.findIndex((s: any) => s.pause && s.pause.duration === undefined);
+const approvalStep = (ro: RolloutJson): number => ro.spec.strategy.canary.steps.findIndex((s) => s.pause && s.pause.duration === undefined);
 
 /** Sends the notifications of one controller event with Argo Rollouts' own code. */
-async function notify(rollout: any, reason: string, token = 'gh-token'): Promise<{ trigger: string; service: string; error?: string }[]> {
+async function notify(rollout: object, reason: string, token = 'gh-token'): Promise<{ trigger: string; service: string; error?: string }[]> {
   // Asynchronously: the stand-ins answer from this process's event loop.
   const child = spawn(argoEval, ['notify'], {
     env: { ...process.env, HTTPS_PROXY: proxy.url, SSL_CERT_FILE: front.caFile, NO_PROXY: '' },
@@ -119,9 +124,9 @@ const lastDispatch = () => api.dispatches.get(repo)?.at(-1);
 
 describe('canary events from the Argo Rollouts notification engine', () => {
   it('every Rollout carries the hash of its published pod template; only production subscribes to the events', () => {
-    for (const ro of r.find('Rollout')) {
-      expect(ro.metadata.annotations[templateHashAnnotation], ro.metadata.name).toBe(templateHash(ro.spec.template));
-      const subscribed = Object.keys(ro.metadata.annotations).filter((k) => k.startsWith('notifications.argoproj.io/subscribe.'));
+    for (const ro of r.findOf<RolloutJson>('argoproj.io', 'Rollout')) {
+      expect(ro.metadata.annotations![templateHashAnnotation], ro.metadata.name).toBe(templateHash(ro.spec.template));
+      const subscribed = Object.keys(ro.metadata.annotations!).filter((k) => k.startsWith('notifications.argoproj.io/subscribe.'));
       const production = ro.metadata.namespace === r.config.environments.production.namespace;
       expect(subscribed.length > 0, ro.metadata.namespace).toBe(production && r.config.environments.production.canary.manualApproval);
     }
@@ -129,17 +134,17 @@ describe('canary events from the Argo Rollouts notification engine', () => {
 
   it('at the approval pause: a repository_dispatch canary-paused naming the Rollout, its template and approval, and Slack gets the promote and abort commands', async () => {
     const ns = r.config.environments.production.namespace;
-    const ro = rolloutAt(ns, names.apps.api, { currentStepIndex: approvalStep(r.get('Rollout', names.apps.api, ns)), phase: 'Progressing' });
+    const ro = rolloutAt(ns, names.apps.api, { currentStepIndex: approvalStep(r.getOf<RolloutJson>('argoproj.io', 'Rollout', names.apps.api, ns)), phase: 'Progressing' });
     const results = await notify(ro, 'RolloutPaused');
     expect(results.map((x) => `${x.trigger} ${x.service} ${x.error ?? 'sent'}`).sort()).toEqual(['on-rollout-paused github sent', 'on-rollout-paused slack-deploys sent']);
     const d = lastDispatch()!;
     expect(d.event_type).toBe(canaryEventTypes.paused);
-    expect(d.client_payload).toEqual({ namespace: ns, rollout: names.apps.api, templateHash: ro.metadata.annotations[templateHashAnnotation], step: approvalStep(ro), approval: true });
+    expect(d.client_payload).toEqual({ namespace: ns, rollout: names.apps.api, templateHash: ro.metadata.annotations![templateHashAnnotation], step: approvalStep(ro), approval: true });
     // Sent with the token from the Secret, through the proxy, over TLS to api.github.com.
     const req = api.requests.at(-1)!;
     expect(req.headers.authorization).toBe('Bearer gh-token');
     expect(req.headers['x-github-api-version']).toBe('2022-11-28');
-    const text = slackMessages.at(-1).json.text as string;
+    const text = slackMessages.at(-1)!.json!.text as string;
     expect(text).toContain(`kubectl argo rollouts promote ${names.apps.api} -n ${ns}`);
     expect(text).toContain(`kubectl argo rollouts abort ${names.apps.api} -n ${ns}`);
   });
@@ -149,7 +154,7 @@ describe('canary events from the Argo Rollouts notification engine', () => {
     const ro = rolloutAt(ns, names.apps.web, { currentStepIndex: 0 });
     await notify(ro, 'RolloutPaused');
     expect(lastDispatch()!.client_payload).toMatchObject({ rollout: names.apps.web, step: 0, approval: false });
-    expect(slackMessages.at(-1).json.text).not.toContain('promote');
+    expect(slackMessages.at(-1)!.json!.text).not.toContain('promote');
   });
 
   it('aborted and completed become canary-aborted and canary-completed', async () => {
@@ -157,10 +162,10 @@ describe('canary events from the Argo Rollouts notification engine', () => {
     const ro = rolloutAt(ns, names.apps.api, { currentStepIndex: 3, abort: true });
     await notify(ro, 'RolloutAborted');
     expect(lastDispatch()!.event_type).toBe(canaryEventTypes.aborted);
-    expect(slackMessages.at(-1).json.text).toMatch(/aborted/);
+    expect(slackMessages.at(-1)!.json!.text).toMatch(/aborted/);
     await notify(rolloutAt(ns, names.apps.api, { currentStepIndex: ro.spec.strategy.canary.steps.length }), 'RolloutCompleted');
     expect(lastDispatch()!.event_type).toBe(canaryEventTypes.completed);
-    expect(slackMessages.at(-1).json.text).toContain(ro.spec.template.spec.containers[0].image);
+    expect(slackMessages.at(-1)!.json!.text).toContain(ro.spec.template.spec.containers[0].image);
   });
 
   it('staging Rollouts send nothing; a wrong token is refused by GitHub (401) and reported', async () => {
@@ -187,7 +192,7 @@ describe('npm run release: canary events become commit statuses; the deploy wait
     const ns = r.config.environments.production.namespace;
     const clusters = sha('c');
     commits.add(clusters);
-    const hash = r.get('Rollout', names.apps.api, ns).metadata.annotations[templateHashAnnotation];
+    const hash = r.getOf<RolloutJson>('argoproj.io', 'Rollout', names.apps.api, ns).metadata.annotations![templateHashAnnotation];
     const older = api.addDeployment(repo, { sha: sha('1'), environment: 'production', payload: { clustersCommit: sha('b'), namespace: ns, canaries: { [names.apps.api]: 'ffffffffffffffff' } } });
     const d = api.addDeployment(repo, { sha: sha('2'), environment: 'production', payload: { clustersCommit: clusters, namespace: ns, canaries: { [names.apps.api]: hash } } });
     // What canary-events.yml passes from the client_payload of the dispatch above.

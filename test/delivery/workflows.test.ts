@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { layers } from '../../charts-ts/lib/chart.ts';
 import { canaryEventTypes } from '../../charts-ts/lib/canary-events.ts';
 import { desiredRulesets, rulesetNames } from '../../bootstrap/steps/github.ts';
+import { asKind } from '../../charts-ts/lib/workloads.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -20,18 +21,40 @@ process.env.PATH = `${repoRoot}/.cache/bin:${process.env.PATH}`;
 const workflowsDir = join(repoRoot, '.github/workflows');
 const scriptsDir = join(repoRoot, '.github/scripts');
 const workflowFiles = readdirSync(workflowsDir).filter((f) => /\.ya?ml$/.test(f)).sort();
-const workflow = (name: string): any => parse(readFileSync(join(workflowsDir, name), 'utf8'));
-const runs = (job: any): string => (job.steps ?? []).map((s: any) => s.run ?? '').join('\n');
+/** A GitHub Actions workflow (https://docs.github.com/actions/reference/workflow-syntax-for-github-actions): the fields read. */
+interface Step { id?: string; name?: string; uses?: string; run?: string; if?: string; with?: Record<string, string | number | boolean>; env?: Record<string, string> }
+/** `permissions`: a map of scopes, or `read-all` / `write-all`. */
+type Permissions = Record<string, string> | string;
+/** `environment`: a name, or a name and URL. */
+type JobEnvironment = string | { name: string; url?: string };
+interface Job { name?: string; steps?: Step[]; permissions?: Permissions; needs?: unknown; environment?: JobEnvironment; env?: Record<string, string>; concurrency?: unknown; container?: string | { image?: string } }
+interface Workflow {
+  on: {
+    push?: { branches: string[] };
+    repository_dispatch?: { types: string[] };
+    workflow_dispatch?: { inputs: Record<string, { default?: string }> };
+    schedule?: unknown;
+    [event: string]: unknown;
+  };
+  permissions?: Permissions;
+  env?: Record<string, string>;
+  concurrency?: unknown;
+  jobs: Record<string, Job>;
+}
+/** The environment of a job that names it with a URL (deploy.yml's production job). */
+const environmentOf = (job: Job) => job.environment as { name: string; url?: string };
+const workflow = (name: string): Workflow => parse(readFileSync(join(workflowsDir, name), 'utf8')) as Workflow;
+const runs = (job: Job): string => (job.steps ?? []).map((s) => s.run ?? '').join('\n');
 /** The `npm run release -- wait` calls of a job: the layers (--layer) and whether it waits for the deployment's canaries. */
-const releaseWaits = (job: any): { layers: string[]; canaries: boolean }[] =>
-  (job.steps ?? []).flatMap((s: any) => (s.run ?? '').replace(/\\\n/g, ' ').split('\n')
+const releaseWaits = (job: Job): { layers: string[]; canaries: boolean }[] =>
+  (job.steps ?? []).flatMap((s) => (s.run ?? '').replace(/\\\n/g, ' ').split('\n')
     .filter((l: string) => /npm run --silent release -- wait\b/.test(l))
     .map((l: string) => ({ layers: [...l.matchAll(/--layer (\S+)/g)].map((m) => m[1]), canaries: l.includes('--deployment') })));
-const uses = (job: any): string[] => (job.steps ?? []).map((s: any) => s.uses).filter(Boolean);
+const uses = (job: Job): string[] => (job.steps ?? []).map((s) => s.uses).filter((u): u is string => Boolean(u));
 /** The `npm run publish` command of a job: dist/ paths, --repo-path paths and --remote. */
-const publishCommand = (job: any): { dist: string[]; repo: string[]; remote?: string } => {
-  const step = job.steps.find((s: any) => s.id === 'publish');
-  const words = step.run.replace(/\\\n/g, ' ').split('\n').find((l: string) => l.includes('npm run publish')).trim().split(/\s+/).slice(4);
+const publishCommand = (job: Job): { dist: string[]; repo: string[]; remote?: string } => {
+  const step = job.steps!.find((s) => s.id === 'publish')!;
+  const words = step.run!.replace(/\\\n/g, ' ').split('\n').find((l: string) => l.includes('npm run publish'))!.trim().split(/\s+/).slice(4);
   const repo: string[] = [];
   const dist: string[] = [];
   let remote: string | undefined;
@@ -139,21 +162,21 @@ describe('pinned actions', () => {
     // does not pin what runs.
     const tagBuilt = ['hadolint/hadolint-action', 'goodwithtech/dockle-action'];
     for (const file of workflowFiles) {
-      for (const [id, job] of Object.entries<any>(workflow(file).jobs ?? {})) {
+      for (const [id, job] of Object.entries(workflow(file).jobs ?? {})) {
         for (const u of uses(job)) expect(tagBuilt.includes(u.split('@')[0]), `${file} job ${id} uses ${u}`).toBe(false);
       }
     }
-    const build = workflow('images.yml').jobs.build.steps;
-    const step = (re: RegExp) => build.find((s: any) => re.test(s.name ?? ''));
+    const build = workflow('images.yml').jobs.build.steps!;
+    const step = (re: RegExp) => build.find((s) => re.test(s.name ?? ''))!;
     expect(step(/hadolint/).uses).toMatch(/^docker:\/\/hadolint\/hadolint:v2\.14\.0@sha256:[a-f0-9]{64}$/);
-    expect(step(/hadolint/).with.args).toContain('--failure-threshold warning');
+    expect(step(/hadolint/).with!.args).toContain('--failure-threshold warning');
     expect(step(/Dockle/).uses).toMatch(/^docker:\/\/goodwithtech\/dockle:v0\.4\.15@sha256:[a-f0-9]{64}$/);
-    expect(step(/Dockle/).with.args).toBe('--exit-code 1 --exit-level warn ${{ steps.names.outputs.scan }}');
+    expect(step(/Dockle/).with!.args).toBe('--exit-code 1 --exit-level warn ${{ steps.names.outputs.scan }}');
   });
 
   it('container images of jobs are pinned by digest', () => {
     for (const file of workflowFiles) {
-      for (const [id, job] of Object.entries<any>(workflow(file).jobs ?? {})) {
+      for (const [id, job] of Object.entries(workflow(file).jobs ?? {})) {
         const image = typeof job.container === 'string' ? job.container : job.container?.image;
         if (image) expect(image, `${file} job ${id}`).toMatch(/@sha256:[a-f0-9]{64}$/);
       }
@@ -180,20 +203,20 @@ describe('workflows against the config', () => {
     // write token and installs nothing.
     expect(ci.jobs['dist-diff'].permissions).toEqual({ contents: 'read' });
     expect(runs(ci.jobs['dist-diff'])).toContain('.github/scripts/dist-diff-comment.sh');
-    expect(ci.jobs['dist-diff-comment'].permissions['pull-requests']).toBe('write');
+    expect((ci.jobs['dist-diff-comment'].permissions as Record<string, string>)['pull-requests']).toBe('write');
     expect(runs(ci.jobs['dist-diff-comment'])).toContain('.github/scripts/pr-comment.sh');
     expect(runs(ci.jobs['dist-diff-comment'])).not.toMatch(/\bnpm\b/);
   });
 
   it('deploy.yml: push to main; one job in the `production` environment, which renders dist/ again before publishing', () => {
-    expect(deploy.on.push.branches).toEqual(['main']);
+    expect(deploy.on.push!.branches).toEqual(['main']);
     // No verify job on the path to production: the main ruleset's strict required checks (no bypass)
     // already proved dist/ current on the merged tree; the production job repeats the render.
     expect(Object.keys(deploy.jobs)).toEqual(['production']);
     expect(deploy.jobs.production.needs).toBeUndefined();
-    expect(deploy.jobs.production.environment.name).toBe('production');
+    expect(environmentOf(deploy.jobs.production).name).toBe('production');
     expect(deploy.jobs.production.permissions).toEqual({ contents: 'read', deployments: 'write', statuses: 'read' });
-    const steps: any[] = deploy.jobs.production.steps;
+    const steps: Step[] = deploy.jobs.production.steps!;
     const at = (re: RegExp) => steps.findIndex((st) => re.test(st.run ?? ''));
     const check = at(/git diff --exit-code --stat -- dist/);
     expect(check).toBeGreaterThan(0);
@@ -207,9 +230,9 @@ describe('workflows against the config', () => {
     const checks = main.rules?.find((x) => x.type === 'required_status_checks')?.parameters as { strict_required_status_checks_policy: boolean; required_status_checks: { context: string }[] };
     expect(checks.strict_required_status_checks_policy).toBe(true);
     // The ci.yml job that runs synth and the dist/ check is among the required contexts.
-    const ciJob = Object.values<any>(workflow('ci.yml').jobs).find((j) => runs(j).includes('git diff --exit-code --stat -- dist'));
+    const ciJob = Object.values(workflow('ci.yml').jobs).find((j) => runs(j).includes('git diff --exit-code --stat -- dist'));
     expect(ciJob?.name).toBeDefined();
-    expect(checks.required_status_checks.map((c) => c.context)).toContain(ciJob.name);
+    expect(checks.required_status_checks.map((c) => c.context)).toContain(ciJob!.name);
     expect(main.rules?.some((x) => x.type === 'pull_request')).toBe(true);
   });
 
@@ -218,7 +241,7 @@ describe('workflows against the config', () => {
     // a merge waiting for approval would silently be dropped.
     expect(deploy.concurrency).toBeUndefined();
     let deploying = 0;
-    for (const [id, job] of Object.entries<any>(deploy.jobs)) {
+    for (const [id, job] of Object.entries(deploy.jobs)) {
       const env = typeof job.environment === 'string' ? job.environment : job.environment?.name;
       if (!env) continue;
       deploying++;
@@ -231,7 +254,7 @@ describe('workflows against the config', () => {
     let seen = 0;
     for (const file of workflowFiles) {
       const wf = workflow(file);
-      for (const [id, job] of Object.entries<any>(wf.jobs ?? {})) {
+      for (const [id, job] of Object.entries(wf.jobs ?? {})) {
         for (const s of job.steps ?? []) {
           if (!String(s.uses ?? '').startsWith('actions/setup-node@')) continue;
           const v = String(s.with?.['node-version'] ?? '').replace(/^\$\{\{ env\.(\w+) \}\}$/, (_m, k) => String(job.env?.[k] ?? wf.env?.[k]));
@@ -252,7 +275,7 @@ describe('workflows against the config', () => {
     for (const file of workflowFiles) {
       const wf = workflow(file);
       expect(JSON.stringify(wf.env ?? {}), `${file} workflow env`).not.toContain('secrets.CONTABO_');
-      for (const [id, job] of Object.entries<any>(wf.jobs ?? {})) {
+      for (const [id, job] of Object.entries(wf.jobs ?? {})) {
         if (!JSON.stringify(job).includes('secrets.CONTABO_')) continue;
         readers++;
         const env = typeof job.environment === 'string' ? job.environment : job.environment?.name;
@@ -270,7 +293,7 @@ describe('workflows against the config', () => {
       remote: 'clusters',
     });
     // One commit, one approval: platform layers and encrypted Secrets go out with the production apps.
-    expect(Object.entries<any>(deploy.jobs).filter(([, j]) => runs(j).includes('npm run publish')).map(([id]) => id)).toEqual(['production']);
+    expect(Object.entries(deploy.jobs).filter(([, j]) => runs(j).includes('npm run publish')).map(([id]) => id)).toEqual(['production']);
     const published = [...p.platform.dist, ...p.staging.dist, ...p.production.dist];
     const allLayers = [layers.namespaces, layers.controllers, layers.configs, layers.data, layers.observability, layers.flux, layers.apps('staging'), layers.apps('production')];
     expect([...published].sort()).toEqual([...allLayers].sort());
@@ -285,7 +308,8 @@ describe('workflows against the config', () => {
   it('every Flux layer reads a path some stage publishes, and the deploy waits for each of them by name', () => {
     const p = r.config.cluster.delivery.publish;
     const all = [...p.platform.dist, ...p.platform.repo, ...p.staging.dist, ...p.production.dist];
-    const ks = r.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'));
+    const ks = r.find('Kustomization').filter((k) => k.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/'))
+      .map((k) => asKind<{ metadata: { name: string }; spec: { path: string } }>(k, 'kustomize.toolkit.fluxcd.io', 'Kustomization')!);
     expect(ks.length).toBeGreaterThan(0);
     for (const k of ks) {
       const path = k.spec.path.replace(/^\.\//, '');
@@ -304,18 +328,18 @@ describe('workflows against the config', () => {
 
   it('deploy.yml names the hosts of the config', () => {
     const job = deploy.jobs.production;
-    expect(job.environment.url).toBe(`https://${r.config.environments.production.hostnames.web}`);
+    expect(environmentOf(job).url).toBe(`https://${r.config.environments.production.hostnames.web}`);
     expect(job.env).toMatchObject({
       WEB_URL: `https://${r.config.environments.staging.hostnames.web}`,
       API_URL: `https://${r.config.environments.staging.hostnames.api}`,
     });
     expect(runs(job)).toContain('k6 run --quiet --env SCENARIO=smoke');
-    expect(deploy.env.CLUSTERS_BRANCH).toBe(r.config.cluster.delivery.clustersBranch);
+    expect(deploy.env!.CLUSTERS_BRANCH).toBe(r.config.cluster.delivery.clustersBranch);
   });
 
   it('deploy.yml: freeze check first; synthetic canary traffic from before the publish until staging is Healthy, then the smoke test', () => {
-    expect(deploy.jobs.production.steps[0].env.FREEZE).toBe('${{ vars.DEPLOY_FREEZE }}');
-    const steps: any[] = deploy.jobs.production.steps;
+    expect(deploy.jobs.production.steps![0].env!.FREEZE).toBe('${{ vars.DEPLOY_FREEZE }}');
+    const steps: Step[] = deploy.jobs.production.steps!;
     const at = (re: RegExp) => steps.findIndex((s) => re.test(s.run ?? ''));
     const traffic = at(/k6 run .*--env SCENARIO=canary/);
     expect(traffic).toBeGreaterThan(0);
@@ -338,10 +362,10 @@ describe('workflows against the config', () => {
 
   it('canary-events.yml takes exactly the events the Rollouts controller sends, and passes the payload through env only', () => {
     const wf = workflow('canary-events.yml');
-    expect(wf.on.repository_dispatch.types).toEqual(Object.values(canaryEventTypes));
+    expect(wf.on.repository_dispatch!.types).toEqual(Object.values(canaryEventTypes));
     const job = wf.jobs.record;
     expect(job.permissions).toEqual({ contents: 'read', deployments: 'write', statuses: 'write' });
-    const step = job.steps.at(-1);
+    const step = job.steps!.at(-1)!;
     // Payload values reach the script as environment variables, never spliced into it.
     expect(step.run).not.toContain('${{');
     expect(step.env).toMatchObject({ NAMESPACE: '${{ github.event.client_payload.namespace }}', TEMPLATE_HASH: '${{ github.event.client_payload.templateHash }}' });
@@ -356,23 +380,23 @@ describe('workflows against the config', () => {
       'docker://hadolint/hadolint:v2.14.0', 'aquasecurity/trivy-action', 'docker://goodwithtech/dockle:v0.4.15',
       'docker/build-push-action', 'docker/login-action', 'anchore/sbom-action',
     ]));
-    const trivy = images.jobs.build.steps.filter((s: any) => s.uses?.startsWith('aquasecurity/trivy-action'));
-    expect(trivy.map((s: any) => s.with['scan-type'] ?? 'image').sort()).toEqual(['config', 'image']);
-    for (const s of trivy) expect(s.with['exit-code']).toBe('1');
+    const trivy = images.jobs.build.steps!.filter((s) => s.uses?.startsWith('aquasecurity/trivy-action'));
+    expect(trivy.map((s) => s.with!['scan-type'] ?? 'image').sort()).toEqual(['config', 'image']);
+    for (const s of trivy) expect(s.with!['exit-code']).toBe('1');
     // Scans run on the local build, before the push.
-    const names_ = images.jobs.build.steps.map((s: any) => s.name ?? s.uses);
-    const pushAt = images.jobs.build.steps.findIndex((s: any) => s.id === 'push');
-    const dockleAt = names_.findIndex((n: string) => /dockle/i.test(n));
+    const names_ = images.jobs.build.steps!.map((s) => s.name ?? s.uses);
+    const pushAt = images.jobs.build.steps!.findIndex((s) => s.id === 'push');
+    const dockleAt = names_.findIndex((n) => /dockle/i.test(n!));
     expect(dockleAt).toBeGreaterThan(0);
     expect(dockleAt).toBeLessThan(pushAt);
-    expect(images.jobs.build.steps[pushAt].with).toMatchObject({ push: true, sbom: true });
+    expect(images.jobs.build.steps![pushAt].with).toMatchObject({ push: true, sbom: true });
     expect(runs(images.jobs['pin-digest'])).toContain('npm run bump-image');
     expect(uses(images.jobs['pin-digest']).some((u) => u.startsWith('peter-evans/create-pull-request@'))).toBe(true);
   });
 
   it('load-test.yml runs the k6 load scenario against staging', () => {
     const lt = workflow('load-test.yml');
-    expect(lt.on.workflow_dispatch.inputs.scenario.default).toBe('load');
+    expect(lt.on.workflow_dispatch!.inputs.scenario.default).toBe('load');
     expect(lt.jobs.k6.env).toMatchObject({
       WEB_URL: `https://${r.config.environments.staging.hostnames.web}`,
       API_URL: `https://${r.config.environments.staging.hostnames.api}`,
@@ -394,7 +418,7 @@ describe('workflows against the config', () => {
 describe('one pusher: only the production environment\'s deploy key moves the clusters branch', () => {
   const deploy = workflow('deploy.yml');
   const job = deploy.jobs.production;
-  const steps: any[] = job.steps;
+  const steps: Step[] = job.steps!;
   const keyRef = 'secrets.CLUSTERS_DEPLOY_KEY';
 
   it('the clusters deploy key is read by one step of one job, and that job runs in the `production` environment', () => {
@@ -402,16 +426,16 @@ describe('one pusher: only the production environment\'s deploy key moves the cl
     for (const file of workflowFiles) {
       const wf = workflow(file);
       expect(JSON.stringify(wf.env ?? {}), `${file} workflow env`).not.toContain(keyRef);
-      for (const [id, j] of Object.entries<any>(wf.jobs ?? {})) {
+      for (const [id, j] of Object.entries(wf.jobs ?? {})) {
         expect(JSON.stringify(j.env ?? {}), `${file} job ${id} env`).not.toContain(keyRef);
-        (j.steps ?? []).forEach((s: any, i: number) => { if (JSON.stringify(s).includes(keyRef)) readers.push(`${file}:${id}:${i}`); });
+        (j.steps ?? []).forEach((s, i: number) => { if (JSON.stringify(s).includes(keyRef)) readers.push(`${file}:${id}:${i}`); });
       }
     }
     const publishAt = steps.findIndex((s) => s.id === 'publish');
     expect(readers).toEqual([`deploy.yml:production:${publishAt}`]);
-    expect(job.environment.name).toBe('production');
+    expect(environmentOf(job).name).toBe('production');
     // The push goes over SSH with the key, against GitHub's published host keys, never the job token.
-    const script: string = steps[publishAt].run;
+    const script: string = steps[publishAt].run!;
     expect(script).toMatch(/trap 'rm -f "\$key"' EXIT/);
     expect(script).toContain('StrictHostKeyChecking=yes');
     expect(script).toContain('UserKnownHostsFile=$GITHUB_WORKSPACE/.github/known_hosts');
@@ -421,7 +445,7 @@ describe('one pusher: only the production environment\'s deploy key moves the cl
 
   it('no write token on disk while third-party code installs or runs: every checkout of a job that can write persists no credentials', () => {
     for (const file of workflowFiles) {
-      for (const [id, j] of Object.entries<any>(workflow(file).jobs ?? {})) {
+      for (const [id, j] of Object.entries(workflow(file).jobs ?? {})) {
         const perms = j.permissions ?? workflow(file).permissions ?? {};
         const writes = typeof perms === 'string' ? perms === 'write-all' : Object.values(perms).includes('write');
         for (const s of j.steps ?? []) {
@@ -440,9 +464,9 @@ describe('one pusher: only the production environment\'s deploy key moves the cl
   it('no workflow asks for contents: write (the job token could push to any branch the rulesets let it)', () => {
     for (const file of workflowFiles) {
       const wf = workflow(file);
-      const all = [['workflow', wf.permissions], ...Object.entries<any>(wf.jobs ?? {}).map(([id, j]) => [id, j.permissions])];
+      const all: [string, Permissions | undefined][] = [['workflow', wf.permissions], ...Object.entries(wf.jobs ?? {}).map(([id, j]): [string, Permissions | undefined] => [id, j.permissions])];
       for (const [where, perms] of all) {
-        expect(perms === 'write-all' || perms?.contents === 'write', `${file} ${where}`).toBe(false);
+        expect(perms === 'write-all' || (perms as Record<string, string> | undefined)?.contents === 'write', `${file} ${where}`).toBe(false);
       }
     }
   });

@@ -2,7 +2,7 @@
  * Kinds as JSON where client-node's types differ from the JSON (client-node names a NetworkPolicy
  * rule's `from` `_from`), for the tests that read rendered objects.
  */
-import type { V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 
 /** A NetworkPolicy rule: `from` (ingress) or `to` (egress), and its ports. */
 export interface PolicyRuleJson {
@@ -44,6 +44,33 @@ export interface TlsOptionJson {
   readonly spec: {
     readonly minVersion?: string;
     readonly clientAuth?: { readonly clientAuthType?: string; readonly secretNames?: string[] };
+    readonly [field: string]: unknown;
+  };
+}
+
+/** A canary step of an Argo Rollout: the fields tests read. */
+export interface RolloutStepJson {
+  readonly setWeight?: number;
+  readonly pause?: { readonly duration?: string | number };
+  readonly analysis?: { readonly templates: readonly { readonly templateName: string; readonly [field: string]: unknown }[]; readonly [field: string]: unknown };
+  readonly [field: string]: unknown;
+}
+
+/** An Argo Rollout (argoproj.io/v1alpha1) as JSON: the fields tests read. */
+export interface RolloutJson {
+  readonly spec: {
+    readonly replicas?: number;
+    readonly minReadySeconds?: number;
+    readonly selector: V1LabelSelector;
+    readonly template: { readonly metadata: V1ObjectMeta; readonly spec: V1PodSpec };
+    readonly strategy: {
+      readonly canary: {
+        readonly steps: readonly RolloutStepJson[];
+        readonly canaryService?: string;
+        readonly stableService?: string;
+        readonly [field: string]: unknown;
+      };
+    };
     readonly [field: string]: unknown;
   };
 }
