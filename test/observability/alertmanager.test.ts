@@ -8,7 +8,16 @@ import { receivers, secretFile } from '../../charts-ts/observability/alertmanage
 import { rendered, run, tempDir, writeYaml } from './support.ts';
 
 const r = rendered();
-const kps = r.get('HelmRelease', 'kube-prometheus-stack', 'monitoring');
+/** The Alertmanager values of kube-prometheus-stack: the fields read (https://prometheus.io/docs/alerting/latest/configuration/). */
+interface AlertmanagerValues {
+  config: {
+    route: { group_by: string[]; routes: { receiver: string; repeat_interval?: string; group_wait?: string }[] };
+    inhibit_rules: { source_matchers: string[]; target_matchers: string[]; equal: string[] }[];
+    receivers: { name: string; slack_configs?: { api_url_file?: string }[]; pagerduty_configs?: { routing_key_file?: string }[]; webhook_configs?: { url_file?: string }[] }[];
+  };
+  alertmanagerSpec: { secrets: string[] };
+}
+const kps = r.getOf<{ spec: { values: { alertmanager: AlertmanagerValues } } }>('helm.toolkit.fluxcd.io', 'HelmRelease', 'kube-prometheus-stack', 'monitoring');
 const am = kps.spec.values.alertmanager;
 const dir = tempDir('alertmanager');
 const configFile = writeYaml(dir, 'alertmanager.yaml', am.config);
@@ -55,7 +64,7 @@ describe('Alertmanager configuration (amtool)', () => {
 
   it('the Watchdog goes to the external heartbeat only, resent every heartbeat interval', () => {
     expect(verify([receivers.heartbeat], ['alertname=Watchdog', 'severity=none']).status).toBe(0);
-    const route = am.config.route.routes.find((x: any) => x.receiver === receivers.heartbeat);
+    const route = am.config.route.routes.find((x) => x.receiver === receivers.heartbeat)!;
     expect(route.repeat_interval).toBe(r.config.cluster.observability.alerts.heartbeatInterval);
     expect(route.group_wait).toBe('0s');
   });
@@ -66,17 +75,17 @@ describe('Alertmanager configuration (amtool)', () => {
 
   it('groups by alert, namespace and SLO, and a page inhibits the matching ticket', () => {
     expect(am.config.route.group_by).toEqual(['alertname', 'namespace', 'slo']);
-    const rule = am.config.inhibit_rules.find((i: any) => i.source_matchers.includes('severity = "critical"'));
+    const rule = am.config.inhibit_rules.find((i) => i.source_matchers.includes('severity = "critical"'))!;
     expect(rule.target_matchers).toEqual(['severity = "warning"']);
     expect(rule.equal).toEqual(['alertname', 'namespace', 'slo']);
   });
 
   it('reads every credential from a Secret file that Alertmanager mounts, never inline', () => {
     const a = r.config.cluster.alerting;
-    const byName = Object.fromEntries(am.config.receivers.map((x: any) => [x.name, x]));
-    expect(byName[receivers.slack].slack_configs[0].api_url_file).toBe(secretFile(a.slackWebhook));
-    expect(byName[receivers.pagerduty].pagerduty_configs[0].routing_key_file).toBe(secretFile(a.pagerdutyRoutingKey));
-    expect(byName[receivers.heartbeat].webhook_configs[0].url_file).toBe(secretFile(a.heartbeatUrl));
+    const byName = Object.fromEntries(am.config.receivers.map((x) => [x.name, x]));
+    expect(byName[receivers.slack].slack_configs![0].api_url_file).toBe(secretFile(a.slackWebhook));
+    expect(byName[receivers.pagerduty].pagerduty_configs![0].routing_key_file).toBe(secretFile(a.pagerdutyRoutingKey));
+    expect(byName[receivers.heartbeat].webhook_configs![0].url_file).toBe(secretFile(a.heartbeatUrl));
     expect([...am.alertmanagerSpec.secrets].sort()).toEqual([a.slackWebhook.name, a.pagerdutyRoutingKey.name, a.heartbeatUrl.name].sort());
     const text = JSON.stringify(am.config);
     for (const key of ['"api_url"', '"routing_key"', '"service_key"', '"url"', 'hooks.slack.com', 'events.pagerduty.com']) expect(text).not.toContain(key);

@@ -4,6 +4,7 @@
  * charts-ts/lib/availability.ts, and the config refusing maintenance that leaves too little of the
  * 99.9 % for incidents.
  */
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { plannedMaintenance } from '../../charts-ts/lib/availability.ts';
 import { renderAll } from '../support/render.ts';
@@ -65,9 +66,9 @@ describe('edge availability budget', () => {
   });
 
   it('the weekly report shows the allowance next to the edge-measured figures', () => {
-    const q = JSON.parse(r.get('ConfigMap', 'weekly-report', 'monitoring').data['queries.json']);
-    expect(q.queries.find((x: any) => x.key === 'planned_maintenance')).toMatchObject({ value: 21, unit: 'minutes', target: '<= 21.6' });
-    expect(q.queries.filter((x: any) => x.source === 'cloudflare-health-checks').map((x: any) => x.key)).toEqual(['edge_uptime', 'edge_downtime']);
+    const q = JSON.parse(r.getOf<V1ConfigMap>('', 'ConfigMap', 'weekly-report', 'monitoring').data!['queries.json']) as { queries: { key: string; source?: string }[]; cloudflare: unknown };
+    expect(q.queries.find((x) => x.key === 'planned_maintenance')).toMatchObject({ value: 21, unit: 'minutes', target: '<= 21.6' });
+    expect(q.queries.filter((x) => x.source === 'cloudflare-health-checks').map((x) => x.key)).toEqual(['edge_uptime', 'edge_downtime']);
     expect(q.cloudflare).toEqual({ zone: c.cluster.bootstrap.cloudflare.zone, healthCheck: c.cluster.bootstrap.cloudflare.healthCheck.name, days: 7 });
   });
 });

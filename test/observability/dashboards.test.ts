@@ -2,6 +2,7 @@
  * The dashboards Grafana loads (ConfigMaps for the sidecar): labelled and foldered, valid panel
  * layout, and each shows what the issue asks of it, reading the SLO and KPI recording rules.
  */
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { kpiSeries } from '../../charts-ts/observability/rules/kpi.ts';
 import { sloSeries } from '../../charts-ts/observability/rules/slo.ts';
@@ -9,32 +10,38 @@ import { datasourceUids } from '../../charts-ts/observability/stack/endpoints.ts
 import { rendered } from './support.ts';
 
 const r = rendered();
-const maps = r.find('ConfigMap', { namespace: 'monitoring' }).filter((c) => c.metadata.labels?.grafana_dashboard === '1');
+/** A Grafana dashboard (JSON model): the fields read. */
+interface Dashboard {
+  uid: string;
+  panels: { id: number; title: string; gridPos: { x: number; w: number }; datasource?: unknown; targets?: { expr: string }[] }[];
+  templating: { list: { name: string; query: string }[] };
+}
+const maps = r.findOf<V1ConfigMap>('', 'ConfigMap', { namespace: 'monitoring' }).filter((c) => c.metadata.labels?.grafana_dashboard === '1');
 const dashboards = Object.fromEntries(maps.map((c) => {
-  const d = JSON.parse(Object.values<string>(c.data)[0]);
+  const d = JSON.parse(Object.values<string>(c.data!)[0]) as Dashboard;
   return [d.uid, d];
 }));
-const exprs = (uid: string): string => JSON.stringify(dashboards[uid].panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr)));
-const titles = (uid: string): string[] => dashboards[uid].panels.map((p: any) => p.title);
+const exprs = (uid: string): string => JSON.stringify(dashboards[uid].panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)));
+const titles = (uid: string): string[] => dashboards[uid].panels.map((p) => p.title);
 
 describe('dashboards', () => {
   it('are ConfigMaps the Grafana sidecar loads into the LMS folder, one dashboard each', () => {
     expect(maps).toHaveLength(4);
     for (const c of maps) {
-      expect(c.metadata.annotations.grafana_folder).toBe('LMS');
-      expect(Object.keys(c.data)).toEqual([`${c.metadata.name.replace(/^dashboard-/, '')}.json`]);
+      expect(c.metadata.annotations!.grafana_folder).toBe('LMS');
+      expect(Object.keys(c.data!)).toEqual([`${c.metadata.name.replace(/^dashboard-/, '')}.json`]);
     }
   });
 
   it('have unique panel ids, panels inside the 24-column grid, and query Prometheus by UID', () => {
-    for (const d of Object.values<any>(dashboards)) {
-      const ids = d.panels.map((p: any) => p.id);
+    for (const d of Object.values(dashboards)) {
+      const ids = d.panels.map((p) => p.id);
       expect(new Set(ids).size, d.uid).toBe(ids.length);
       for (const p of d.panels) {
         expect(p.gridPos.x + p.gridPos.w, `${d.uid}/${p.title}`).toBeLessThanOrEqual(24);
         if (p.targets) expect(p.datasource, `${d.uid}/${p.title}`).toEqual({ type: 'prometheus', uid: datasourceUids.prometheus });
       }
-      expect(d.templating.list.map((v: any) => v.name)).toEqual(['namespace']);
+      expect(d.templating.list.map((v) => v.name)).toEqual(['namespace']);
       expect(d.templating.list[0].query.split(',')).toEqual(expect.arrayContaining(Object.values(r.config.environments).map((e) => e.namespace)));
     }
   });

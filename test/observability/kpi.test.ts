@@ -9,6 +9,7 @@ import { costReport } from '../../charts-ts/lib/cost.ts';
 import { kpiSeries, timedPauseSeconds } from '../../charts-ts/observability/rules/kpi.ts';
 import { renderAll } from '../support/render.ts';
 import { counter, gauge } from './series.ts';
+import type { PrometheusRuleJson } from '../support/kinds.ts';
 import { rendered, ruleFile, run, tempDir, writeYaml } from './support.ts';
 
 const r = rendered();
@@ -34,7 +35,7 @@ function promtool(tests: unknown[], rendered = r) {
   const dir = tempDir('kpi');
   const rules = ruleFile(dir, 'delivery-kpis', rendered);
   // Prometheus evaluates groups independently; promtool's order is random unless given. Signals first.
-  const groupEvalOrder = rendered.get('PrometheusRule', 'delivery-kpis', 'monitoring').spec.groups.map((g: any) => g.name);
+  const groupEvalOrder = rendered.getOf<PrometheusRuleJson>('monitoring.coreos.com', 'PrometheusRule', 'delivery-kpis', 'monitoring').spec.groups.map((g) => g.name);
   const file = writeYaml(dir, 'kpi.test.yaml', { rule_files: [rules], evaluation_interval: interval, group_eval_order: groupEvalOrder, tests });
   return run('promtool', ['test', 'rules', file]);
 }
@@ -42,8 +43,8 @@ function promtool(tests: unknown[], rendered = r) {
 describe('delivery KPI rules (promtool test rules)', () => {
   it('evaluates at the deployed interval, which the MTTR step assumes', () => {
     expect(interval).toMatch(/^\d+s$/);
-    const group = r.get('PrometheusRule', 'delivery-kpis', 'monitoring').spec.groups.find((g: any) => g.name === 'lms-kpi-30d');
-    const openSeconds = group.rules.find((x: any) => x.record === kpiSeries.openSeconds30d);
+    const group = r.getOf<PrometheusRuleJson>('monitoring.coreos.com', 'PrometheusRule', 'delivery-kpis', 'monitoring').spec.groups.find((g) => g.name === 'lms-kpi-30d')!;
+    const openSeconds = group.rules.find((x) => x.record === kpiSeries.openSeconds30d)!;
     expect(openSeconds.expr).toContain(`* ${step}`);
   });
 

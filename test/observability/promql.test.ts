@@ -4,10 +4,13 @@
  * recording rule or a scraped exporter produces (the catalog, one list per exporter), and each
  * exporter in the catalog is actually scraped by something in the output.
  */
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { metricCatalog } from '../../charts-ts/observability/catalog.ts';
 import { lmsDashboards } from '../../charts-ts/observability/dashboards/dashboards.ts';
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashboardExpressions } from '../../charts-ts/observability/dashboards/panels.ts';
+import type { MonitorEndpointJson, MonitorJson } from '../support/kinds.ts';
 import { analysisQueries, concreteQuery, metricNames, rendered, renderedRules, run, tempDir, writeYaml } from './support.ts';
 
 const r = rendered();
@@ -17,19 +20,19 @@ const prodNs = config.environments.production.namespace;
 
 interface Expression { readonly where: string; readonly expr: string }
 
-const ruleExpressions: Expression[] = renderedRules().flatMap((f) => f.groups.flatMap((g: any) =>
-  (g.rules as any[]).map((x) => ({ where: `PrometheusRule ${f.name}/${g.name}/${x.record ?? x.alert}`, expr: String(x.expr) }))));
+const ruleExpressions: Expression[] = renderedRules().flatMap((f) => f.groups.flatMap((g) =>
+  g.rules.map((x) => ({ where: `PrometheusRule ${f.name}/${g.name}/${x.record ?? x.alert}`, expr: String(x.expr) }))));
 
 /** Dashboards as Grafana gets them: the JSON in the sidecar ConfigMaps. */
-const dashboardConfigMaps = r.find('ConfigMap', { namespace: 'monitoring' }).filter((c) => c.metadata.labels?.grafana_dashboard === '1');
-const dashboardQueries: Expression[] = dashboardConfigMaps.flatMap((c) => Object.values<string>(c.data).flatMap((json) => {
-  const d = JSON.parse(json);
+const dashboardConfigMaps = r.findOf<V1ConfigMap>('', 'ConfigMap', { namespace: 'monitoring' }).filter((c) => c.metadata.labels?.grafana_dashboard === '1');
+const dashboardQueries: Expression[] = dashboardConfigMaps.flatMap((c) => Object.values<string>(c.data!).flatMap((json) => {
+  const d = JSON.parse(json) as Dashboard & { uid: string };
   return dashboardExpressions(d).map((x) => ({ where: `dashboard ${d.uid} panel "${x.panel}"`, expr: concreteQuery(x.expr, prodNs) }));
 }));
 
 const analyses: Expression[] = analysisQueries().map((a) => ({ where: a.where, expr: concreteQuery(a.expr, a.namespace) }));
 
-const recorded = new Set(renderedRules().flatMap((f) => f.groups.flatMap((g: any) => (g.rules as any[]).filter((x) => x.record).map((x) => x.record as string))));
+const recorded = new Set(renderedRules().flatMap((f) => f.groups.flatMap((g) => g.rules.filter((x) => x.record).map((x) => x.record as string))));
 const catalog = metricCatalog(config);
 const known = new Set([...catalog.flatMap((e) => e.metrics), ...recorded]);
 
@@ -85,13 +88,16 @@ describe('PromQL in rules, dashboards and analyses', () => {
 });
 
 describe('every cataloged exporter is scraped', () => {
-  const monitors = [...r.find('PodMonitor'), ...r.find('ServiceMonitor')];
-  const kps = r.get('HelmRelease', 'kube-prometheus-stack', 'monitoring').spec.values;
-  const selects = (m: any, key: string, value?: string) => {
+  const monitors = [...r.findOf<MonitorJson>('monitoring.coreos.com', 'PodMonitor'), ...r.findOf<MonitorJson>('monitoring.coreos.com', 'ServiceMonitor')];
+  /** The kube-prometheus-stack values read: which built-in monitors are on. */
+  type SelfMonitored = { serviceMonitor?: { selfMonitor?: boolean } };
+  type Values = { prometheus?: SelfMonitored; alertmanager?: SelfMonitored; prometheusOperator?: SelfMonitored; kubelet?: { enabled?: boolean }; kubeStateMetrics?: { enabled?: boolean }; nodeExporter?: { enabled?: boolean } };
+  const kps = r.getOf<{ spec: { values: Values } }>('helm.toolkit.fluxcd.io', 'HelmRelease', 'kube-prometheus-stack', 'monitoring').spec.values;
+  const selects = (m: MonitorJson, key: string, value?: string) => {
     const labels = m.spec.selector?.matchLabels ?? {};
     return Object.entries(labels).some(([k, v]) => k === key && (value === undefined || v === value));
   };
-  const endpoints = (m: any): any[] => m.spec.podMetricsEndpoints ?? m.spec.endpoints ?? [];
+  const endpoints = (m: MonitorJson): MonitorEndpointJson[] => m.spec.podMetricsEndpoints ?? m.spec.endpoints ?? [];
   const inNamespace = (ns: string) => monitors.filter((m) => m.metadata.namespace === ns || m.spec.namespaceSelector?.matchNames?.includes(ns));
 
   const checks: Record<string, () => string[]> = {

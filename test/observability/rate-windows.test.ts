@@ -12,6 +12,7 @@
 import { parser } from '@prometheus-io/lezer-promql';
 import { describe, expect, it } from 'vitest';
 import { rateWindowScrapes } from '../../charts-ts/config/sections/apps.ts';
+import type { MonitorJson } from '../support/kinds.ts';
 import { analysisQueries, metricNames, rendered, renderedRules } from './support.ts';
 
 const r = rendered();
@@ -42,13 +43,13 @@ function ranges(expr: string): Range[] {
   return out;
 }
 
-const monitors = [...r.find('PodMonitor'), ...r.find('ServiceMonitor')];
-const endpointIntervals = monitors.flatMap((m) => (m.spec.podMetricsEndpoints ?? m.spec.endpoints ?? []).map((e: any) => e.interval).filter(Boolean) as string[]);
-const traefikInterval = seconds(r.get('PodMonitor', 'traefik', 'kube-system').spec.podMetricsEndpoints[0].interval);
+const monitors = [...r.findOf<MonitorJson>('monitoring.coreos.com', 'PodMonitor'), ...r.findOf<MonitorJson>('monitoring.coreos.com', 'ServiceMonitor')];
+const endpointIntervals = monitors.flatMap((m) => (m.spec.podMetricsEndpoints ?? m.spec.endpoints ?? []).map((e) => e.interval).filter(Boolean) as string[]);
+const traefikInterval = seconds(r.getOf<MonitorJson>('monitoring.coreos.com', 'PodMonitor', 'traefik', 'kube-system').spec.podMetricsEndpoints![0].interval!);
 const scrapeInterval = Math.max(seconds(config.cluster.observability.prometheus.scrapeInterval), ...endpointIntervals.map(seconds));
 const evaluationInterval = seconds(config.cluster.observability.prometheus.evaluationInterval);
 
-const rules = renderedRules().flatMap((f) => f.groups.flatMap((g: any) => (g.rules as any[]).map((x) => ({
+const rules = renderedRules().flatMap((f) => f.groups.flatMap((g) => g.rules.map((x) => ({
   where: `PrometheusRule ${f.name}/${g.name}/${x.record ?? x.alert}`,
   expr: String(x.expr),
   record: x.record as string | undefined,

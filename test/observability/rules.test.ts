@@ -9,11 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { checkGroups, runbookSlug, type RuleGroup } from '../../charts-ts/observability/rules/model.ts';
 import { dataSignals, logicalDumpMaxAgeSeconds } from '../../charts-ts/observability/signals.ts';
 import { gauge } from './series.ts';
+import type { PrometheusRuleRuleJson } from '../support/kinds.ts';
 import { renderedRules, repoRoot, rendered, ruleFile, run, tempDir, writeYaml } from './support.ts';
 
 const r = rendered();
 const base = r.config.cluster.observability.alerts.runbookBaseUrl;
-const alerts = renderedRules().flatMap((f) => f.groups.flatMap((g: any) => (g.rules as any[]).filter((x) => x.alert).map((x) => ({ file: f.name, ...x }))));
+const alerts = renderedRules().flatMap((f) => f.groups.flatMap((g) => g.rules.filter((x): x is PrometheusRuleRuleJson & { alert: string } => Boolean(x.alert)).map((x) => ({ file: f.name, ...x }))));
 
 describe('PrometheusRules', () => {
   it('every rendered PrometheusRule passes promtool check rules (with lint)', () => {

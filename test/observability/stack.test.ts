@@ -12,30 +12,87 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../charts-ts/config/load.ts';
 import { layers } from '../../charts-ts/lib/chart.ts';
 import { crdDir } from '../../charts-ts/lib/crds.ts';
-import { footprintAnnotation } from '../../charts-ts/lib/footprint.ts';
+import { footprintAnnotation, type PodFootprint } from '../../charts-ts/lib/footprint.ts';
 import { imagesAnnotation, providesApiGroupsAnnotation } from '../../charts-ts/lib/helm-release.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { cpuCores, GiB, memoryBytes } from '../../charts-ts/lib/quantity.ts';
 import { alloyConfig } from '../../charts-ts/observability/stack/logs-traces.ts';
 import { datasourceUids, endpoints } from '../../charts-ts/observability/stack/endpoints.ts';
+import type { NamedManifest } from '../../charts-ts/lib/workloads.ts';
 import { renderAll } from '../support/render.ts';
 import { rendered, repoRoot, run, tempDir } from './support.ts';
 
 const r = rendered();
 const o = r.config.cluster.observability;
 const ns = names.monitoring.namespace;
-const release = (name: string) => r.get('HelmRelease', name, ns);
-const kps = release('kube-prometheus-stack');
-const loki = release('loki');
-const tempo = release('tempo');
-const alloy = release('alloy');
-const at = (obj: any, path: string) => path.split('.').reduce((x, k) => x?.[k], obj);
+/** Container resources as the chart values give them. */
+type Resources = { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+type Enabled = { enabled: boolean };
+/** A HelmRelease: the fields read; `V` the chart values read. */
+interface HelmReleaseJson<V> {
+  spec: { releaseName?: string; chart: { spec: { version: string; chart: string; sourceRef: { name: string } } }; values: V };
+}
+/** A kube-state-metrics custom resource state entry. */
+interface KsmResource { groupVersionKind: { group: string; kind: string }; metricNamePrefix: string; metrics: { labelsFromPath: { ready: unknown } }[] }
+interface GrafanaDataSource {
+  type: string;
+  jsonData: { derivedFields?: { datasourceUid: string; url: string }[]; tracesToLogsV2?: { tags: { value: string }[] } };
+}
+/** The kube-prometheus-stack values read here. */
+interface KpsValues {
+  prometheus: {
+    prometheusSpec: {
+      image: { tag: string };
+      retention: string;
+      retentionSize: string;
+      storageSpec: { volumeClaimTemplate: { spec: { resources: { requests: { storage: string } } } } };
+      [field: string]: unknown;
+    };
+  };
+  alertmanager: { alertmanagerSpec: { image: { tag: string } } };
+  prometheusOperator: { admissionWebhooks: { enabled?: boolean; certManager?: { enabled?: boolean } }; tls?: { enabled?: boolean } };
+  kubeApiServer: Enabled; kubeControllerManager: Enabled; kubeScheduler: Enabled; kubeProxy: Enabled; kubeEtcd: Enabled;
+  kubelet: Enabled & { serviceMonitor: { metricRelabelings: { action: string }[] } };
+  defaultRules: { create: boolean };
+  crds: Enabled;
+  grafana: {
+    image: { tag: string };
+    defaultDashboardsEnabled: boolean;
+    sidecar: { dashboards: unknown; datasources: { exemplarTraceIdDestinations: { datasourceUid: string } } };
+    additionalDataSources: GrafanaDataSource[];
+  };
+  'kube-state-metrics': {
+    rbac: { extraRules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    customResourceState: { enabled: boolean; config: { spec: { resources: KsmResource[] } } };
+  };
+}
+interface LokiValues {
+  deploymentMode: string;
+  singleBinary: { replicas: number; persistence: unknown };
+  chunksCache: Enabled; resultsCache: Enabled; gateway: Enabled; lokiCanary: Enabled; test: Enabled;
+  sidecar: { rules: Enabled };
+  read: { replicas: number }; write: { replicas: number }; backend: { replicas: number };
+  loki: { image: { tag: string }; storage: { type: string }; limits_config: { retention_period: string }; compactor: { retention_enabled: boolean } };
+}
+interface TempoValues { tempo: { tag: string }; config: string; persistence: unknown }
+interface AlloyValues {
+  alloy: { configMap: { content: string }; mounts: { varlog: boolean }; securityContext: { runAsNonRoot: boolean } };
+  controller: { type: string };
+  rbac: unknown;
+}
+const release = <V = unknown>(name: string) => r.getOf<HelmReleaseJson<V>>('helm.toolkit.fluxcd.io', 'HelmRelease', name, ns);
+const kps = release<KpsValues>('kube-prometheus-stack');
+const loki = release<LokiValues>('loki');
+const tempo = release<TempoValues>('tempo');
+const alloy = release<AlloyValues>('alloy');
+/** The value at a dotted path of the chart values. */
+const at = (obj: unknown, path: string): unknown => path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | null | undefined)?.[k], obj);
 
 /**
  * Where each pod's containers get their resources in the chart values, read from each chart's
  * values.yaml and templates (independently of the code that builds the values).
  */
-const podResources: Record<string, { release: any; pods: Record<string, string[]> }> = {
+const podResources: Record<string, { release: NamedManifest & HelmReleaseJson<unknown>; pods: Record<string, string[]> }> = {
   'kube-prometheus-stack': {
     release: kps,
     pods: {
@@ -52,9 +109,9 @@ const podResources: Record<string, { release: any; pods: Record<string, string[]
   alloy: { release: alloy, pods: { alloy: ['alloy.resources', 'configReloader.resources'] } },
 };
 
-const sum = (values: any, paths: string[], kind: 'requests' | 'limits') => ({
-  cpu: paths.reduce((s, p) => s + cpuCores(at(values, p)[kind].cpu), 0),
-  memory: paths.reduce((s, p) => s + memoryBytes(at(values, p)[kind].memory), 0),
+const sum = (values: unknown, paths: string[], kind: 'requests' | 'limits') => ({
+  cpu: paths.reduce((s, p) => s + cpuCores((at(values, p) as Resources)[kind].cpu), 0),
+  memory: paths.reduce((s, p) => s + memoryBytes((at(values, p) as Resources)[kind].memory), 0),
 });
 
 describe('observability HelmReleases', () => {
@@ -64,7 +121,7 @@ describe('observability HelmReleases', () => {
       const hr = release(name);
       expect(hr.spec.chart.spec.version, name).toBe(pin.version);
       expect(hr.spec.chart.spec.chart, name).toBe(pin.chart);
-      expect(r.get('HelmRepository', hr.spec.chart.spec.sourceRef.name, ns).spec.url, name).toBe(pin.repository);
+      expect(r.getOf<{ spec: { url: string } }>('source.toolkit.fluxcd.io', 'HelmRepository', hr.spec.chart.spec.sourceRef.name, ns).spec.url, name).toBe(pin.repository);
     }
   });
 
@@ -83,11 +140,11 @@ describe('observability HelmReleases', () => {
 
   it('set requests and limits for every container, matching each declared pod footprint', () => {
     for (const [name, { release: hr, pods }] of Object.entries(podResources)) {
-      const footprint = JSON.parse(hr.metadata.annotations[footprintAnnotation]);
-      expect(footprint.map((p: any) => p.name.split(' ')[0]), name).toEqual(Object.keys(pods));
+      const footprint = JSON.parse(hr.metadata.annotations![footprintAnnotation]) as PodFootprint[];
+      expect(footprint.map((p) => p.name.split(' ')[0]), name).toEqual(Object.keys(pods));
       for (const [i, [pod, paths]] of Object.entries(pods).entries()) {
         for (const p of paths) {
-          const res = at(hr.spec.values, p);
+          const res = at(hr.spec.values, p) as { requests?: Partial<Resources['requests']>; limits?: Partial<Resources['limits']> } | undefined;
           expect(res?.requests?.cpu && res?.requests?.memory && res?.limits?.cpu && res?.limits?.memory, `${name} ${p}`).toBeTruthy();
         }
         for (const kind of ['requests', 'limits'] as const) {
@@ -103,7 +160,7 @@ describe('observability HelmReleases', () => {
     let cpu = 0;
     let memory = 0;
     for (const { release: hr } of Object.values(podResources)) {
-      for (const p of JSON.parse(hr.metadata.annotations[footprintAnnotation])) {
+      for (const p of JSON.parse(hr.metadata.annotations![footprintAnnotation]) as PodFootprint[]) {
         cpu += cpuCores(p.requests.cpu) * p.replicas;
         memory += memoryBytes(p.requests.memory) * p.replicas;
       }
@@ -113,7 +170,7 @@ describe('observability HelmReleases', () => {
   });
 
   it('declare every image they run', () => {
-    const images = (hr: any) => JSON.parse(hr.metadata.annotations[imagesAnnotation]) as string[];
+    const images = (hr: NamedManifest) => JSON.parse(hr.metadata.annotations![imagesAnnotation]) as string[];
     expect(images(kps)).toEqual(expect.arrayContaining([
       `quay.io/prometheus/prometheus:${o.prometheus.version}`, `quay.io/prometheus/alertmanager:${o.alertmanager.version}`,
     ]));
@@ -193,7 +250,7 @@ describe('kube-prometheus-stack values', () => {
   });
 
   it('scrapes the k3s process registry once, through the kubelet (k3s-io/k3s#2262)', () => {
-    for (const c of ['kubeApiServer', 'kubeControllerManager', 'kubeScheduler', 'kubeProxy', 'kubeEtcd']) expect(v[c].enabled, c).toBe(false);
+    for (const c of ['kubeApiServer', 'kubeControllerManager', 'kubeScheduler', 'kubeProxy', 'kubeEtcd'] as const) expect(v[c].enabled, c).toBe(false);
     expect(v.kubelet.enabled).toBe(true);
     expect(v.kubelet.serviceMonitor.metricRelabelings[0].action).toBe('drop');
   });
@@ -208,7 +265,7 @@ describe('kube-prometheus-stack values', () => {
   it('reports Flux readiness through kube-state-metrics (gotk_resource_info)', () => {
     const cfg = v['kube-state-metrics'].customResourceState;
     expect(cfg.enabled).toBe(true);
-    const kinds = cfg.config.spec.resources.map((x: any) => x.groupVersionKind.kind);
+    const kinds = cfg.config.spec.resources.map((x) => x.groupVersionKind.kind);
     expect(kinds).toEqual(expect.arrayContaining(['Kustomization', 'HelmRelease', 'GitRepository', 'OCIRepository', 'HelmRepository']));
     for (const res of cfg.config.spec.resources) {
       expect(res.metricNamePrefix).toBe('gotk');
@@ -227,7 +284,7 @@ describe('kube-prometheus-stack values', () => {
     }
     const rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = v['kube-state-metrics'].rbac.extraRules ?? [];
     const allowed = (group: string, plural: string, verb: string) => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(plural) && r.verbs.includes(verb));
-    const missing = v['kube-state-metrics'].customResourceState.config.spec.resources.flatMap((res: any) => {
+    const missing = v['kube-state-metrics'].customResourceState.config.spec.resources.flatMap((res) => {
       const { group, kind } = res.groupVersionKind;
       const plural = plurals.get(`${group}/${kind}`);
       if (!plural) return [`${group}/${kind}: no such CRD in ${join(crdDir(), 'flux')}`];
@@ -238,14 +295,14 @@ describe('kube-prometheus-stack values', () => {
 
   it('Grafana loads dashboards from labelled ConfigMaps and links logs, traces and metrics', () => {
     expect(v.grafana.sidecar.dashboards).toMatchObject({ enabled: true, label: 'grafana_dashboard', labelValue: '1' });
-    const ds = Object.fromEntries(v.grafana.additionalDataSources.map((d: any) => [d.type, d]));
+    const ds = Object.fromEntries(v.grafana.additionalDataSources.map((d) => [d.type, d]));
     expect(ds.loki).toMatchObject({ uid: datasourceUids.loki, url: endpoints.loki });
     expect(ds.tempo).toMatchObject({ uid: datasourceUids.tempo, url: endpoints.tempoQuery });
     // logs -> trace
-    expect(ds.loki.jsonData.derivedFields.every((f: any) => f.datasourceUid === datasourceUids.tempo && f.url === '$${__value.raw}')).toBe(true);
+    expect(ds.loki.jsonData.derivedFields!.every((f) => f.datasourceUid === datasourceUids.tempo && f.url === '$${__value.raw}')).toBe(true);
     // trace -> logs, with the Loki labels Alloy sets
     expect(ds.tempo.jsonData.tracesToLogsV2).toMatchObject({ datasourceUid: datasourceUids.loki, filterByTraceID: true });
-    expect(ds.tempo.jsonData.tracesToLogsV2.tags.map((t: any) => t.value)).toEqual(['app', 'namespace']);
+    expect(ds.tempo.jsonData.tracesToLogsV2!.tags.map((t) => t.value)).toEqual(['app', 'namespace']);
     expect(v.grafana.sidecar.datasources.exemplarTraceIdDestinations.datasourceUid).toBe(datasourceUids.tempo);
   });
 });
@@ -255,9 +312,9 @@ describe('Loki, Tempo and Alloy values', () => {
     const v = loki.spec.values;
     expect(v.deploymentMode).toBe('Monolithic');
     expect(v.singleBinary.replicas).toBe(1);
-    for (const c of ['chunksCache', 'resultsCache', 'gateway', 'lokiCanary', 'test']) expect(v[c].enabled, c).toBe(false);
+    for (const c of ['chunksCache', 'resultsCache', 'gateway', 'lokiCanary', 'test'] as const) expect(v[c].enabled, c).toBe(false);
     expect(v.sidecar.rules.enabled).toBe(false);
-    for (const c of ['read', 'write', 'backend']) expect(v[c].replicas, c).toBe(0);
+    for (const c of ['read', 'write', 'backend'] as const) expect(v[c].replicas, c).toBe(0);
     expect(v.loki.storage.type).toBe('filesystem');
     expect(v.loki.limits_config.retention_period).toBe(o.loki.retention);
     expect(v.loki.compactor.retention_enabled).toBe(true);
@@ -313,7 +370,7 @@ describe('layers', () => {
   it('installs the monitoring CRDs with the controllers, before every layer that uses them', () => {
     const crds = r.objects.find((x) => x.object.kind === 'HelmRelease' && x.object.metadata.name === 'prometheus-operator-crds')!;
     expect(crds.file.startsWith(`${layers.controllers}/`)).toBe(true);
-    expect(JSON.parse(crds.object.metadata.annotations[providesApiGroupsAnnotation])).toEqual(['monitoring.coreos.com']);
+    expect(JSON.parse(crds.object.metadata.annotations![providesApiGroupsAnnotation])).toEqual(['monitoring.coreos.com']);
     const early = [layers.namespaces, layers.controllers].filter(Boolean);
     const users = r.objects.filter((x) => String(x.object.apiVersion).startsWith('monitoring.coreos.com/'));
     expect(users.length).toBeGreaterThan(0);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { stringify } from 'yaml';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
+import type { AnalysisTemplateJson, PrometheusRuleGroupJson, PrometheusRuleJson } from '../support/kinds.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
 process.env.PATH = `${repoRoot}/.cache/bin:${process.env.PATH}`;
@@ -40,12 +41,12 @@ export const rendered = (): Rendered => (cached ??= renderAll());
 export interface RenderedRuleFile {
   readonly name: string;
   readonly namespace: string;
-  readonly groups: any[];
+  readonly groups: PrometheusRuleGroupJson[];
 }
 
 /** Every PrometheusRule in the output (ours and other layers'), as Prometheus rule-file content. */
 export const renderedRules = (r: Rendered = rendered()): RenderedRuleFile[] =>
-  r.find('PrometheusRule').map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace, groups: o.spec.groups }));
+  r.findOf<PrometheusRuleJson>('monitoring.coreos.com', 'PrometheusRule').map((o) => ({ name: o.metadata.name, namespace: o.metadata.namespace!, groups: o.spec.groups }));
 
 /** One rendered PrometheusRule as a rule file on disk. */
 export function ruleFile(dir: string, name: string, r: Rendered = rendered()): string {
@@ -58,7 +59,7 @@ export function ruleFile(dir: string, name: string, r: Rendered = rendered()): s
 export function ruleGroupsFile(dir: string, name: string, groups: string[], r: Rendered = rendered()): string {
   const rule = renderedRules(r).find((x) => x.name === name);
   if (!rule) throw new Error(`no PrometheusRule ${name} in the output`);
-  const picked = rule.groups.filter((g: any) => groups.includes(g.name));
+  const picked = rule.groups.filter((g) => groups.includes(g.name));
   if (picked.length !== groups.length) throw new Error(`PrometheusRule ${name} lacks some of the groups ${groups.join(', ')}`);
   return writeYaml(dir, `${name}-${groups.join('-')}.rules.yaml`, { groups: picked });
 }
@@ -98,10 +99,10 @@ export function concreteQuery(expr: string, namespace: string): string {
 
 /** Every PromQL query of the Argo Rollouts AnalysisTemplates in the output. */
 export function analysisQueries(r: Rendered = rendered()): { where: string; namespace: string; expr: string }[] {
-  return [...r.find('AnalysisTemplate'), ...r.find('ClusterAnalysisTemplate')].flatMap((t) =>
-    (t.spec.metrics ?? []).filter((m: any) => m.provider?.prometheus?.query).map((m: any) => ({
+  return [...r.findOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate'), ...r.findOf<AnalysisTemplateJson>('argoproj.io', 'ClusterAnalysisTemplate')].flatMap((t) =>
+    (t.spec.metrics ?? []).filter((m) => m.provider?.prometheus?.query).map((m) => ({
       where: `${t.kind} ${t.metadata.namespace ?? ''}/${t.metadata.name} metric ${m.name}`,
       namespace: t.metadata.namespace ?? 'default',
-      expr: m.provider.prometheus.query as string,
+      expr: m.provider.prometheus!.query,
     })));
 }

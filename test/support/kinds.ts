@@ -74,3 +74,48 @@ export interface RolloutJson {
     readonly [field: string]: unknown;
   };
 }
+
+/** A metric of an Argo Rollouts (Cluster)AnalysisTemplate: the fields tests read. */
+export interface AnalysisMetricJson {
+  readonly name: string;
+  readonly provider: { readonly prometheus?: { readonly query: string; readonly [field: string]: unknown }; readonly job?: unknown; readonly [field: string]: unknown };
+  readonly successCondition?: string;
+  readonly failureCondition?: string;
+  readonly [field: string]: unknown;
+}
+
+/** An Argo Rollouts (Cluster)AnalysisTemplate (argoproj.io/v1alpha1) as JSON. */
+export interface AnalysisTemplateJson {
+  readonly spec: { readonly metrics: AnalysisMetricJson[]; readonly [field: string]: unknown };
+}
+
+/** A rule of a PrometheusRule group: a recording rule (`record`) or an alert (`alert`). */
+export interface PrometheusRuleRuleJson {
+  readonly record?: string;
+  readonly alert?: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+  readonly [field: string]: unknown;
+}
+
+/** A group of a PrometheusRule. */
+export interface PrometheusRuleGroupJson { readonly name: string; readonly interval?: string; readonly rules: PrometheusRuleRuleJson[]; readonly [field: string]: unknown }
+
+/** A PrometheusRule (monitoring.coreos.com/v1) as JSON. */
+export interface PrometheusRuleJson { readonly spec: { readonly groups: PrometheusRuleGroupJson[] } }
+
+/** An endpoint of a PodMonitor or ServiceMonitor. */
+export interface MonitorEndpointJson { readonly port?: string; readonly interval?: string; readonly honorLabels?: boolean; readonly [field: string]: unknown }
+
+/** A PodMonitor or ServiceMonitor (monitoring.coreos.com/v1) as JSON. */
+export interface MonitorJson {
+  readonly spec: {
+    readonly selector?: V1LabelSelector;
+    readonly namespaceSelector?: { readonly matchNames?: string[]; readonly any?: boolean };
+    readonly podMetricsEndpoints?: MonitorEndpointJson[];
+    readonly endpoints?: MonitorEndpointJson[];
+    readonly [field: string]: unknown;
+  };
+}
