@@ -38,7 +38,6 @@ export default defineConfig(
     // test/support/render.ts returns NamedManifest once the tests that read its objects are typed.
     files: [
       'test/support/render.ts',
-      'test/apps/**/*.ts',
       'test/cluster/**/*.ts', 'test/e2e/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

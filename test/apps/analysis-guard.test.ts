@@ -21,6 +21,7 @@ import { analysisTemplateNames, stableEvidence } from '../../charts-ts/apps/anal
 import { canaryTraefikLabels, guardRecordNames, traefikMetrics as T } from '../../charts-ts/apps/metrics.ts';
 import { argoErrorRetrySeconds, durationSeconds, guardPoints, worstCaseGuardAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { AnalysisMetricJson, AnalysisTemplateJson } from '../support/kinds.ts';
 import { argoPhases, rendered, run, tempDir, writeYaml } from './support.ts';
 
 const r = rendered();
@@ -28,10 +29,10 @@ const env = r.config.environments.production;
 const a = env.apps.analysis;
 const app = names.apps.api;
 const labels = canaryTraefikLabels(env.namespace, app);
-const tpl = (name: string) => r.get('AnalysisTemplate', name, env.namespace);
+const tpl = (name: string) => r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', name, env.namespace);
 const guardTemplate = tpl(analysisTemplateNames(app).guard);
 const gateTemplate = tpl(analysisTemplateNames(app).gate);
-const metric = (t: any, name: string) => t.spec.metrics.find((m: any) => m.name === name);
+const metric = (t: AnalysisTemplateJson, name: string) => t.spec.metrics.find((m) => m.name === name)!;
 
 const scrape = durationSeconds(a.scrapeInterval);
 const day = 24 * 3600;
@@ -185,8 +186,8 @@ function daySeries(events: readonly Event[], from = 0, to = day): Series[] {
 // ------------------------------------------------------------------ promtool
 
 const recordLabels = { env: env.name, app };
-const guardQuery = (key: 'successRate' | 'latencyP95') => metric(guardTemplate, key === 'successRate' ? 'success-rate' : 'latency-p95').provider.prometheus.query;
-const gateQuery = (key: 'successRate' | 'latencyP95') => metric(gateTemplate, key === 'successRate' ? 'success-rate' : 'latency-p95').provider.prometheus.query;
+const guardQuery = (key: 'successRate' | 'latencyP95') => metric(guardTemplate, key === 'successRate' ? 'success-rate' : 'latency-p95').provider.prometheus!.query;
+const gateQuery = (key: 'successRate' | 'latencyP95') => metric(gateTemplate, key === 'successRate' ? 'success-rate' : 'latency-p95').provider.prometheus!.query;
 const sel = labelText(recordLabels);
 /** The guard's failure conditions as PromQL on the recorded values. */
 const failing_ = {
@@ -318,7 +319,7 @@ export function runMetric(m: MetricSpec, phaseAt: (t: number) => { phase: Phase;
 }
 
 describe('Argo Rollouts\' measurement arithmetic over the generated guard template', () => {
-  const guardMetrics = guardTemplate.spec.metrics.filter((m: any) => m.provider.prometheus);
+  const guardMetrics = guardTemplate.spec.metrics.filter((m) => m.provider.prometheus);
   const spec = guardMetrics[0] as MetricSpec;
   /** The rollout's 24-hour pause, measured from a start at every alignment of measurements to scrapes. */
   const starts = Array.from({ length: durationSeconds(a.interval) }, (_, i) => i);
@@ -395,11 +396,11 @@ describe('Argo Rollouts\' measurement arithmetic over the generated guard templa
   });
 
   it('the synthetic-traffic Job never fails the run: a probe that dies is missing evidence, not a verdict', () => {
-    const probe = guardTemplate.spec.metrics.find((m: any) => m.provider.job) as MetricSpec & { provider: any };
+    const probe = guardTemplate.spec.metrics.find((m) => m.provider.job) as MetricSpec & AnalysisMetricJson;
     expect(probe).toBeDefined();
     expect(runMetric(probe, () => ({ phase: 'Failed' }), 0, day).phase).toBe('Successful');
     expect(runMetric(probe, () => ({ phase: 'Successful' }), 0, day).phase).toBe('Successful');
     // Its Job outlives any approval pause up to probe.maxDuration; Argo Rollouts deletes it with the run.
-    expect(probe.provider.job.spec.activeDeadlineSeconds).toBe(durationSeconds(env.apps.probe.maxDuration));
+    expect(probe.provider.job!.spec.activeDeadlineSeconds).toBe(durationSeconds(env.apps.probe.maxDuration));
   });
 });

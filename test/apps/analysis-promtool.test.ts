@@ -18,6 +18,7 @@ import { analysisRecordNames, canaryTraefikLabels, traefikMetrics as T } from '.
 import { durationSeconds, worstCaseAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
 import type { Environment } from '../../charts-ts/config/schema.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { AnalysisTemplateJson } from '../support/kinds.ts';
 import { argoPhases, environments, rendered, run, tempDir, writeYaml } from './support.ts';
 
 type MetricKey = 'successRate' | 'latencyP95';
@@ -47,17 +48,17 @@ const r = rendered();
 function targets(): Target[] {
   return environments(r).flatMap((env) => [names.apps.api, names.apps.web].map((app) => {
     const t = analysisTemplateNames(app);
-    const gate = r.get('AnalysisTemplate', t.gate, env.namespace);
-    const guard = r.get('AnalysisTemplate', t.guard, env.namespace);
-    const metric = (tpl: any, key: MetricKey) => tpl.spec.metrics.find((m: any) => m.name === metricNames[key]);
-    const conditions = (tpl: any, key: MetricKey): Conditions => ({ successCondition: metric(tpl, key).successCondition, failureCondition: metric(tpl, key).failureCondition });
+    const gate = r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', t.gate, env.namespace);
+    const guard = r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', t.guard, env.namespace);
+    const metric = (tpl: AnalysisTemplateJson, key: MetricKey) => tpl.spec.metrics.find((m) => m.name === metricNames[key])!;
+    const conditions = (tpl: AnalysisTemplateJson, key: MetricKey): Conditions => ({ successCondition: metric(tpl, key).successCondition, failureCondition: metric(tpl, key).failureCondition });
     return {
       env, app,
       ...canaryTraefikLabels(env.namespace, app),
-      queries: { successRate: metric(gate, 'successRate').provider.prometheus.query, latencyP95: metric(gate, 'latencyP95').provider.prometheus.query },
+      queries: { successRate: metric(gate, 'successRate').provider.prometheus!.query, latencyP95: metric(gate, 'latencyP95').provider.prometheus!.query },
       gate: { successRate: conditions(gate, 'successRate'), latencyP95: conditions(gate, 'latencyP95') },
       guard: { successRate: conditions(guard, 'successRate'), latencyP95: conditions(guard, 'latencyP95') },
-      guardQueries: { successRate: metric(guard, 'successRate').provider.prometheus.query, latencyP95: metric(guard, 'latencyP95').provider.prometheus.query },
+      guardQueries: { successRate: metric(guard, 'successRate').provider.prometheus!.query, latencyP95: metric(guard, 'latencyP95').provider.prometheus!.query },
     };
   }));
 }

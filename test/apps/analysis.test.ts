@@ -8,6 +8,7 @@ import { analysisTemplateNames, gateSeconds } from '../../charts-ts/apps/analysi
 import { durationSeconds, worstCaseAbortSeconds, worstCaseGuardAbortSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { renderAll } from '../support/render.ts';
+import type { AnalysisTemplateJson, MonitorJson } from '../support/kinds.ts';
 import { environments, rendered } from './support.ts';
 
 const r = rendered();
@@ -18,15 +19,15 @@ describe('analysis templates', () => {
       const a = env.apps.analysis;
       for (const app of [names.apps.api, names.apps.web]) {
         const t = analysisTemplateNames(app);
-        const gate = r.get('AnalysisTemplate', t.gate, env.namespace).spec.metrics;
-        const guard = r.get('AnalysisTemplate', t.guard, env.namespace).spec.metrics;
-        expect(gate.map((m: any) => m.name)).toEqual(['success-rate', 'latency-p95']);
-        const guardPrometheus = guard.filter((m: any) => m.provider.prometheus);
-        expect(guardPrometheus.map((m: any) => m.name)).toEqual(['success-rate', 'latency-p95']);
+        const gate = r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', t.gate, env.namespace).spec.metrics;
+        const guard = r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', t.guard, env.namespace).spec.metrics;
+        expect(gate.map((m) => m.name)).toEqual(['success-rate', 'latency-p95']);
+        const guardPrometheus = guard.filter((m) => m.provider.prometheus);
+        expect(guardPrometheus.map((m) => m.name)).toEqual(['success-rate', 'latency-p95']);
         for (const m of [...gate, ...guardPrometheus]) {
           expect(m.interval).toBe(a.interval);
           expect(m.initialDelay).toBe(a.initialDelay);
-          expect(m.provider.prometheus.address).toBe(names.monitoring.prometheusUrl);
+          expect(m.provider.prometheus!.address).toBe(names.monitoring.prometheusUrl);
         }
         for (const m of gate) {
           expect([m.count, m.failureLimit, m.inconclusiveLimit, m.consecutiveErrorLimit]).toEqual([a.gate.count, a.gate.failureLimit, a.gate.inconclusiveLimit, a.consecutiveErrorLimit]);
@@ -40,7 +41,7 @@ describe('analysis templates', () => {
           expect(m.consecutiveErrorLimit).toBe(Math.ceil(durationSeconds(a.guard.prometheusOutage) / 10));
         }
         // The synthetic traffic Job runs in the guard where the environment has the probe.
-        const probe = guard.find((m: any) => m.provider.job);
+        const probe = guard.find((m) => m.provider.job);
         expect(Boolean(probe)).toBe(env.apps.probe.enabled);
         expect(gate[0].successCondition).toBe(`len(result) > 0 && result[0] >= ${a.successRateMin}`);
         expect(gate[0].failureCondition).toBe(`len(result) > 0 && result[0] < ${a.successRateMin}`);
@@ -52,10 +53,10 @@ describe('analysis templates', () => {
 
   it('follow a change of thresholds and timing in config', () => {
     const o = renderAll({ environments: { production: { apps: { analysis: { successRateMin: 0.995, latencyP95MaxSeconds: 0.1, minRequests: 200, window: '90s', interval: '20s', guard: { sustain: '105s' } } } } } });
-    const [success, latency] = o.get('AnalysisTemplate', analysisTemplateNames(names.apps.api).gate, 'lms-production').spec.metrics;
+    const [success, latency] = o.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', analysisTemplateNames(names.apps.api).gate, 'lms-production').spec.metrics;
     expect(success.successCondition).toContain('>= 0.995');
-    expect(success.provider.prometheus.query).toContain('[90s]');
-    expect(success.provider.prometheus.query).toContain('>= 200)');
+    expect(success.provider.prometheus!.query).toContain('[90s]');
+    expect(success.provider.prometheus!.query).toContain('>= 200)');
     expect(latency.successCondition).toContain('<= 0.1');
     expect(latency.interval).toBe('20s');
   });
@@ -95,7 +96,7 @@ describe('analysis templates', () => {
       expect(a.scrapeInterval).toBe(r.config.cluster.platform.traefik.scrapeInterval);
       expect(durationSeconds(a.window)).toBeGreaterThanOrEqual(4 * durationSeconds(a.scrapeInterval));
     }
-    expect(r.get('PodMonitor', 'traefik', 'kube-system').spec.podMetricsEndpoints[0].interval).toBe(r.config.cluster.platform.traefik.scrapeInterval);
+    expect(r.getOf<MonitorJson>('monitoring.coreos.com', 'PodMonitor', 'traefik', 'kube-system').spec.podMetricsEndpoints![0].interval).toBe(r.config.cluster.platform.traefik.scrapeInterval);
     // Scraping Traefik every 30 s again, as before issue 16: the 1-minute window would hold 2 scrapes.
     expect(() => renderAll({ cluster: { platform: { traefik: { scrapeInterval: '30s' } } }, environments: { staging: { apps: { analysis: { scrapeInterval: '30s' } } }, production: { apps: { analysis: { scrapeInterval: '30s' } } } } }))
       .toThrow('config: environments.staging.apps.analysis.window: "1m" must span at least 4 scrapes (4 x scrapeInterval 30s = 120s)');

@@ -9,8 +9,10 @@ import { names } from '../../charts-ts/lib/names.ts';
 import { argoValidate, environments, rendered } from './support.ts';
 
 const r = rendered();
+/** The fields of a Rollout the negative cases edit. */
+interface EditedRollout { spec: { strategy: { canary: { scaleDownDelaySeconds?: number; steps: { analysis?: { args?: unknown } }[] } } } }
 const caseFor = (namespace: string, app: string) => ({
-  rollout: structuredClone(r.get('Rollout', app, namespace)),
+  rollout: structuredClone(r.getOf<EditedRollout>('argoproj.io', 'Rollout', app, namespace)),
   analysisTemplates: r.find('AnalysisTemplate', { namespace }),
   services: r.find('Service', { namespace }),
 });
@@ -26,7 +28,7 @@ describe('Argo Rollouts validation', () => {
     const withDelay = caseFor(ns, names.apps.api);
     withDelay.rollout.spec.strategy.canary.scaleDownDelaySeconds = 30;
     const noImageArg = caseFor(ns, names.apps.api);
-    delete noImageArg.rollout.spec.strategy.canary.steps[0].analysis.args;
+    delete noImageArg.rollout.spec.strategy.canary.steps[0].analysis!.args;
     const missingTemplate = caseFor(ns, names.apps.web);
     missingTemplate.analysisTemplates = missingTemplate.analysisTemplates.filter((t) => t.metadata.name !== 'lms-web-canary-guard');
     const [delay, arg, missing] = argoValidate([withDelay, noImageArg, missingTemplate]);

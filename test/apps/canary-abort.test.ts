@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { abortScaleUp, stableRoundSeconds, stepAborts, waitsAt } from '../../charts-ts/lib/canary-abort.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { RolloutJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
 import { argoAbort, environments, rendered } from './support.ts';
 
@@ -98,21 +99,21 @@ describe('abort within abortWithin at every step (config check)', () => {
     for (const env of environments(r)) {
       const l = env.apps.lifecycle;
       for (const name of [names.apps.api, names.apps.web]) {
-        const ro = r.get('Rollout', name, env.namespace);
+        const ro = r.getOf<RolloutJson>('argoproj.io', 'Rollout', name, env.namespace);
         expect(ro.spec.minReadySeconds).toBe(l.minReadySeconds);
         expect(ro.spec.strategy.canary.dynamicStableScale).toBe(true);
         // The replay removes canary pods as soon as the weight allows: with dynamicStableScale that holds
         // only without abortScaleDownDelaySeconds (rollout/replicaset.go shouldDelayScaleDownOnAbort).
         expect(ro.spec.strategy.canary.abortScaleDownDelaySeconds).toBeUndefined();
-        expect(ro.spec.strategy.canary.steps.filter((s: any) => s.setWeight !== undefined).map((s: any) => s.setWeight))
+        expect(ro.spec.strategy.canary.steps.filter((s) => s.setWeight !== undefined).map((s) => s.setWeight))
           .toEqual(env.canary.steps.flatMap((s) => ('setWeight' in s ? [s.setWeight] : [])));
         for (const c of ro.spec.template.spec.containers) {
           // Every container's readiness counts: the pod is Ready only when all are.
-          expect(c.readinessProbe.periodSeconds, `${name} ${c.name}`).toBeLessThanOrEqual(l.readinessProbePeriodSeconds);
-          expect(c.readinessProbe.initialDelaySeconds ?? 0).toBe(0);
+          expect(c.readinessProbe!.periodSeconds, `${name} ${c.name}`).toBeLessThanOrEqual(l.readinessProbePeriodSeconds);
+          expect(c.readinessProbe!.initialDelaySeconds ?? 0).toBe(0);
           if (c.startupProbe) expect(c.startupProbe.periodSeconds).toBeLessThanOrEqual(l.startupProbePeriodSeconds);
         }
-        const hasStartup = ro.spec.template.spec.containers.some((c: any) => c.startupProbe);
+        const hasStartup = ro.spec.template.spec.containers.some((c) => c.startupProbe);
         expect(hasStartup).toBe(name === names.apps.api); // stableRoundSeconds adds the startup probe for the API only
       }
     }

@@ -10,22 +10,34 @@ import { parseConfig } from '../../charts-ts/config/load.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { originPull } from '../../charts-ts/lib/origin-pull.ts';
-import { renderAll } from '../support/render.ts';
+import type { IngressRouteJson } from '../support/kinds.ts';
+import { renderAll, type Rendered } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
 import { inRanges, poolStrategyAddress, rateLimited, ruleMatches } from './traefik-semantics.ts';
 
 const r = rendered();
+/** A Traefik Middleware (traefik.io/v1alpha1): the fields read. */
+interface MiddlewareJson {
+  spec: {
+    redirectScheme?: unknown;
+    headers?: { stsSeconds?: number; stsIncludeSubdomains?: boolean; contentTypeNosniff?: boolean; frameDeny?: boolean; contentSecurityPolicy?: string };
+    rateLimit?: { average: number; burst: number; period: string; sourceCriterion?: unknown };
+    ipAllowList?: { sourceRange: string[]; ipStrategy: { excludedIPs: string[] } };
+  };
+}
+const middleware = (x: Rendered, name: string, namespace: string) => x.getOf<MiddlewareJson>('traefik.io', 'Middleware', name, namespace).spec;
+const ingressRoute = (x: Rendered, name: string, namespace: string) => x.getOf<IngressRouteJson>('traefik.io', 'IngressRoute', name, namespace);
 
 describe('ingress', () => {
   it('one Certificate per environment covers both hosts, from the configured ClusterIssuer', () => {
     for (const env of environments(r)) {
-      const cert = r.get('Certificate', tlsSecretName, env.namespace);
+      const cert = r.getOf<{ spec: { dnsNames: string[]; secretName: string; issuerRef: { name: string } } }>('cert-manager.io', 'Certificate', tlsSecretName, env.namespace);
       expect(cert.spec.dnsNames).toEqual([env.hostnames.web, env.hostnames.api]);
       expect(cert.spec.secretName).toBe(tlsSecretName);
       expect(cert.spec.issuerRef).toEqual({ kind: 'ClusterIssuer', name: names.issuers[env.apps.ingress.issuer] });
     }
     const o = renderAll({ environments: { staging: { apps: { ingress: { issuer: 'staging' } } } } });
-    expect(o.get('Certificate', tlsSecretName, 'lms-staging').spec.issuerRef.name).toBe(names.issuers.staging);
+    expect(o.getOf<{ spec: { issuerRef: { name: string } } }>('cert-manager.io', 'Certificate', tlsSecretName, 'lms-staging').spec.issuerRef.name).toBe(names.issuers.staging);
   });
 
   it('routes each host over HTTPS to the app\'s weighted TraefikService, with security headers', () => {
@@ -34,14 +46,14 @@ describe('ingress', () => {
         ['lms-web', names.apps.web, env.hostnames.web, middlewareNames.webHeaders],
         ['lms-api', names.apps.api, env.hostnames.api, middlewareNames.apiHeaders],
       ] as const) {
-        const ir = r.get('IngressRoute', route, env.namespace);
+        const ir = ingressRoute(r, route, env.namespace);
         expect(ir.spec.entryPoints).toEqual(['websecure']);
         // Public routers admit only Cloudflare's origin-pull client certificate (test/platform/origin-pull.test.ts).
         expect(ir.spec.tls).toEqual({ secretName: tlsSecretName, options: { name: originPull.tlsOption, namespace: env.namespace } });
         for (const rt of ir.spec.routes) {
           expect(rt.match).toContain(`Host(\`${host}\`)`);
           expect(rt.services).toEqual([{ name: canaryServiceNames(app).traefikService, kind: 'TraefikService' }]);
-          expect(rt.middlewares.map((m: any) => m.name)).toContain(headers);
+          expect(rt.middlewares!.map((m) => m.name)).toContain(headers);
         }
       }
     }
@@ -49,60 +61,60 @@ describe('ingress', () => {
 
   it('redirects plain HTTP to HTTPS for both hosts', () => {
     for (const env of environments(r)) {
-      const ir = r.get('IngressRoute', 'lms-http-redirect', env.namespace);
+      const ir = ingressRoute(r, 'lms-http-redirect', env.namespace);
       expect(ir.spec.entryPoints).toEqual(['web']);
       expect(ir.spec.routes[0].match).toBe(`Host(\`${env.hostnames.web}\`) || Host(\`${env.hostnames.api}\`)`);
       const allowList = env.apps.ingress.ipAllowList ? [{ name: middlewareNames.ipAllowList, namespace: env.namespace }] : [];
       expect(ir.spec.routes[0].middlewares).toEqual([...allowList, { name: middlewareNames.httpsRedirect, namespace: env.namespace }]);
-      expect(r.get('Middleware', middlewareNames.httpsRedirect, env.namespace).spec.redirectScheme).toEqual({ scheme: 'https', permanent: true });
+      expect(middleware(r, middlewareNames.httpsRedirect, env.namespace).redirectScheme).toEqual({ scheme: 'https', permanent: true });
     }
   });
 
   it('sends HSTS, nosniff, no framing, and a same-origin CSP that lets the SPA call its API', () => {
     for (const env of environments(r)) {
       for (const name of [middlewareNames.webHeaders, middlewareNames.apiHeaders]) {
-        const h = r.get('Middleware', name, env.namespace).spec.headers;
+        const h = middleware(r, name, env.namespace).headers!;
         expect(h.stsSeconds).toBe(env.apps.ingress.hstsMaxAgeSeconds);
         expect(h.stsIncludeSubdomains).toBe(true);
         expect(h.contentTypeNosniff).toBe(true);
         expect(h.frameDeny).toBe(true);
         expect(h.contentSecurityPolicy).toContain("frame-ancestors 'none'");
       }
-      const csp = r.get('Middleware', middlewareNames.webHeaders, env.namespace).spec.headers.contentSecurityPolicy;
+      const csp = middleware(r, middlewareNames.webHeaders, env.namespace).headers!.contentSecurityPolicy;
       expect(csp).toBe(webContentSecurityPolicy(env));
       expect(csp).toContain(`connect-src 'self' https://${env.hostnames.api} wss://${env.hostnames.api}`);
       expect(csp).toContain("default-src 'self'");
       expect(csp).toContain("object-src 'none'");
       expect(csp).not.toContain('unsafe-eval');
-      expect(r.get('Middleware', middlewareNames.apiHeaders, env.namespace).spec.headers.contentSecurityPolicy).toContain("default-src 'none'");
+      expect(middleware(r, middlewareNames.apiHeaders, env.namespace).headers!.contentSecurityPolicy).toContain("default-src 'none'");
     }
     const o = renderAll({ environments: { production: { apps: { web: { cspExtraSources: { 'img-src': ['https://cdn.example.net'] } } } } } });
-    expect(o.get('Middleware', middlewareNames.webHeaders, 'lms-production').spec.headers.contentSecurityPolicy).toContain("img-src 'self' data: https://cdn.example.net");
+    expect(middleware(o, middlewareNames.webHeaders, 'lms-production').headers!.contentSecurityPolicy).toContain("img-src 'self' data: https://cdn.example.net");
   });
 
   it('rate-limits authentication endpoints per client, trusting forwarded addresses only past Cloudflare\'s ranges', () => {
     for (const env of environments(r)) {
-      const rl = r.get('Middleware', middlewareNames.authRateLimit, env.namespace).spec.rateLimit;
+      const rl = middleware(r, middlewareNames.authRateLimit, env.namespace).rateLimit!;
       const cfg = env.apps.ingress.authRateLimit;
       expect([rl.average, rl.burst]).toEqual([cfg.average, cfg.burst]);
       expect(rl.period).toBe('60s');
       expect(rl.sourceCriterion).toEqual({ ipStrategy: { excludedIPs: [...r.config.cluster.cloudflare.ipv4, ...r.config.cluster.cloudflare.ipv6] } });
-      const auth = r.get('IngressRoute', 'lms-api', env.namespace).spec.routes.find((rt: any) => rt.middlewares.some((m: any) => m.name === middlewareNames.authRateLimit));
+      const auth = ingressRoute(r, 'lms-api', env.namespace).spec.routes.find((rt) => rt.middlewares!.some((m) => m.name === middlewareNames.authRateLimit))!;
       expect(auth.match).toBe(`Host(\`${env.hostnames.api}\`) && ${authPathRule(env.apps.ingress.authPaths)}`);
-      const catchAll = r.get('IngressRoute', 'lms-api', env.namespace).spec.routes.find((rt: any) => rt !== auth);
-      expect(auth.priority).toBeGreaterThan(catchAll.priority);
+      const catchAll = ingressRoute(r, 'lms-api', env.namespace).spec.routes.find((rt) => rt !== auth)!;
+      expect(auth.priority).toBeGreaterThan(catchAll.priority!);
       // Only the auth routes are limited; the web host is not.
-      expect(catchAll.middlewares.map((m: any) => m.name)).not.toContain(middlewareNames.authRateLimit);
+      expect(catchAll.middlewares!.map((m) => m.name)).not.toContain(middlewareNames.authRateLimit);
     }
   });
 
   it('limits /auth and everything below it, in any letter case, and not /authors (Traefik\'s rule semantics)', () => {
     for (const env of environments(r)) {
-      const routes = r.get('IngressRoute', 'lms-api', env.namespace).spec.routes;
+      const routes = ingressRoute(r, 'lms-api', env.namespace).spec.routes;
       const limited = (path: string, host = env.hostnames.api) => {
         // The highest-priority matching route wins (Traefik sorts by priority).
-        const route = [...routes].sort((a: any, b: any) => b.priority - a.priority).find((rt: any) => ruleMatches(rt.match, { host, path }));
-        return route?.middlewares.some((m: any) => m.name === middlewareNames.authRateLimit) ?? false;
+        const route = [...routes].sort((a, b) => b.priority! - a.priority!).find((rt) => ruleMatches(rt.match, { host, path }));
+        return route?.middlewares!.some((m) => m.name === middlewareNames.authRateLimit) ?? false;
       };
       for (const path of ['/auth', '/auth/', '/auth/login', '/auth/password-reset/confirm', '/AUTH/login', '/Auth', '//auth/login', '/x/../auth/login', '/auth/./login', '/%61uth/login', '/%41UTH/Login']) {
         expect(limited(path), `${env.name} ${path}`).toBe(true);
@@ -124,20 +136,20 @@ describe('ingress', () => {
     const staging = r.config.environments.staging;
     const list = staging.apps.ingress.ipAllowList!;
     expect(list.length).toBeGreaterThan(0);
-    const allow = r.get('Middleware', middlewareNames.ipAllowList, staging.namespace).spec.ipAllowList;
+    const allow = middleware(r, middlewareNames.ipAllowList, staging.namespace).ipAllowList!;
     expect(allow).toEqual({ sourceRange: list.map((x) => x.cidr), ipStrategy: { excludedIPs: cloudflare } });
     // First on every route of both hosts, before the rate limit spends a token.
     for (const name of ['lms-web', 'lms-api', 'lms-http-redirect']) {
-      for (const route of r.get('IngressRoute', name, staging.namespace).spec.routes) {
-        expect(route.middlewares[0], `${name} ${route.match}`).toEqual({ name: middlewareNames.ipAllowList, namespace: staging.namespace });
+      for (const route of ingressRoute(r, name, staging.namespace).spec.routes) {
+        expect(route.middlewares![0], `${name} ${route.match}`).toEqual({ name: middlewareNames.ipAllowList, namespace: staging.namespace });
       }
     }
     const production = r.config.environments.production;
     expect(production.apps.ingress.ipAllowList).toBeUndefined();
     expect(r.find('Middleware', { namespace: production.namespace, name: middlewareNames.ipAllowList })).toEqual([]);
     for (const name of ['lms-web', 'lms-api']) {
-      for (const route of r.get('IngressRoute', name, production.namespace).spec.routes) {
-        expect(route.middlewares.map((m: any) => m.name)).not.toContain(middlewareNames.ipAllowList);
+      for (const route of ingressRoute(r, name, production.namespace).spec.routes) {
+        expect(route.middlewares!.map((m) => m.name)).not.toContain(middlewareNames.ipAllowList);
       }
     }
 
@@ -156,7 +168,7 @@ describe('ingress', () => {
   });
 
   it('refuses a public staging, naming the field', () => {
-    const publicStaging = structuredClone(values) as any;
+    const publicStaging = structuredClone(values);
     delete publicStaging.environments.staging.apps.ingress.ipAllowList;
     expect(() => parseConfig(publicStaging))
       .toThrow('config: environments.staging.apps.ingress.ipAllowList: missing is required: staging runs unreleased code and must not be public');
@@ -167,7 +179,7 @@ describe('ingress', () => {
   it('sizes the auth limit for a school class behind one NAT, and still stops a flood from one address', () => {
     for (const env of environments(r)) {
       const cfg = env.apps.ingress.authRateLimit;
-      const rl = r.get('Middleware', middlewareNames.authRateLimit, env.namespace).spec.rateLimit;
+      const rl = middleware(r, middlewareNames.authRateLimit, env.namespace).rateLimit!;
       const limit = { average: rl.average, periodSeconds: Number(rl.period.replace(/s$/, '')), burst: rl.burst };
       // 40 students, 3 requests each, all within the first 20 seconds of the lesson.
       const clients = cfg.sharedAddressClients;

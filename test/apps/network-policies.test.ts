@@ -14,7 +14,9 @@ import { cidrContains } from '../../charts-ts/config/sections/apps.ts';
 import type { Environment } from '../../charts-ts/config/schema.ts';
 import { apiDatabaseHost } from '../../charts-ts/data/connection-budget.ts';
 import { names } from '../../charts-ts/lib/names.ts';
-import { selectorMatches } from '../../charts-ts/lib/workloads.ts';
+import type { V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import { selectorMatches, type NamedManifest } from '../../charts-ts/lib/workloads.ts';
+import type { NetworkPolicyJson, PolicyRuleJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
 
@@ -28,10 +30,10 @@ interface Endpoint {
 
 const nsLabels = (ns: string) => ({ 'kubernetes.io/metadata.name': ns });
 
-function peerMatches(peer: any, policyNs: string, e: Endpoint): boolean {
+function peerMatches(peer: V1NetworkPolicyPeer, policyNs: string, e: Endpoint): boolean {
   if (peer.ipBlock) {
     if (!e.ip || !cidrContains(peer.ipBlock.cidr, `${e.ip}/32`)) return false;
-    return !(peer.ipBlock.except ?? []).some((x: string) => cidrContains(x, `${e.ip}/32`));
+    return !(peer.ipBlock.except ?? []).some((x) => cidrContains(x, `${e.ip}/32`));
   }
   if (!e.namespace) return false;
   const nsOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, nsLabels(e.namespace)) : e.namespace === policyNs;
@@ -39,16 +41,16 @@ function peerMatches(peer: any, policyNs: string, e: Endpoint): boolean {
   return nsOk && podOk;
 }
 
-const portMatches = (rule: any, port: number, protocol: string) =>
-  !rule.ports?.length || rule.ports.some((p: any) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || p.port === port));
+const portMatches = (rule: PolicyRuleJson, port: number, protocol: string) =>
+  !rule.ports?.length || rule.ports.some((p) => (p.protocol ?? 'TCP') === protocol && (p.port === undefined || p.port === port));
 
 /** Whether `from` may open a connection to `to`:`port`, under the namespace's policies. */
-function allowed(policies: any[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
+function allowed(policies: readonly (NamedManifest & NetworkPolicyJson)[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   const side = (e: Endpoint, type: 'Ingress' | 'Egress', other: Endpoint) => {
-    const selecting = policies.filter((p) => p.metadata.namespace === e.namespace && p.spec.policyTypes.includes(type) && selectorMatches(p.spec.podSelector, e.labels));
+    const selecting = policies.filter((p) => p.metadata.namespace === e.namespace && p.spec.policyTypes!.includes(type) && selectorMatches(p.spec.podSelector, e.labels));
     if (!e.namespace || !selecting.length) return true; // not isolated (or not governed by these policies)
-    return selecting.some((p) => (type === 'Ingress' ? p.spec.ingress : p.spec.egress)?.some((rule: any) =>
-      portMatches(rule, port, protocol) && (type === 'Ingress' ? rule.from : rule.to)?.some((peer: any) => peerMatches(peer, p.metadata.namespace, other))));
+    return selecting.some((p) => (type === 'Ingress' ? p.spec.ingress : p.spec.egress)?.some((rule) =>
+      portMatches(rule, port, protocol) && (type === 'Ingress' ? rule.from : rule.to)?.some((peer) => peerMatches(peer, p.metadata.namespace!, other))));
   };
   return side(from, 'Egress', to) && side(to, 'Ingress', from);
 }
@@ -82,9 +84,9 @@ describe('network policies', () => {
 
   it('deny everything in and out of each app namespace by default', () => {
     for (const env of environments(r)) {
-      const deny = r.get('NetworkPolicy', 'default-deny', env.namespace);
+      const deny = r.getOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', 'default-deny', env.namespace);
       expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
-      const policies = r.find('NetworkPolicy', { namespace: env.namespace });
+      const policies = r.findOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', { namespace: env.namespace });
       const w = world(env);
       // A pod nobody made a rule for reaches nothing and is reached by nothing but DNS answers.
       expect(allowed(policies, w.debug, w.api, env.apps.api.port)).toBe(false);
@@ -96,7 +98,7 @@ describe('network policies', () => {
 
   it('allow exactly the flows the apps need', () => {
     for (const env of environments(r)) {
-      const policies = r.find('NetworkPolicy', { namespace: env.namespace });
+      const policies = r.findOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', { namespace: env.namespace });
       const w = world(env);
       const a = env.apps;
       const pooled = apiDatabaseHost(env) === names.database.poolerService;
@@ -160,7 +162,7 @@ describe('network policies', () => {
       },
     });
     const env = o.config.environments.staging;
-    const policies = o.find('NetworkPolicy', { namespace: env.namespace });
+    const policies = o.findOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', { namespace: env.namespace });
     const w = world(env);
     expect(allowed(policies, w.web, { name: 'relay', ip: '198.51.100.10' }, 2525)).toBe(true);
     expect(allowed(policies, w.web, { name: 'carved-out', ip: '198.51.100.200' }, 2525)).toBe(false);

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { V1ConfigMap } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analysisTemplateNames } from '../../charts-ts/apps/analysis.ts';
 import { canaryServiceNames, canaryTraefikLabels, servicePort, traefikServiceLabel, traefikRouterServiceLabel } from '../../charts-ts/apps/metrics.ts';
@@ -17,6 +18,8 @@ import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { imageRef } from '../../charts-ts/config/schema.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
+import type { NamedManifest } from '../../charts-ts/lib/workloads.ts';
+import type { AnalysisTemplateJson, IngressRouteJson, NetworkPolicyJson } from '../support/kinds.ts';
 import { environments, rendered } from './support.ts';
 import { ruleMatches } from './traefik-semantics.ts';
 
@@ -53,7 +56,7 @@ function probe(args: string[]): { done: Promise<{ code: number | null; out: stri
 describe('canary-probe.py', () => {
   it('is the script the ConfigMap carries', () => {
     const env = environments(rendered()).find((e) => e.apps.probe.enabled)!;
-    expect(rendered().get('ConfigMap', names.probe.configMap, env.namespace).data['canary-probe.py']).toBe(probeScript);
+    expect(rendered().getOf<V1ConfigMap>('', 'ConfigMap', names.probe.configMap, env.namespace).data!['canary-probe.py']).toBe(probeScript);
   });
 
   it('waits until the canary answers, then sends its rate with the probe\'s Host and header over its paths', async () => {
@@ -109,16 +112,16 @@ describe('the probe\'s objects', () => {
     for (const env of environments(r)) {
       for (const app of ['api', 'web'] as const) {
         const name = names.apps[app];
-        const guard = r.get('AnalysisTemplate', analysisTemplateNames(name).guard, env.namespace);
-        const job = guard.spec.metrics.find((m: any) => m.provider.job);
+        const guard = r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', analysisTemplateNames(name).guard, env.namespace);
+        const job = guard.spec.metrics.find((m) => m.provider.job);
         if (!env.apps.probe.enabled) {
           expect(job).toBeUndefined();
-          expect(r.find('IngressRoute', { namespace: env.namespace }).map((x: any) => x.metadata.name)).not.toContain(`${name}-canary-probe`);
+          expect(r.find('IngressRoute', { namespace: env.namespace }).map((x: NamedManifest) => x.metadata.name)).not.toContain(`${name}-canary-probe`);
           continue;
         }
         const p = env.apps.probe;
-        const spec = job.provider.job.spec;
-        const c = spec.template.spec.containers[0];
+        const spec = job!.provider.job!.spec;
+        const c = spec.template.spec!.containers[0];
         expect(c.image).toBe(imageRef(p.image));
         expect(c.args).toEqual([
           '/probe/canary-probe.py',
@@ -131,11 +134,11 @@ describe('the probe\'s objects', () => {
           `--wait-url=http://${canaryServiceNames(name).canary}.${env.namespace}.svc.cluster.local:${servicePort}${app === 'api' ? '/health/live' : env.apps.web.probePath}`,
         ]);
         expect(spec.activeDeadlineSeconds).toBe(durationSeconds(p.maxDuration));
-        expect(spec.template.spec.serviceAccountName).toBe(names.probe.serviceAccount);
-        expect(spec.template.spec.automountServiceAccountToken).toBe(false);
-        expect(spec.template.metadata.labels).toMatchObject(probePodSelector);
+        expect(spec.template.spec!.serviceAccountName).toBe(names.probe.serviceAccount);
+        expect(spec.template.spec!.automountServiceAccountToken).toBe(false);
+        expect(spec.template.metadata!.labels).toMatchObject(probePodSelector);
         // Its pod counts in the capacity budget.
-        expect(JSON.parse(guard.metadata.annotations['capacity.lms.dev/footprint'])).toEqual([expect.objectContaining({ replicas: 1, requests: p.resources.requests })]);
+        expect(JSON.parse(guard.metadata.annotations!['capacity.lms.dev/footprint'])).toEqual([expect.objectContaining({ replicas: 1, requests: p.resources.requests })]);
       }
     }
   });
@@ -145,7 +148,7 @@ describe('the probe\'s objects', () => {
     const cidrs = r.config.cluster.bootstrap.firewall.clusterCidrs;
     const podAddress = cidrs[0].replace(/\.0\/\d+$/, '.17');
     for (const name of [names.apps.api, names.apps.web]) {
-      const ir = r.get('IngressRoute', `${name}-canary-probe`, env.namespace);
+      const ir = r.getOf<IngressRouteJson>('traefik.io', 'IngressRoute', `${name}-canary-probe`, env.namespace);
       expect(ir.spec.entryPoints).toEqual(['websecure']);
       // Not a public router: Traefik's default TLS options (no Cloudflare client certificate).
       expect(ir.spec.tls).toEqual({});
@@ -160,7 +163,7 @@ describe('the probe\'s objects', () => {
       expect(ruleMatches(route.match, { ...req, headers: { [names.probe.header]: 'other' } })).toBe(false);
       expect(ruleMatches(route.match, { ...req, host: env.hostnames[name === names.apps.api ? 'api' : 'web'] })).toBe(false);
       // Users' routes never match the probe's host.
-      for (const user of r.find('IngressRoute', { namespace: env.namespace }).filter((x: any) => !x.metadata.name.endsWith('-canary-probe'))) {
+      for (const user of r.findOf<IngressRouteJson>('traefik.io', 'IngressRoute', { namespace: env.namespace }).filter((x) => !x.metadata.name.endsWith('-canary-probe'))) {
         for (const rt of user.spec.routes) expect(ruleMatches(rt.match, req), `${user.metadata.name}: ${rt.match}`).toBe(false);
       }
     }
@@ -170,7 +173,7 @@ describe('the probe\'s objects', () => {
     const env = environments(r).find((e) => e.apps.probe.enabled)!;
     for (const name of [names.apps.api, names.apps.web]) {
       const svc = canaryServiceNames(name);
-      const ts = r.get('TraefikService', svc.probeTraefikService, env.namespace);
+      const ts = r.getOf<{ spec: { weighted: { services: { name: string; port: number; weight: number }[] } } }>('traefik.io', 'TraefikService', svc.probeTraefikService, env.namespace);
       expect(ts.spec.weighted.services).toEqual([{ name: svc.canary, port: servicePort, weight: 1 }]);
       const l = canaryTraefikLabels(env.namespace, name);
       expect(traefikServiceLabel(env.namespace, ts.spec.weighted.services[0].name, ts.spec.weighted.services[0].port)).toBe(l.canary);
@@ -180,12 +183,12 @@ describe('the probe\'s objects', () => {
 
   it('NetworkPolicies: the probe reaches Traefik\'s websecure port and the app pods, nothing else; the app pods admit it', () => {
     const env = environments(r).find((e) => e.apps.probe.enabled)!;
-    const policy = r.get('NetworkPolicy', 'canary-probe', env.namespace);
+    const policy = r.getOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', 'canary-probe', env.namespace);
     expect(policy.spec.podSelector).toEqual({ matchLabels: probePodSelector });
     expect(policy.spec.policyTypes).toEqual(['Egress']);
-    expect(policy.spec.egress.map((e: any) => e.ports.map((p: any) => p.port))).toEqual([[names.ingress.websecureContainerPort], [env.apps.api.port], [env.apps.web.port]]);
+    expect(policy.spec.egress!.map((e) => e.ports!.map((p) => p.port))).toEqual([[names.ingress.websecureContainerPort], [env.apps.api.port], [env.apps.web.port]]);
     for (const [app, port] of [[names.apps.api, env.apps.api.port], [names.apps.web, env.apps.web.port]] as const) {
-      const p = r.get('NetworkPolicy', app, env.namespace);
+      const p = r.getOf<NetworkPolicyJson>('networking.k8s.io', 'NetworkPolicy', app, env.namespace);
       expect(p.spec.ingress).toContainEqual({ from: [{ podSelector: { matchLabels: probePodSelector } }], ports: [{ protocol: 'TCP', port }] });
     }
   });

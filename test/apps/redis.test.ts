@@ -9,15 +9,19 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { V1ConfigMap, V1PodSpec, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryBytes } from '../../charts-ts/lib/quantity.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { MonitorJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered, tempDir } from './support.ts';
 
 const r = rendered();
 const production = r.config.environments.production;
-const sts = (ns: string) => r.get('StatefulSet', names.redis.service, ns);
+/** The redis StatefulSet: spec and pod spec, which it sets. */
+const sts = (ns: string) => r.getOf<V1StatefulSet & { spec: { template: { spec: V1PodSpec } } }>('apps', 'StatefulSet', names.redis.service, ns);
+const redisConf = (ns: string) => r.getOf<V1ConfigMap>('', 'ConfigMap', `${names.redis.service}-config`, ns).data!['redis.conf'];
 
 describe('redis as rendered', () => {
   it('is one StatefulSet pod with a PersistentVolumeClaim of the configured size', () => {
@@ -34,27 +38,27 @@ describe('redis as rendered', () => {
 
   it('takes AOF, maxmemory and the eviction policy from config; the password only from the Secret', () => {
     for (const env of environments(r)) {
-      const conf = r.get('ConfigMap', `${names.redis.service}-config`, env.namespace).data['redis.conf'];
+      const conf = redisConf(env.namespace);
       expect(conf).toContain('appendonly yes');
       expect(conf).toContain(`appendfsync ${env.apps.redis.appendfsync}`);
       expect(conf).toContain(`maxmemory ${memoryBytes(env.apps.redis.maxmemory)}`);
       expect(conf).toContain(`maxmemory-policy ${env.apps.redis.maxmemoryPolicy}`);
       expect(conf).not.toMatch(/requirepass\s+\S+(?<!auth\.conf)$/m);
-      const c = sts(env.namespace).spec.template.spec.containers.find((x: any) => x.name === 'redis');
+      const c = sts(env.namespace).spec.template.spec.containers.find((x) => x.name === 'redis')!;
       const ref = { secretKeyRef: { name: names.redis.passwordSecret, key: names.redis.passwordKey } };
       expect(c.env).toEqual([{ name: 'REDIS_PASSWORD', valueFrom: ref }, { name: 'REDISCLI_AUTH', valueFrom: ref }]);
-      const exporter = sts(env.namespace).spec.template.spec.containers.find((x: any) => x.name === 'redis-exporter');
+      const exporter = sts(env.namespace).spec.template.spec.containers.find((x) => x.name === 'redis-exporter')!;
       expect(exporter.env).toContainEqual({ name: 'REDIS_PASSWORD', valueFrom: ref });
     }
   });
 
   it('is scraped through its exporter by a ServiceMonitor', () => {
     for (const env of environments(r)) {
-      const sm = r.get('ServiceMonitor', names.redis.service, env.namespace);
-      const svc = r.get('Service', names.redis.service, env.namespace);
-      expect(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v)).toBe(true);
-      expect(svc.spec.ports.map((p: any) => p.name)).toEqual(['redis', 'metrics']);
-      expect(sm.spec.endpoints[0].port).toBe('metrics');
+      const sm = r.getOf<MonitorJson>('monitoring.coreos.com', 'ServiceMonitor', names.redis.service, env.namespace);
+      const svc = r.getOf<V1Service>('', 'Service', names.redis.service, env.namespace);
+      expect(Object.entries(sm.spec.selector!.matchLabels!).every(([k, v]) => svc.metadata.labels![k] === v)).toBe(true);
+      expect(svc.spec!.ports!.map((p) => p.name)).toEqual(['redis', 'metrics']);
+      expect(sm.spec.endpoints![0].port).toBe('metrics');
     }
   });
 
@@ -78,7 +82,7 @@ describe('redis run for real with the generated config and start command', () =>
   const password = randomBytes(24).toString('hex');
   let port = 0;
   let server: ChildProcess | undefined;
-  const container = sts(production.namespace).spec.template.spec.containers.find((x: any) => x.name === 'redis');
+  const container = sts(production.namespace).spec.template.spec.containers.find((x) => x.name === 'redis')!;
   const cli = (args: string[], auth = true) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
     encoding: 'utf8', env: { ...process.env, ...(auth ? { REDISCLI_AUTH: password } : {}) }, timeout: 10_000,
   });
@@ -86,10 +90,10 @@ describe('redis run for real with the generated config and start command', () =>
   beforeAll(async () => {
     port = await freePort();
     for (const d of ['data', 'run', 'etc']) mkdirSync(join(dir, d));
-    const conf = r.get('ConfigMap', `${names.redis.service}-config`, production.namespace).data['redis.conf'] as string;
+    const conf = redisConf(production.namespace);
     writeFileSync(join(dir, 'etc', 'redis.conf'), conf.replace('dir /data', `dir ${dir}/data`).replace('/run/redis/', `${dir}/run/`));
-    expect(container.command.slice(0, 2)).toEqual(['sh', '-c']);
-    const script = (container.command[2] as string)
+    expect(container.command!.slice(0, 2)).toEqual(['sh', '-c']);
+    const script = (container.command![2] as string)
       .replaceAll('/run/redis/', `${dir}/run/`)
       .replace('/etc/redis/redis.conf', `${dir}/etc/redis.conf --port ${port} --bind 127.0.0.1`);
     server = spawn('sh', ['-c', script], { env: { ...process.env, REDIS_PASSWORD: password }, stdio: 'ignore' });
@@ -126,7 +130,7 @@ describe('redis run for real with the generated config and start command', () =>
   });
 
   it('the probe command succeeds with REDISCLI_AUTH and fails without it', () => {
-    const probe = container.readinessProbe.exec.command as string[];
+    const probe = container.readinessProbe!.exec!.command as string[];
     const script = probe[2].replace('redis-cli -h 127.0.0.1', `redis-cli -h 127.0.0.1 -p ${port}`);
     const run = (auth: boolean) => spawnSync(probe[0], [probe[1], script], { env: { ...process.env, ...(auth ? { REDISCLI_AUTH: password } : { REDISCLI_AUTH: '' }) }, timeout: 10_000 }).status;
     expect(run(true)).toBe(0);

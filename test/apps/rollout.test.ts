@@ -2,6 +2,7 @@
  * The canaried workloads as rendered: steps and manual approval, the migration step, analysis
  * wiring, Traefik traffic routing, autoscaling, and what makes a rollout zero-downtime.
  */
+import type { V1ConfigMap, V1PodDisruptionBudget, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { analysisTemplateNames } from '../../charts-ts/apps/analysis.ts';
 import { migrationTemplateName } from '../../charts-ts/apps/api.ts';
@@ -9,14 +10,15 @@ import { canaryServiceNames, servicePort } from '../../charts-ts/apps/metrics.ts
 import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { imageRef, type Environment } from '../../charts-ts/config/schema.ts';
 import { names } from '../../charts-ts/lib/names.ts';
+import type { AnalysisTemplateJson, RolloutJson, RolloutStepJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
 import { environments, rendered } from './support.ts';
 
 const r = rendered();
 const apps = [names.apps.api, names.apps.web] as const;
-const rollout = (env: Environment, app: string) => r.get('Rollout', app, env.namespace);
+const rollout = (env: Environment, app: string) => r.getOf<RolloutJson>('argoproj.io', 'Rollout', app, env.namespace);
 const canary = (env: Environment, app: string) => rollout(env, app).spec.strategy.canary;
-const isIndefinitePause = (s: any) => s.pause !== undefined && s.pause.duration === undefined;
+const isIndefinitePause = (s: RolloutStepJson) => s.pause !== undefined && s.pause.duration === undefined;
 const production = r.config.environments.production;
 const staging = r.config.environments.staging;
 
@@ -26,7 +28,7 @@ describe('canary steps and manual approval', () => {
     expect(staging.canary.manualApproval).toBe(false);
     for (const app of apps) {
       const prod = canary(production, app).steps;
-      const firstGate = prod.findIndex((s: any) => s.analysis?.templates[0].templateName === analysisTemplateNames(app).gate);
+      const firstGate = prod.findIndex((s) => s.analysis?.templates[0].templateName === analysisTemplateNames(app).gate);
       expect(prod[firstGate + 1]).toEqual({ pause: {} });
       expect(prod.filter(isIndefinitePause)).toHaveLength(1);
       expect(canary(staging, app).steps.filter(isIndefinitePause)).toHaveLength(0);
@@ -36,7 +38,7 @@ describe('canary steps and manual approval', () => {
   it('follows the configured steps: setWeight and timed pauses as given, analysis steps run the gate template', () => {
     for (const env of environments(r)) {
       for (const app of apps) {
-        const steps = canary(env, app).steps.filter((s: any) => !isIndefinitePause(s) && s.analysis?.templates[0].templateName !== migrationTemplateName);
+        const steps = canary(env, app).steps.filter((s) => !isIndefinitePause(s) && s.analysis?.templates[0].templateName !== migrationTemplateName);
         expect(steps).toEqual(env.canary.steps.map((s) => ('setWeight' in s ? { setWeight: s.setWeight }
           : 'pause' in s ? { pause: { duration: s.pause.duration } }
             : { analysis: { templates: [{ templateName: analysisTemplateNames(app).gate }] } })));
@@ -46,8 +48,8 @@ describe('canary steps and manual approval', () => {
 
   it('the manual pause follows the config switch, not the environment name', () => {
     const flipped = renderAll({ environments: { production: { canary: { manualApproval: false } }, staging: { canary: { manualApproval: true } } } });
-    expect(flipped.get('Rollout', names.apps.api, production.namespace).spec.strategy.canary.steps.filter(isIndefinitePause)).toHaveLength(0);
-    expect(flipped.get('Rollout', names.apps.api, staging.namespace).spec.strategy.canary.steps.filter(isIndefinitePause)).toHaveLength(1);
+    expect(flipped.getOf<RolloutJson>('argoproj.io', 'Rollout', names.apps.api, production.namespace).spec.strategy.canary.steps.filter(isIndefinitePause)).toHaveLength(0);
+    expect(flipped.getOf<RolloutJson>('argoproj.io', 'Rollout', names.apps.api, staging.namespace).spec.strategy.canary.steps.filter(isIndefinitePause)).toHaveLength(1);
   });
 
   it.each([
@@ -65,9 +67,9 @@ describe('analysis wiring', () => {
     for (const env of environments(r)) {
       for (const app of apps) {
         const c = canary(env, app);
-        expect(c.analysis.templates).toEqual([{ templateName: analysisTemplateNames(app).guard }]);
-        expect(c.analysis.startingStep).toBe(c.steps.findIndex((s: any) => 'setWeight' in s));
-        expect(c.steps[c.analysis.startingStep].setWeight).toBeGreaterThan(0);
+        expect(c.analysis!.templates).toEqual([{ templateName: analysisTemplateNames(app).guard }]);
+        expect(c.analysis!.startingStep).toBe(c.steps.findIndex((s) => 'setWeight' in s));
+        expect(c.steps[c.analysis!.startingStep].setWeight).toBeGreaterThan(0);
         for (const t of Object.values(analysisTemplateNames(app))) expect(r.get('AnalysisTemplate', t, env.namespace)).toBeDefined();
       }
     }
@@ -90,18 +92,18 @@ describe('database migration step', () => {
       const steps = canary(env, names.apps.api).steps;
       expect(steps[0]).toEqual({ analysis: { templates: [{ templateName: migrationTemplateName }], args: [{ name: 'image', value: imageRef(env.apps.api.image) }] } });
       expect(rollout(env, names.apps.api).spec.template.spec.containers[0].image).toBe(imageRef(env.apps.api.image));
-      expect(canary(env, names.apps.web).steps.some((s: any) => s.analysis?.templates[0].templateName === migrationTemplateName)).toBe(false);
+      expect(canary(env, names.apps.web).steps.some((s) => s.analysis?.templates[0].templateName === migrationTemplateName)).toBe(false);
     }
   });
 
   it('is a Job with no retries and a deadline, running the configured command against the -rw Service', () => {
     for (const env of environments(r)) {
-      const t = r.get('AnalysisTemplate', migrationTemplateName, env.namespace);
-      const job = t.spec.metrics[0].provider.job;
+      const t = r.getOf<AnalysisTemplateJson>('argoproj.io', 'AnalysisTemplate', migrationTemplateName, env.namespace);
+      const job = t.spec.metrics[0].provider.job!;
       expect(job.spec.backoffLimit).toBe(0);
       expect(job.spec.activeDeadlineSeconds).toBe(durationSeconds(env.apps.migration.deadline));
-      const c = job.spec.template.spec.containers[0];
-      expect(job.spec.template.spec.restartPolicy).toBe('Never');
+      const c = job.spec.template.spec!.containers[0];
+      expect(job.spec.template.spec!.restartPolicy).toBe('Never');
       expect(c.image).toBe('{{args.image}}');
       expect(c.command).toBeUndefined(); // the image's node entrypoint runs the script
       expect(c.args).toEqual(env.apps.migration.args);
@@ -110,7 +112,7 @@ describe('database migration step', () => {
       expect(c.resources).toEqual(env.apps.migration.resources);
       // Not an API pod: the HPA and the API Services must not count or route to it.
       const apiSelector = rollout(env, names.apps.api).spec.selector.matchLabels;
-      expect(Object.entries(apiSelector).every(([k, v]) => job.spec.template.metadata.labels[k] === v)).toBe(false);
+      expect(Object.entries(apiSelector!).every(([k, v]) => job.spec.template.metadata!.labels![k] === v)).toBe(false);
     }
   });
 
@@ -129,15 +131,15 @@ describe('traffic routing through Traefik', () => {
         expect(c.stableService).toBe(s.stable);
         expect(c.canaryService).toBe(s.canary);
         expect(c.trafficRouting).toEqual({ traefik: { weightedTraefikServiceName: s.traefikService } });
-        const ts = r.get('TraefikService', s.traefikService, env.namespace);
+        const ts = r.getOf<{ spec: { weighted: { services: unknown } } }>('traefik.io', 'TraefikService', s.traefikService, env.namespace);
         expect(ts.spec.weighted.services).toEqual([{ name: s.stable, port: servicePort }, { name: s.canary, port: servicePort }]);
         // Flux creates it and never re-applies it: the services list is atomic and Argo owns the weights.
-        expect(ts.metadata.annotations['kustomize.toolkit.fluxcd.io/ssa']).toBe('IfNotPresent');
+        expect(ts.metadata.annotations!['kustomize.toolkit.fluxcd.io/ssa']).toBe('IfNotPresent');
         const selector = rollout(env, app).spec.selector.matchLabels;
         for (const name of [s.stable, s.canary]) {
-          const svc = r.get('Service', name, env.namespace);
-          expect(svc.spec.selector).toEqual(selector);
-          expect(svc.spec.ports).toEqual([{ name: 'http', port: servicePort, targetPort: 'http', protocol: 'TCP' }]);
+          const svc = r.getOf<V1Service>('', 'Service', name, env.namespace);
+          expect(svc.spec!.selector).toEqual(selector);
+          expect(svc.spec!.ports).toEqual([{ name: 'http', port: servicePort, targetPort: 'http', protocol: 'TCP' }]);
         }
       }
     }
@@ -148,14 +150,14 @@ describe('autoscaling', () => {
   it('an autoscaling/v2 HPA targets each Rollout at the configured CPU utilisation (70 %) and bounds', () => {
     for (const env of environments(r)) {
       for (const app of apps) {
-        const hpa = r.get('HorizontalPodAutoscaler', app, env.namespace);
+        const hpa = r.getOf<V2HorizontalPodAutoscaler>('autoscaling', 'HorizontalPodAutoscaler', app, env.namespace);
         expect(hpa.apiVersion).toBe('autoscaling/v2');
-        expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: app });
+        expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: app });
         expect(env.apps.autoscaling.cpuUtilization).toBe(70);
-        expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
+        expect(hpa.spec!.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
         const bounds = app === names.apps.api ? env.apps.api.hpa : env.apps.web.hpa;
-        expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([bounds.min, bounds.max]);
-        expect(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(durationSeconds(env.apps.autoscaling.scaleDownStabilization));
+        expect([hpa.spec!.minReplicas, hpa.spec!.maxReplicas]).toEqual([bounds.min, bounds.max]);
+        expect(hpa.spec!.behavior!.scaleDown!.stabilizationWindowSeconds).toBe(durationSeconds(env.apps.autoscaling.scaleDownStabilization));
       }
     }
   });
@@ -172,9 +174,9 @@ describe('autoscaling', () => {
 
   it('takes utilisation and bounds from config', () => {
     const o = renderAll({ environments: { staging: { apps: { api: { hpa: { min: 2, max: 3 } }, autoscaling: { cpuUtilization: 60 } } } } });
-    const hpa = o.get('HorizontalPodAutoscaler', names.apps.api, staging.namespace);
-    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 3]);
-    expect(hpa.spec.metrics[0].resource.target.averageUtilization).toBe(60);
+    const hpa = o.getOf<V2HorizontalPodAutoscaler>('autoscaling', 'HorizontalPodAutoscaler', names.apps.api, staging.namespace);
+    expect([hpa.spec!.minReplicas, hpa.spec!.maxReplicas]).toEqual([2, 3]);
+    expect(hpa.spec!.metrics![0].resource!.target.averageUtilization).toBe(60);
   });
 });
 
@@ -189,13 +191,13 @@ describe('zero-downtime rollout', () => {
         expect(pod.terminationGracePeriodSeconds).toBe(l.terminationGracePeriodSeconds);
         expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(l.preStopSeconds);
         const main = pod.containers[0];
-        expect(main.readinessProbe.httpGet.port).toBe('http');
+        expect(main.readinessProbe!.httpGet!.port).toBe('http');
         expect(main.livenessProbe).toBeDefined();
-        expect(main.lifecycle.preStop).toEqual({ sleep: { seconds: l.preStopSeconds } });
+        expect(main.lifecycle!.preStop).toEqual({ sleep: { seconds: l.preStopSeconds } });
         for (const c of pod.containers) expect(c.readinessProbe).toBeDefined();
       }
-      expect(rollout(env, names.apps.api).spec.template.spec.containers[0].readinessProbe.httpGet.path).toBe('/health/ready');
-      expect(rollout(env, names.apps.api).spec.template.spec.containers[0].livenessProbe.httpGet.path).toBe('/health/live');
+      expect(rollout(env, names.apps.api).spec.template.spec.containers[0].readinessProbe!.httpGet!.path).toBe('/health/ready');
+      expect(rollout(env, names.apps.api).spec.template.spec.containers[0].livenessProbe!.httpGet!.path).toBe('/health/live');
     }
   });
 
@@ -216,10 +218,10 @@ describe('zero-downtime rollout', () => {
   it('a PodDisruptionBudget keeps all but one pod through voluntary disruptions without blocking drains', () => {
     for (const env of environments(r)) {
       for (const app of apps) {
-        const pdb = r.get('PodDisruptionBudget', app, env.namespace);
-        expect(pdb.spec.selector.matchLabels).toEqual(rollout(env, app).spec.selector.matchLabels);
-        expect(pdb.spec.maxUnavailable).toBe(1);
-        expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
+        const pdb = r.getOf<V1PodDisruptionBudget>('policy', 'PodDisruptionBudget', app, env.namespace);
+        expect(pdb.spec!.selector!.matchLabels).toEqual(rollout(env, app).spec.selector.matchLabels);
+        expect(pdb.spec!.maxUnavailable).toBe(1);
+        expect(pdb.spec!.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
       }
     }
   });
@@ -228,11 +230,11 @@ describe('zero-downtime rollout', () => {
     for (const env of environments(r)) {
       for (const app of apps) {
         const spec = rollout(env, app).spec;
-        const spread = spec.template.spec.topologySpreadConstraints;
-        expect(spread.map((s: any) => s.topologyKey)).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+        const spread = spec.template.spec.topologySpreadConstraints!;
+        expect(spread.map((s) => s.topologyKey)).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
         for (const s of spread) {
           expect(s.whenUnsatisfiable).toBe('ScheduleAnyway');
-          expect(s.labelSelector.matchLabels).toEqual(spec.selector.matchLabels);
+          expect(s.labelSelector!.matchLabels).toEqual(spec.selector.matchLabels);
           expect(s.matchLabelKeys).toEqual(['rollouts-pod-template-hash']);
         }
       }
@@ -245,9 +247,9 @@ describe('configuration and secrets', () => {
     for (const env of environments(r)) {
       const c = rollout(env, names.apps.api).spec.template.spec.containers[0];
       expect(c.envFrom).toEqual([{ configMapRef: { name: `${names.apps.api}-config` } }]);
-      expect(c.env.every((e: any) => e.value === undefined && e.valueFrom.secretKeyRef)).toBe(true);
-      expect(c.env.map((e: any) => e.valueFrom.secretKeyRef.name).sort()).toEqual([names.database.appSecret, names.database.appSecret, names.redis.passwordSecret].sort());
-      const cm = r.get('ConfigMap', `${names.apps.api}-config`, env.namespace).data;
+      expect(c.env!.every((e) => e.value === undefined && e.valueFrom!.secretKeyRef)).toBe(true);
+      expect(c.env!.map((e) => e.valueFrom!.secretKeyRef!.name).sort()).toEqual([names.database.appSecret, names.database.appSecret, names.redis.passwordSecret].sort());
+      const cm = r.getOf<V1ConfigMap>('', 'ConfigMap', `${names.apps.api}-config`, env.namespace).data!;
       expect(cm.PORT).toBe(String(env.apps.api.port));
       expect(cm.REDIS_HOST).toBe(names.redis.service);
       expect(cm.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(`http://${names.monitoring.tempo.host}:${names.monitoring.tempo.otlpHttpPort}`);
@@ -257,9 +259,9 @@ describe('configuration and secrets', () => {
   });
 
   it('a configuration change rolls out as a new revision (the pod template carries the config hash)', () => {
-    const hash = (o: ReturnType<typeof renderAll>) => o.get('Rollout', names.apps.api, production.namespace).spec.template.metadata.annotations['lms.dev/config-hash'];
+    const hash = (o: ReturnType<typeof renderAll>) => o.getOf<RolloutJson>('argoproj.io', 'Rollout', names.apps.api, production.namespace).spec.template.metadata.annotations!['lms.dev/config-hash'];
     const changed = renderAll({ environments: { production: { apps: { api: { logLevel: 'debug' } } } } });
-    expect(hash(changed)).not.toBe(hash(r as any));
-    expect(hash(renderAll())).toBe(hash(r as any));
+    expect(hash(changed)).not.toBe(hash(r));
+    expect(hash(renderAll())).toBe(hash(r));
   });
 });

@@ -52,7 +52,7 @@ export function argoAbort(cases: { steps: number[]; weight: number; replicas: nu
 }
 
 /** Argo Rollouts' own validation of each Rollout with its AnalysisTemplates and Services (argo-eval validate). */
-export function argoValidate(cases: { rollout: any; analysisTemplates: any[]; services: any[] }[]): string[][] {
+export function argoValidate(cases: { rollout: unknown; analysisTemplates: unknown[]; services: unknown[] }[]): string[][] {
   const r = run('argo-eval', ['validate'], JSON.stringify(cases));
   if (r.status !== 0) throw new Error(`argo-eval validate failed:\n${r.output}`);
   return JSON.parse(r.stdout);

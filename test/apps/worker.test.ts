@@ -12,6 +12,7 @@
  *
  * The steps for a real worker: docs/development.md "Adding a background worker".
  */
+import type { V1ConfigMap, V1Deployment, V1PodDisruptionBudget, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { podSelectors } from '../../charts-ts/apps/labels.ts';
 import { clusterDns } from '../../charts-ts/lib/network-policy.ts';
@@ -25,6 +26,7 @@ import { memoryBytes, MiB } from '../../charts-ts/lib/quantity.ts';
 import { selectorMatches } from '../../charts-ts/lib/workloads.ts';
 import { evaluate, explain, type Endpoint, type Flow } from '../data/support/netpol-eval.ts';
 import { formatProblems, validateObjects } from '../harness/index.ts';
+import type { MonitorJson } from '../support/kinds.ts';
 import { renderAll, type Rendered } from '../support/render.ts';
 
 const name = 'lms-reports';
@@ -59,23 +61,23 @@ describe('a background worker from one config entry', () => {
     const own = r.objects.filter((o) => o.object.metadata?.name === name || o.object.metadata?.name?.startsWith(`${name}-`));
     expect(new Set(own.map((o) => o.file))).toEqual(new Set([`apps/staging/${name}.yaml`]));
     expect(own.map((o) => o.object.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor']);
-    const deployment = r.get('Deployment', name, ns);
-    expect(deployment.spec.replicas).toBeUndefined();
-    expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxSurge: workerRolloutSurge, maxUnavailable: 0 });
-    const [c] = deployment.spec.template.spec.containers;
+    const deployment = r.getOf<V1Deployment>('apps', 'Deployment', name, ns);
+    expect(deployment.spec!.replicas).toBeUndefined();
+    expect(deployment.spec!.strategy!.rollingUpdate).toEqual({ maxSurge: workerRolloutSurge, maxUnavailable: 0 });
+    const [c] = deployment.spec!.template.spec!.containers;
     expect(c.image).toBe(`${reports.image.repository}:${reports.image.tag}@${reports.image.digest}`);
     expect(c.args).toEqual(reports.args);
     expect(c.resources).toEqual(reports.resources);
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/health', port: 'metrics' });
-    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['DATABASE_USER', 'DATABASE_PASSWORD', 'REDIS_PASSWORD']);
-    const hpa = r.get('HorizontalPodAutoscaler', name, ns);
-    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name });
-    expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([1, 2]);
-    expect(r.get('PodDisruptionBudget', name, ns).spec.maxUnavailable).toBe(1);
-    const metrics = r.get('Service', `${name}-metrics`, ns);
-    expect(selectorMatches(r.get('ServiceMonitor', name, ns).spec.selector, metrics.metadata.labels)).toBe(true);
-    expect(metrics.spec.ports).toEqual([{ name: 'metrics', port: reports.port, targetPort: 'metrics', protocol: 'TCP' }]);
-    const settings = r.get('ConfigMap', `${name}-config`, ns).data;
+    expect(c.readinessProbe!.httpGet).toEqual({ path: '/health', port: 'metrics' });
+    expect(c.env!.map((e: { name: string }) => e.name)).toEqual(['DATABASE_USER', 'DATABASE_PASSWORD', 'REDIS_PASSWORD']);
+    const hpa = r.getOf<V2HorizontalPodAutoscaler>('autoscaling', 'HorizontalPodAutoscaler', name, ns);
+    expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name });
+    expect([hpa.spec!.minReplicas, hpa.spec!.maxReplicas]).toEqual([1, 2]);
+    expect(r.getOf<V1PodDisruptionBudget>('policy', 'PodDisruptionBudget', name, ns).spec!.maxUnavailable).toBe(1);
+    const metrics = r.getOf<V1Service>('', 'Service', `${name}-metrics`, ns);
+    expect(selectorMatches(r.getOf<MonitorJson>('monitoring.coreos.com', 'ServiceMonitor', name, ns).spec.selector, metrics.metadata.labels)).toBe(true);
+    expect(metrics.spec!.ports).toEqual([{ name: 'metrics', port: reports.port, targetPort: 'metrics', protocol: 'TCP' }]);
+    const settings = r.getOf<V1ConfigMap>('', 'ConfigMap', `${name}-config`, ns).data;
     expect(settings).toMatchObject({ DATABASE_HOST: names.database.rwService, DATABASE_POOL_SIZE: '3', REDIS_HOST: names.redis.service, PORT: '9470' });
     // Production has no such entry, so no such worker.
     expect(r.find('Deployment', { namespace: r.config.environments.production.namespace, name })).toEqual([]);
@@ -152,12 +154,12 @@ describe('the worker\'s network paths, both ways', () => {
     const noRedis = renderAll(withWorker({ redis: false }));
     const w = world(noRedis.config.environments.staging);
     expect(verdicts(noRedis, [[w.worker, w.redis, names.redis.port, false, 'not declared']]).got).toEqual([`${name} -> redis ${names.redis.port}/TCP: denied`]);
-    expect(noRedis.get('NetworkPolicy', names.redis.service, 'lms-staging').metadata.annotations['lms.dev/why']).toMatch(/^only the API talks to Redis/);
+    expect(noRedis.get('NetworkPolicy', names.redis.service, 'lms-staging').metadata.annotations!['lms.dev/why']).toMatch(/^only the API talks to Redis/);
 
     // 3 pods x 5 = 15 more connections: no longer fits staging's max_connections, so PgBouncer.
     const pooled = renderAll(withWorker({ database: { poolSize: 5 } }));
     expect(connectionBudget(pooled.config.environments.staging).pooler).toBe(true);
-    expect(pooled.get('ConfigMap', `${name}-config`, 'lms-staging').data.DATABASE_HOST).toBe(names.database.poolerService);
+    expect(pooled.getOf<V1ConfigMap>('', 'ConfigMap', `${name}-config`, 'lms-staging').data!.DATABASE_HOST).toBe(names.database.poolerService);
     const { got, want, explained } = verdicts(pooled, [
       [w.worker, w.pooler, 5432, true, 'through PgBouncer'],
       [w.worker, w.database, 5432, false, 'never around it'],
@@ -190,7 +192,7 @@ describe('the connection budget counts the worker', () => {
     );
     // One connection less per pod fits (19 of 20, no PgBouncer needed), and the worker goes to the primary.
     const fits = renderAll(session(3));
-    expect(fits.get('ConfigMap', `${name}-config`, 'lms-staging').data.DATABASE_HOST).toBe(names.database.rwService);
+    expect(fits.getOf<V1ConfigMap>('', 'ConfigMap', `${name}-config`, 'lms-staging').data!.DATABASE_HOST).toBe(names.database.rwService);
   });
 
   it('fails with pooler.mode "never" when the worker\'s pool does not fit, naming every pool to lower', () => {

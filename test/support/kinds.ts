@@ -2,7 +2,7 @@
  * Kinds as JSON where client-node's types differ from the JSON (client-node names a NetworkPolicy
  * rule's `from` `_from`), for the tests that read rendered objects.
  */
-import type { V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+import type { V1JobSpec, V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 
 /** A NetworkPolicy rule: `from` (ingress) or `to` (egress), and its ports. */
 export interface PolicyRuleJson {
@@ -24,6 +24,7 @@ export interface NetworkPolicyJson {
 /** A route of a Traefik IngressRoute (traefik.io/v1alpha1). */
 export interface IngressRouteRouteJson {
   readonly match: string;
+  readonly priority?: number;
   readonly kind?: string;
   readonly services?: { readonly name: string; readonly kind?: string; readonly namespace?: string; readonly port?: number | string; readonly [field: string]: unknown }[];
   readonly middlewares?: { readonly name: string; readonly namespace?: string }[];
@@ -68,6 +69,9 @@ export interface RolloutJson {
         readonly steps: readonly RolloutStepJson[];
         readonly canaryService?: string;
         readonly stableService?: string;
+        readonly analysis?: { readonly templates: readonly { readonly templateName: string }[]; readonly startingStep: number };
+        readonly trafficRouting?: unknown;
+        readonly dynamicStableScale?: boolean;
         readonly [field: string]: unknown;
       };
     };
@@ -78,9 +82,19 @@ export interface RolloutJson {
 /** A metric of an Argo Rollouts (Cluster)AnalysisTemplate: the fields tests read. */
 export interface AnalysisMetricJson {
   readonly name: string;
-  readonly provider: { readonly prometheus?: { readonly query: string; readonly [field: string]: unknown }; readonly job?: unknown; readonly [field: string]: unknown };
+  readonly provider: {
+    readonly prometheus?: { readonly query: string; readonly [field: string]: unknown };
+    readonly job?: { readonly metadata?: V1ObjectMeta; readonly spec: V1JobSpec };
+    readonly [field: string]: unknown;
+  };
   readonly successCondition?: string;
   readonly failureCondition?: string;
+  readonly interval?: string;
+  readonly initialDelay?: string;
+  readonly count?: number;
+  readonly failureLimit?: number;
+  readonly inconclusiveLimit?: number;
+  readonly consecutiveErrorLimit?: number;
   readonly [field: string]: unknown;
 }
 
