@@ -61,6 +61,11 @@ import { writeFluxTimings } from './support/timings.ts';
 import { ageKeygen, sourceRepo, type SourceRepo } from './support/source.ts';
 import { bounded } from '../support/close-server.ts';
 import { renderAll } from '../support/render.ts';
+import type { NamedManifest } from '../../charts-ts/lib/workloads.ts';
+import type { CnpgClusterJson } from '../data/support/cnpg.ts';
+
+/** A rendered CloudNativePG Cluster: the fields read. */
+type RenderedCluster = NamedManifest & CnpgClusterJson;
 
 /** What the deploy workflow's production job publishes in one commit (.github/workflows/deploy.yml, the config's delivery.publish). */
 const stages = Object.values(parseConfig(values).cluster.delivery.publish);
@@ -617,14 +622,14 @@ describe('first deploy from git', () => {
     const restoring = renderAll({ environments: { staging: { database: { recovery: { mode: 'side-by-side', sourceServerName: 'lms-db', serverName: 'lms-db-recovery-1' } } } } });
     const ns = restoring.config.environments.staging.namespace;
     const live = distObjects().map((d) => d.object).filter((o) => o.kind === 'Cluster' && o.metadata.namespace === ns).map((o) => o.metadata.name);
-    const recovery = restoring.objects.map((o) => o.object).find((o) => o.kind === 'Cluster' && o.metadata?.namespace === ns && !live.includes(o.metadata.name));
+    const recovery = restoring.objects.map((o) => o.object).find((o): o is RenderedCluster => o.kind === 'Cluster' && o.metadata?.namespace === ns && !live.includes(o.metadata.name));
     expect(recovery?.spec?.bootstrap?.recovery, 'the side-by-side config renders a second, recovering Cluster').toBeDefined();
     await kube.apply(recovery as KubeObject, { fieldManager: 'kustomize-controller' });
-    const job = await recoveryJob(ns, recovery.metadata.name);
+    const job = await recoveryJob(ns, recovery!.metadata.name);
     await expectJobPodAdmitted(ns, job);
     // The live Cluster is untouched.
     expect(await kube.get('postgresql.cnpg.io/v1', 'Cluster', live[0], ns)).toBeTruthy();
-    await kube.delete('postgresql.cnpg.io/v1', 'Cluster', recovery.metadata.name, ns);
+    await kube.delete('postgresql.cnpg.io/v1', 'Cluster', recovery!.metadata.name, ns);
   });
 
   it('restores a database in place as the runbook does: the recovery Cluster and CloudNativePG\'s full-recovery Job, with the Barman Cloud plugin\'s part, admitted', async () => {
@@ -636,9 +641,9 @@ describe('first deploy from git', () => {
     const restoring = renderAll({ environments: { staging: { database: { backup: { serverName: 'lms-db-r1' }, recovery: { mode: 'in-place', sourceServerName: 'lms-db' } } } } });
     const ns = restoring.config.environments.staging.namespace;
     const data = restoring.objects.filter((o) => o.file.startsWith('platform/data/') && o.object.metadata?.namespace === ns).map((o) => o.object);
-    const cluster = data.find((o) => o.kind === 'Cluster');
+    const cluster = data.find((o): o is RenderedCluster => o.kind === 'Cluster');
     expect(cluster?.spec?.bootstrap?.recovery, 'the restore config renders a recovery bootstrap').toBeDefined();
-    const name: string = cluster.metadata.name;
+    const name: string = cluster!.metadata.name;
     await kube.mergePatch('kustomize.toolkit.fluxcd.io/v1', 'Kustomization', 'platform-data', fluxNamespace, { spec: { suspend: true } });
     await kube.delete('postgresql.cnpg.io/v1', 'Cluster', name, ns);
     await waitFor('the old Cluster and its volumes gone', async () => {

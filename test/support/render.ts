@@ -13,11 +13,11 @@ export interface Rendered {
   readonly config: Config;
   readonly files: RenderedFile[];
   /** Every object, with the dist/ file it is written to. */
-  readonly objects: { file: string; object: any }[];
+  readonly objects: { file: string; object: NamedManifest }[];
   /** Objects of one kind (optionally in one namespace / with one name). */
-  find(kind: string, opts?: { namespace?: string; name?: string }): any[];
+  find(kind: string, opts?: { namespace?: string; name?: string }): NamedManifest[];
   /** Exactly one object, or throw. */
-  get(kind: string, name: string, namespace?: string): any;
+  get(kind: string, name: string, namespace?: string): NamedManifest;
   /**
    * Exactly one object of `kind` in API `group` ("" for the core group), typed `T`: that kind's type
    * (client-node for built-in kinds) or the fields the test reads. Throws as get() does, and when
