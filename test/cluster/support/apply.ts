@@ -67,7 +67,7 @@ async function waitEstablished(kube: Kube, crds: KubeObject[]): Promise<void> {
   await waitFor('every CRD Established', async () => {
     for (const crd of crds) {
       const live = await kube.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
-      if (!live?.status?.conditions?.some((c: any) => c.type === 'Established' && c.status === 'True')) return false;
+      if (!live?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True')) return false;
     }
     return true;
   }, { timeoutMs: 60_000 });

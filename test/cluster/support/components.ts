@@ -110,7 +110,9 @@ export function goBuildInfoVersion(path: string, module: string): string {
   let out: string;
   try {
     out = execFileSync('go', ['version', '-m', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-  } catch (e: any) {
+  } catch (caught) {
+    // execFileSync's error: the spawn error code, or the exit with the output.
+    const e = caught as NodeJS.ErrnoException & { stderr?: string };
     throw new SetupError(e.code === 'ENOENT'
       ? `go is not on PATH; it reads the module version recorded in ${path}`
       : `\`go version -m ${path}\` failed: ${String(e.stderr || e.message).trim()}`);
@@ -149,7 +151,8 @@ export function binary(name: ComponentName): string {
   let out: string;
   try {
     out = execFileSync(path, c.versionArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, env: { ...process.env, ...c.versionEnv } });
-  } catch (e: any) {
+  } catch (caught) {
+    const e = caught as { stdout?: string; stderr?: string };
     out = `${e.stdout ?? ''}${e.stderr ?? ''}`;
   }
   const want = c.expect(version);

@@ -196,7 +196,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     } as any);
     await waitFor(`node ${nodeRes.name} Ready (kwok)`, async () => {
       const node = await kube.get('v1', 'Node', nodeRes.name);
-      return node?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+      return node?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
     }, { timeoutMs: 60_000, procs });
     // The controller manager is up once it has created the default ServiceAccount.
     await waitFor('kube-controller-manager (default ServiceAccount)', async () => Boolean(await kube.get('v1', 'ServiceAccount', 'default', 'default')),

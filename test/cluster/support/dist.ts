@@ -66,7 +66,7 @@ export function kustomizeFiles(dir: string): string[] {
   // The bootstrap entry may patch Flux's own controllers (flux-system, created by `flux bootstrap`,
   // not applied here); any other patch would change what the cluster gets and is not supported.
   const patchesOnlyFluxSystem = dir === bootstrapPath
-    && (k.patches ?? []).every((p: any) => p?.target?.namespace === 'flux-system');
+    && (k.patches ?? []).every((p: { target?: { namespace?: string } } | null) => p?.target?.namespace === 'flux-system');
   const unsupported = Object.keys(k).filter((key) => !['apiVersion', 'kind', 'resources'].includes(key)
     && !(key === 'patches' && patchesOnlyFluxSystem));
   if (unsupported.length) throw new Error(`${shown(dir)}/kustomization.yaml uses ${unsupported.join(', ')}; the cluster tests only build plain resource lists (extend test/cluster/support/dist.ts)`);

@@ -36,7 +36,7 @@ export async function startPrometheus(runDir: string, target: string, scrapeInte
     proc,
     async query(promql: string) {
       const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`);
-      const body = await res.json() as any;
+      const body = await res.json() as { status: string; error?: string; data: { result: Awaited<ReturnType<Prometheus['query']>> } };
       if (body.status !== 'success') throw new Error(`Prometheus query failed: ${body.error ?? res.status}: ${promql}`);
       return body.data.result;
     },

@@ -59,7 +59,7 @@ export async function promote(kube: Kube, namespace: string, name: string): Prom
   const next = current < steps.length ? current + 1 : current;
   const pauseConditions: unknown[] = ro.status?.pauseConditions ?? [];
   const inconclusive = ro.status?.canary?.currentStepAnalysisRunStatus?.status === 'Inconclusive';
-  let statusPatch: any;
+  let statusPatch: { status: Record<string, unknown> } | undefined;
   if (inconclusive && pauseConditions.length > 0 && ro.status?.controllerPause) {
     statusPatch = { status: { pauseConditions: null, controllerPause: false, currentStepIndex: next } };
   } else if (pauseConditions.length > 0) {

@@ -5,7 +5,7 @@
  */
 import type { Kube, KubeObject } from './kube.ts';
 
-function available(kind: string, live: any): boolean {
+function available(kind: string, live: KubeObject): boolean {
   const s = live.status ?? {};
   switch (kind) {
     case 'Deployment':
@@ -22,12 +22,15 @@ function available(kind: string, live: any): boolean {
   }
 }
 
+/** An Event (v1): the fields read. */
+interface WarningEvent { type: string; involvedObject: { kind: string; name: string }; reason: string; message: string }
+
 /** Recent warning events in a namespace about objects whose name starts with `prefix`. */
 async function warningEvents(kube: Kube, namespace: string, prefix: string): Promise<string[]> {
   const events = await kube.list('v1', 'Event', namespace);
   return events
-    .filter((e: any) => e.type === 'Warning' && String(e.involvedObject?.name ?? '').startsWith(prefix))
-    .map((e: any) => `${e.involvedObject.kind} ${e.involvedObject.name}: ${e.reason}: ${e.message}`);
+    .filter((e: WarningEvent) => e.type === 'Warning' && String(e.involvedObject?.name ?? '').startsWith(prefix))
+    .map((e: WarningEvent) => `${e.involvedObject.kind} ${e.involvedObject.name}: ${e.reason}: ${e.message}`);
 }
 
 export async function workloadProblems(kube: Kube, workloads: KubeObject[]): Promise<string> {
