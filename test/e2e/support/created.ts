@@ -4,6 +4,7 @@
  * controller records when admission (Pod Security, our ValidatingAdmissionPolicies, quotas) denies
  * a pod it tries to create, which is how such a denial shows up nowhere else.
  */
+import type { V1OwnerReference } from '@kubernetes/client-node';
 import { distObjects } from '../../cluster/support/dist.ts';
 import type { Kube } from '../../cluster/support/kube.ts';
 
@@ -21,7 +22,7 @@ export async function operatorCreated(kube: Kube): Promise<string[]> {
   const out: string[] = [];
   for (const [apiVersion, kind] of createdKinds) {
     for (const o of await kube.list(apiVersion, kind)) {
-      const owner = (o.metadata.ownerReferences ?? []).find((r: any) => ownerGroups.test(`${r.apiVersion}`));
+      const owner = (o.metadata.ownerReferences ?? []).find((r: V1OwnerReference) => ownerGroups.test(`${r.apiVersion}`));
       if (owner) out.push(`${kind} ${o.metadata.namespace ?? ''}/${o.metadata.name} <- ${owner.kind} ${owner.name}`);
     }
   }

@@ -18,11 +18,22 @@ export interface FluxObjectState {
 
 const apiVersions = { Kustomization: 'kustomize.toolkit.fluxcd.io/v1', HelmRelease: 'helm.toolkit.fluxcd.io/v2' } as const;
 
+/** A Flux Kustomization or HelmRelease as the API server returns it: the fields read. */
+interface FluxObjectJson {
+  metadata: { name: string; namespace: string; generation?: number };
+  spec?: { dependsOn?: { name: string }[] };
+  status?: {
+    conditions?: { type: string; status: string; observedGeneration?: number; reason?: string; message?: string }[];
+    lastAppliedRevision?: string;
+    lastAttemptedRevision?: string;
+  };
+}
+
 export async function fluxStates(kube: Kube, kind: FluxObjectState['kind']): Promise<FluxObjectState[]> {
-  let items: any[] = [];
-  try { items = await kube.list(apiVersions[kind], kind); } catch { return []; } // CRD not served yet
+  let items: FluxObjectJson[] = [];
+  try { items = await kube.list<FluxObjectJson>(apiVersions[kind], kind); } catch { return []; } // CRD not served yet
   return items.map((o) => {
-    const ready = (o.status?.conditions ?? []).find((c: any) => c.type === 'Ready');
+    const ready = (o.status?.conditions ?? []).find((c) => c.type === 'Ready');
     return {
       kind,
       namespace: o.metadata.namespace,
@@ -31,7 +42,7 @@ export async function fluxStates(kube: Kube, kind: FluxObjectState['kind']): Pro
       reason: ready?.reason ?? 'NotReconciled',
       message: ready?.message ?? '',
       revision: kind === 'Kustomization' ? o.status?.lastAppliedRevision : o.status?.lastAttemptedRevision,
-      dependsOn: (o.spec?.dependsOn ?? []).map((d: any) => d.name),
+      dependsOn: (o.spec?.dependsOn ?? []).map((d) => d.name),
     };
   });
 }
