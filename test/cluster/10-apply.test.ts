@@ -13,17 +13,20 @@ import { cluster, connect, markDistApplied, rolloutsControllerProblems } from '.
 import { workloadProblems } from './support/workloads.ts';
 
 /** Paths whose values differ between two versions of an object (status and bookkeeping ignored). */
-function changedPaths(a: any, b: any, path = ''): string[] {
+function changedPaths(a: unknown, b: unknown, path = ''): string[] {
   if (['.metadata.generation', '.metadata.resourceVersion', '.metadata.managedFields', '.status'].includes(path)) return [];
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) {
     return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${path || '.'}: ${JSON.stringify(a) ?? '(absent)'} -> ${JSON.stringify(b) ?? '(absent)'}`];
   }
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].flatMap((k) => changedPaths(a[k], b[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`));
+  // Both objects, or both arrays (indexed by their keys).
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = new Set([...Object.keys(x), ...Object.keys(y)]);
+  return [...keys].flatMap((k) => changedPaths(x[k], y[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`));
 }
 
 /** Paths of empty arrays and objects in an object. */
-function emptyCollections(o: any, path = ''): string[] {
+function emptyCollections(o: unknown, path = ''): string[] {
   if (typeof o !== 'object' || o === null) return [];
   if (Object.keys(o).length === 0) return [path || '.'];
   return Object.entries(o).flatMap(([k, v]) => emptyCollections(v, Array.isArray(o) ? `${path}[${k}]` : `${path}.${k}`));

@@ -50,7 +50,7 @@ describe('k3s hardening arguments on the real API server', () => {
     // 3607 s and a pod-bound request for the API server's audience: exactly what the kubelet asks for
     // projected tokens, and the one case the API server would extend to a year (pkg/serviceaccount).
     const seconds = 3607;
-    const res = await kube.request<any>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/probe/token`, {
+    const res = await kube.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/probe/token`, {
       apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest',
       spec: { audiences: ['https://kubernetes.default.svc.cluster.local'], expirationSeconds: seconds, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
     });

@@ -4,13 +4,14 @@
  * AbleToScale=True, SucceededGetScale). CPU metrics are absent (no metrics-server, no kubelet), so
  * ScalingActive stays False here; that the 70 % target is right is a chart test's job.
  */
+import type { V2HorizontalPodAutoscalerStatus } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fluxLayers } from './support/dist.ts';
 import type { Kube, KubeObject } from './support/kube.ts';
 import { waitFor } from './support/processes.ts';
 import { cluster, connect, ensureDistApplied, rolloutsControllerProblems } from './support/session.ts';
 
-const condition = (hpa: any, type: string) => (hpa?.status?.conditions ?? []).find((c: any) => c.type === type);
+const condition = (hpa: KubeObject | undefined, type: string) => ((hpa?.status as V2HorizontalPodAutoscalerStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
 
 describe('HPAs scale Rollouts through the scale subresource', () => {
   let kube: Kube;
@@ -54,7 +55,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
         return condition(hpa, 'AbleToScale') ? hpa : undefined;
       }, { timeoutMs: 90_000, intervalMs: 1_000, diagnose: rolloutsControllerProblems });
       const able = condition(live, 'AbleToScale');
-      expect(`${able.status} ${able.reason}: ${able.message}`).toMatch(/^True SucceededGetScale/);
+      expect(`${able!.status} ${able!.reason}: ${able!.message}`).toMatch(/^True SucceededGetScale/);
       // The only thing missing is CPU metrics (no metrics-server here), not the target or its selector.
       const active = condition(live, 'ScalingActive');
       if (active?.status === 'False') expect(`${active.reason}: ${active.message}`).toMatch(/^FailedGetResourceMetric/);
