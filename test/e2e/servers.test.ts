@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { publish } from '../../charts-ts/tools/publish.ts';
 import { request as httpsRequest } from 'node:https';
-import { GitHubApi, TlsFront } from '../support/github-api.ts';
+import { GitHubApi, TlsFront, type CommitStatus } from '../support/github-api.ts';
 import { EgressProxy, egressSelectorConfig, normaliseTarget, serviceAddressFor } from './support/egress-proxy.ts';
 import { GitServer, parseRefUpdates, type PushEvent } from './support/git-server.ts';
 import { buildIndex, chartsDir, compareVersionsDesc, HelmRepoServer, type HelmIndex } from './support/helm-repo.ts';
@@ -375,7 +375,7 @@ describe('GitHub API stand-in (commit statuses, repository dispatches) behind it
 
   /** An HTTPS request to api.github.com through the front, trusting only the test CA. */
   const call = (method: string, path: string, body?: unknown, token = 'good-token', servername = 'api.github.com') =>
-    new Promise<{ status: number; json: any }>((done, fail) => {
+    new Promise<{ status: number; json: unknown }>((done, fail) => {
       const req = httpsRequest({
         host: '127.0.0.1', port: front.port, servername, method, path, ca: readFileSync(front.caFile),
         headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'content-type': 'application/json' },
@@ -413,7 +413,7 @@ describe('GitHub API stand-in (commit statuses, repository dispatches) behind it
     await call('POST', `/repos/lms-platform/lms-gitops/statuses/${sha}`, { state: 'success', context: 'flux/apps-production', description: 'reconciliation succeeded' });
     await call('POST', `/repos/lms-platform/lms-gitops/statuses/${sha}`, { state: 'success', context: 'flux/platform-data' });
     const list = await call('GET', `/repos/lms-platform/lms-gitops/commits/${sha}/statuses?per_page=2`);
-    expect(list.json.map((s: any) => `${s.context}=${s.state}`)).toEqual(['flux/platform-data=success', 'flux/apps-production=success']);
+    expect((list.json as CommitStatus[]).map((s) => `${s.context}=${s.state}`)).toEqual(['flux/platform-data=success', 'flux/apps-production=success']);
     const combined = await call('GET', `/repos/lms-platform/lms-gitops/commits/${sha}/status`);
     expect(combined.json).toMatchObject({ state: 'success', total_count: 2 });
   });
