@@ -5,6 +5,7 @@
  * pod policy catches every workload kind it names; the exempt namespaces stay exempt; and every
  * generated object is admitted.
  */
+import type { V1PodSpec } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyDist, formatProblems } from './support/apply.ts';
 import { fluxLayers } from './support/dist.ts';
@@ -18,8 +19,8 @@ const relaxedAppNamespace = 'lms-policy-probe';
 const prefix = config.cluster.platform.allowedImagePrefixes[0];
 
 /** A pod spec with one change. */
-const spec = (change: (s: any) => void) => { const s = goodPodSpec(); change(s); return s; };
-const deployment = (podSpec: any) => podBearing('Deployment', appNamespace, 'policy-probe', podSpec);
+const spec = (change: (s: V1PodSpec) => void) => { const s = goodPodSpec(); change(s); return s; };
+const deployment = (podSpec: V1PodSpec) => podBearing('Deployment', appNamespace, 'policy-probe', podSpec);
 
 interface Case {
   readonly policy: string;
@@ -48,7 +49,7 @@ const cases: Case[] = [
   },
   {
     policy: 'lms-resources-required', violates: 'must set resources.requests and resources.limits',
-    object: deployment(spec((s) => { delete s.containers[0].resources.limits; })),
+    object: deployment(spec((s) => { delete s.containers[0].resources!.limits; })),
     denial: 'container(s) app must set resources.requests and resources.limits for both cpu and memory',
   },
   {

@@ -3,6 +3,7 @@
  * policy (allowed registry, pinned tag and digest, requests and limits), wrapped in any pod-bearing
  * kind, so a test can break exactly one thing.
  */
+import type { V1PodSpec } from '@kubernetes/client-node';
 import { parseConfig } from '../../../charts-ts/config/load.ts';
 import { values } from '../../../charts-ts/config/values.ts';
 import type { KubeObject } from './kube.ts';
@@ -12,7 +13,7 @@ export const config = parseConfig(values);
 /** An image from the first allowed registry, pinned by tag and digest. */
 export const goodImage = `${config.cluster.platform.allowedImagePrefixes[0]}policy-probe:1.0.0@sha256:${'0'.repeat(64)}`;
 
-export function goodPodSpec(): any {
+export function goodPodSpec(): V1PodSpec {
   return {
     automountServiceAccountToken: false,
     securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } },
@@ -29,7 +30,7 @@ export const podBearingKinds = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet',
 export type PodBearingKind = (typeof podBearingKinds)[number];
 
 /** `kind` named `name` in `namespace` running `podSpec`. */
-export function podBearing(kind: PodBearingKind, namespace: string, name: string, podSpec: any): KubeObject {
+export function podBearing(kind: PodBearingKind, namespace: string, name: string, podSpec: V1PodSpec): KubeObject {
   const labels = { 'app.kubernetes.io/name': name };
   const metadata = { name, namespace, labels };
   const template = { metadata: { labels }, spec: podSpec };

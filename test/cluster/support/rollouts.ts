@@ -6,11 +6,11 @@
 import { binary } from './components.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { distObjects } from './dist.ts';
-import type { Kube } from './kube.ts';
+import type { Kube, KubeObject } from './kube.ts';
 import { freePort, startProcess, waitFor, type Proc } from './processes.ts';
 
 /** The Argo Rollouts HelmRelease in dist/ (charts-ts/platform/argo-rollouts.ts), or undefined. */
-export function rolloutsHelmRelease(): any {
+export function rolloutsHelmRelease(): KubeObject | undefined {
   const found = distObjects().map((o) => o.object).filter((h) => h.kind === 'HelmRelease'
     && (h.spec?.chart?.spec?.chart === 'argo-rollouts' || h.metadata?.name === 'argo-rollouts'));
   if (found.length > 1) throw new Error(`dist/ has ${found.length} argo-rollouts HelmReleases; expected one`);
@@ -18,7 +18,7 @@ export function rolloutsHelmRelease(): any {
 }
 
 /** Controller flags from the chart values the cluster uses. */
-export function rolloutsControllerArgs(release: any): string[] {
+export function rolloutsControllerArgs(release: KubeObject): string[] {
   const controller = release.spec?.values?.controller ?? {};
   const args: string[] = [];
   if (controller.logging?.level) args.push(`--loglevel=${controller.logging.level}`);
@@ -27,7 +27,7 @@ export function rolloutsControllerArgs(release: any): string[] {
   return args;
 }
 
-export async function startRolloutsController(plane: ControlPlane, kube: Kube, release: any): Promise<Proc> {
+export async function startRolloutsController(plane: ControlPlane, kube: Kube, release: KubeObject): Promise<Proc> {
   const args = [
     `--kubeconfig=${plane.kubeconfig}`,
     '--leader-elect=false',
