@@ -193,7 +193,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         },
       },
       status: { capacity: nodeRes.capacity, allocatable: nodeRes.allocatable },
-    } as any);
+    });
     await waitFor(`node ${nodeRes.name} Ready (kwok)`, async () => {
       const node = await kube.get('v1', 'Node', nodeRes.name);
       return node?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');

@@ -92,7 +92,7 @@ export class LocalPathProvisioner {
           hostPath: { path: `/var/lib/rancher/k3s/storage/${name}_${pvc.metadata.namespace}_${pvc.metadata.name}`, type: 'DirectoryOrCreate' },
           nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [node] }] }] } },
         },
-      } as any);
+      });
     }
   }
 }
