@@ -3,11 +3,11 @@
  * env valueFrom) does not exist never starts (ContainerCreating / CreateContainerConfigError), yet
  * kwok marks it Ready. This check makes those pods a test failure instead of a production outage.
  */
-import type { Kube } from '../../cluster/support/kube.ts';
+import type { Kube, KubeObject } from '../../cluster/support/kube.ts';
 
 export async function podStartProblems(kube: Kube): Promise<string[]> {
   const pods = await kube.list('v1', 'Pod');
-  const cache = new Map<string, any>();
+  const cache = new Map<string, KubeObject | null>();
   const get = async (kind: 'Secret' | 'ConfigMap', ns: string, name: string) => {
     const key = `${kind}/${ns}/${name}`;
     if (!cache.has(key)) cache.set(key, (await kube.get('v1', kind, name, ns)) ?? null);
