@@ -2,7 +2,8 @@
  * Figures and verdicts from a drill run: measured throughput, the RPO, and the RTO projected for the
  * configured production database over Contabo Object Storage's bandwidth limit.
  */
-import { databaseRto, databaseRtoTable, readFirstDeployMeasurement, vpsRto, vpsRtoTable, walSegmentBytes, type DatabaseRto, type RtoMeasurements, type VpsRto } from '../charts-ts/data/rto.ts';
+import { readFluxTimings } from '../charts-ts/lib/flux-timings.ts';
+import { databaseRto, databaseRtoTable, vpsRto, vpsRtoTable, walSegmentBytes, type DatabaseRto, type RtoMeasurements, type VpsRto } from '../charts-ts/data/rto.ts';
 import type { DrillResult } from './drill.ts';
 
 const MB = 1e6;
@@ -73,7 +74,7 @@ export function figures(r: DrillResult): DrillFigures {
     rpoTargetSeconds: data.objectives.rpoMinutes * 60,
     rto,
     database: databaseRto({ config: r.config, measured: rto }),
-    vps: vpsRto({ config: r.config, measured: rto, firstDeploy: readFirstDeployMeasurement() }),
+    vps: vpsRto({ config: r.config, measured: rto, firstDeploy: readFluxTimings('first-deploy') }),
     lossless: failures.length === 0,
     failures,
   };

@@ -8,10 +8,8 @@
  * (the repository's settings, e.g. expectedDataSize and Contabo's bandwidth limit), or `estimate`
  * (a step this repository cannot run: Contabo's reinstall, cloud-init, image pulls on a real node).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { repoRoot } from '../lib/crds.ts';
+import type { FluxTimings } from '../lib/flux-timings.ts';
 import { memoryBytes } from '../lib/quantity.ts';
 import { walRestoreParallelism } from './object-store.ts';
 
@@ -77,25 +75,6 @@ export const rebuildSteps: ReadonlyArray<{ id: string; what: string; command: st
 ];
 
 /**
- * The platform before the restore, as the first-deploy test measured it on an empty cluster with the
- * real Flux controllers and operators (bench/results/flux-first-deploy.json, `E2E_RECORD=1 npm run
- * test:e2e`): seconds from the first push to each layer Ready. No image is pulled there (kwok).
- */
-export interface FirstDeployMeasurement {
-  readonly measuredAt: string;
-  readonly secondsFromPush: Record<string, number>;
-}
-
-export const firstDeployMeasurementPath = join(repoRoot, 'bench/results/flux-first-deploy.json');
-
-export function readFirstDeployMeasurement(path = firstDeployMeasurementPath): FirstDeployMeasurement | undefined {
-  if (!existsSync(path)) return undefined;
-  const data = JSON.parse(readFileSync(path, 'utf8')) as Partial<FirstDeployMeasurement>;
-  if (!data.secondsFromPush || typeof data.measuredAt !== 'string') throw new Error(`${path} has no "secondsFromPush"/"measuredAt"; re-run \`E2E_RECORD=1 npm run test:e2e\``);
-  return data as FirstDeployMeasurement;
-}
-
-/**
  * What the first-deploy test cannot time of the platform step: `flux bootstrap` installing its
  * controllers, and the first pulls of the controllers' images on an empty node (Flux's four,
  * cert-manager's three, CloudNativePG, the Barman Cloud plugin, Argo Rollouts, system-upgrade-
@@ -110,8 +89,11 @@ const platformBeforeData = 'platform-configs';
 export interface RtoInputs {
   readonly config: Config;
   readonly measured: RtoMeasurements;
-  /** The first-deploy test's measurement; without it the platform step is an estimate. */
-  readonly firstDeploy?: FirstDeployMeasurement;
+  /**
+   * The first-deploy test's measurement (readFluxTimings('first-deploy')): seconds from the first
+   * push to each layer Ready. Without it the platform step is an estimate.
+   */
+  readonly firstDeploy?: FluxTimings;
 }
 
 export interface DatabaseRto {

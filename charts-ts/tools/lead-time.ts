@@ -19,13 +19,14 @@
  * The production approval itself is a human wait and is not counted (the GitHub deployment record
  * measures it separately, see docs/delivery.md).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp } from '../app.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config, EnvironmentName } from '../config/schema.ts';
 import { repoRoot } from '../lib/crds.ts';
+import { readFluxTimings, type FluxTimings } from '../lib/flux-timings.ts';
 import { names } from '../lib/names.ts';
 import { stableRoundSeconds } from '../lib/canary-abort.ts';
 import type { NamedManifest } from '../lib/workloads.ts';
@@ -194,22 +195,6 @@ export function canarySeconds(rollout: RolloutFields, templates: readonly Analys
   return { seconds: total, detail: parts.join(', '), reachedPause: false };
 }
 
-/** The Flux segment as the first-deploy test measured it (bench/results/flux-release.json), if recorded. */
-export interface FluxMeasurement {
-  readonly measuredAt: string;
-  /** Seconds from `git push` (webhook included) to each layer applied at the new revision. */
-  readonly secondsFromPush: Record<string, number>;
-}
-
-export const fluxMeasurementPath = join(repoRoot, 'bench/results/flux-release.json');
-
-export function readFluxMeasurement(path = fluxMeasurementPath): FluxMeasurement | undefined {
-  if (!existsSync(path)) return undefined;
-  const data = JSON.parse(readFileSync(path, 'utf8')) as FluxMeasurement;
-  if (!data.secondsFromPush || typeof data.secondsFromPush !== 'object') throw new Error(`lead-time: ${path} has no "secondsFromPush"; re-run \`E2E_RECORD=1 npm run test:e2e\``);
-  return data;
-}
-
 /** Layers of the longest dependsOn chain ending at `name`, first to last. */
 export function chain(kustomizations: readonly KustomizationFields[], name: string, seen: string[] = []): string[] {
   const k = kustomizations.find((o) => o.metadata?.name === name);
@@ -232,7 +217,7 @@ export function chain(kustomizations: readonly KustomizationFields[], name: stri
  * The deployment record and the staging smoke test run while the cluster works; they count only by
  * what they outlast.
  */
-export function computeLeadTime(config: Config, objects: readonly NamedManifest[], bench: BenchResult, measured?: FluxMeasurement): LeadTime {
+export function computeLeadTime(config: Config, objects: readonly NamedManifest[], bench: BenchResult, measured?: FluxTimings): LeadTime {
   const d = config.cluster.delivery;
   const t = d.timings;
   // The kind decides the shape: each list is typed as the fields read of its kind.
@@ -347,7 +332,7 @@ export function replaceDocsTable(doc: string, table: string): string {
 }
 
 export function leadTimeFor(config: Config): LeadTime {
-  return computeLeadTime(config, render(buildApp(config)).flatMap((f) => f.objects), readBench(), readFluxMeasurement());
+  return computeLeadTime(config, render(buildApp(config)).flatMap((f) => f.objects), readBench(), readFluxTimings('release'));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

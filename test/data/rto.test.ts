@@ -10,10 +10,11 @@ import { deepMerge, parseConfig } from '../../charts-ts/config/load.ts';
 import { values } from '../../charts-ts/config/values.ts';
 import { maxWalParallel, objectStoreSpec, walRestoreParallelism } from '../../charts-ts/data/object-store.ts';
 import {
-  databaseRto, databaseRtoTable, platformPullEstimateMinutes, readFirstDeployMeasurement, rebuildSteps, restoreFixedEstimates, scheduleIntervalHours, vpsRto, vpsRtoTable, walSegmentBytes,
+  databaseRto, databaseRtoTable, platformPullEstimateMinutes, rebuildSteps, restoreFixedEstimates, scheduleIntervalHours, vpsRto, vpsRtoTable, walSegmentBytes,
   type RtoMeasurements,
 } from '../../charts-ts/data/rto.ts';
 import { repoRoot } from '../../charts-ts/lib/crds.ts';
+import { readFluxTimings } from '../../charts-ts/lib/flux-timings.ts';
 import { GiB } from '../../charts-ts/lib/quantity.ts';
 
 const config = parseConfig(values);
@@ -139,19 +140,19 @@ describe('the runbooks show the RTO computed from the config and the last drill 
 
   it('DR runbook: the database and whole-VPS tables', () => {
     const db = databaseRtoTable(databaseRto({ config, measured: last }));
-    const v = vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFirstDeployMeasurement() }));
+    const v = vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFluxTimings('first-deploy') }));
     expect(dr.includes(db), `docs/runbooks/disaster-recovery.md, "Recovery time": replace the database table with\n\n${db}\n`).toBe(true);
     expect(dr.includes(v), `docs/runbooks/disaster-recovery.md, "Recovery time": replace the whole-VPS table with\n\n${v}\n`).toBe(true);
   });
 
   it('server-rebuild runbook: the timeline', () => {
-    const v = vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFirstDeployMeasurement() }));
+    const v = vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFluxTimings('first-deploy') }));
     expect(rebuild.includes(v), `docs/runbooks/server-rebuild.md, "Timeline": replace the table with\n\n${v}\n`).toBe(true);
   });
 
   it('the drill report shows the same tables', () => {
     const md = readFileSync(join(repoRoot, 'drill/report.md'), 'utf8');
     expect(md).toContain(databaseRtoTable(databaseRto({ config, measured: last })));
-    expect(md).toContain(vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFirstDeployMeasurement() })));
+    expect(md).toContain(vpsRtoTable(vpsRto({ config, measured: last, firstDeploy: readFluxTimings('first-deploy') })));
   });
 });

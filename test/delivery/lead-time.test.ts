@@ -11,9 +11,10 @@ import { durationSeconds } from '../../charts-ts/config/sections/apps.ts';
 import { stableRoundSeconds } from '../../charts-ts/lib/canary-abort.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import {
-  benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, readFluxMeasurement, replaceDocsTable,
+  benchResultPath, canarySeconds, chainDepth, computeLeadTime, docsMarkers, formatMarkdown, readBench, replaceDocsTable,
   type AnalysisTemplateFields, type BenchResult, type KustomizationFields, type RolloutFields,
 } from '../../charts-ts/tools/lead-time.ts';
+import { readFluxTimings } from '../../charts-ts/lib/flux-timings.ts';
 import { releasePollMs } from '../../charts-ts/tools/release.ts';
 import { asKind } from '../../charts-ts/lib/workloads.ts';
 import { renderAll } from '../support/render.ts';
@@ -89,7 +90,7 @@ describe('lead time from the real configuration', () => {
 
   it('`npm run lead-time` prints the same total and exits 0 only within the budget', () => {
     // The tool also reads the recorded Flux measurement when there is one.
-    const lt = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, readFluxMeasurement());
+    const lt = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, readFluxTimings('release'));
     const r = spawnSync(join(repoRoot, 'node_modules/.bin/tsx'), ['charts-ts/tools/lead-time.ts'], { cwd: repoRoot, encoding: 'utf8' });
     const mmss = `${Math.floor(lt.totalSeconds / 60)}:${String(lt.totalSeconds % 60).padStart(2, '0')}`;
     expect(r.stdout).toMatch(new RegExp(`^total +merge -> production canary pause +${mmss} `, 'm'));
@@ -101,7 +102,7 @@ describe('lead time from the real configuration', () => {
     const doc = readFileSync(join(repoRoot, 'docs/delivery.md'), 'utf8');
     expect(doc.indexOf('## Pipeline')).toBeGreaterThan(0);
     expect(doc.indexOf(docsMarkers.begin)).toBeGreaterThan(doc.indexOf('## Pipeline'));
-    const recorded = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, readFluxMeasurement());
+    const recorded = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, readFluxTimings('release'));
     expect(replaceDocsTable(doc, formatMarkdown(recorded)), 'the lead-time table in docs/delivery.md is stale: run `npm run lead-time -- --write-docs`').toBe(doc);
   });
 });
