@@ -32,10 +32,4 @@ export default defineConfig(
       'no-useless-assignment': 'off',
     },
   },
-  {
-    // Test directories not yet typed (issue 18): they still read API responses and manifests as
-    // `any`. Still open: test/cluster and test/e2e; each leaves the list once its tests are typed.
-    files: ['test/cluster/**/*.ts', 'test/e2e/**/*.ts'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off' },
-  },
 );

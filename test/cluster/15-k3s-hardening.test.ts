@@ -25,7 +25,7 @@ describe('k3s hardening arguments on the real API server', () => {
       firstTimestamp: new Date().toISOString(), lastTimestamp: new Date().toISOString(), count: 1,
     });
     const results = await Promise.all(Array.from({ length: attempts }, (_, i) => kube.create(event(i)).then(() => 201, (e: unknown) => {
-      if (e instanceof ApiError) return { status: e.status, message: String(e.body?.message ?? '') };
+      if (e instanceof ApiError) return { status: e.status, message: String(e.statusMessage ?? '') };
       throw e;
     })));
     const refused = results.filter((r): r is { status: number; message: string } => typeof r === 'object');

@@ -7,6 +7,7 @@
  */
 import type { V1PodSpec } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { podTemplate } from '../../charts-ts/lib/workloads.ts';
 import { applyDist, formatProblems } from './support/apply.ts';
 import { fluxLayers } from './support/dist.ts';
 import { ApiError, type Kube, type KubeObject } from './support/kube.ts';
@@ -90,7 +91,7 @@ async function denial(kube: Kube, object: KubeObject): Promise<string | undefine
     await kube.create(object, { dryRun: true });
     return undefined;
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 403 || e.status === 422)) return String(e.body?.message ?? e.message);
+    if (e instanceof ApiError && (e.status === 403 || e.status === 422)) return String(e.statusMessage ?? e.message);
     throw e;
   }
 }
@@ -99,14 +100,19 @@ const resourceKinds: Record<string, PodBearingKind> = {
   pods: 'Pod', deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet', jobs: 'Job', cronjobs: 'CronJob', rollouts: 'Rollout',
 };
 
+/** A ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1) from dist/: the fields read. */
+interface PolicyJson {
+  readonly spec: { readonly validations: { readonly message: string }[]; readonly matchConstraints: { readonly resourceRules: { readonly resources: string[] }[] } };
+}
+
 describe('admission policies on a real API server', () => {
   let kube: Kube;
-  let policies: KubeObject[];
+  let policies: (KubeObject & PolicyJson)[];
 
   beforeAll(async () => {
     kube = await connect();
     await ensureDistApplied(kube);
-    policies = fluxLayers().flatMap((l) => l.objects).map((o) => o.object).filter((o) => o.kind === 'ValidatingAdmissionPolicy');
+    policies = fluxLayers().flatMap((l) => l.objects).map((o) => o.object).filter((o): o is KubeObject & PolicyJson => o.kind === 'ValidatingAdmissionPolicy');
     // A policy is enforced once the API server's informer has it: wait for each to deny its first case.
     for (const p of policies) {
       const first = cases.find((c) => c.policy === p.metadata.name);
@@ -119,7 +125,7 @@ describe('admission policies on a real API server', () => {
   });
 
   it('has a crafted violation for every validation of every policy in dist/', () => {
-    const missing = policies.flatMap((p) => (p.spec.validations as { message: string }[])
+    const missing = policies.flatMap((p) => p.spec.validations
       .filter((v) => !cases.some((c) => c.policy === p.metadata.name && v.message.includes(c.violates)))
       .map((v) => `${p.metadata.name}: "${v.message}"`));
     expect(missing, 'add a case to test/cluster/20-policies.test.ts for each of these validations').toEqual([]);
@@ -140,12 +146,12 @@ describe('admission policies on a real API server', () => {
     } } });
     const escaped: string[] = [];
     for (const p of policies) {
-      const kinds = (p.spec.matchConstraints.resourceRules as { resources: string[] }[])
+      const kinds = p.spec.matchConstraints.resourceRules
         .flatMap((r) => r.resources).map((r) => resourceKinds[r]).filter(Boolean);
       if (!kinds.length) continue;
       const c = cases.find((x) => x.policy === p.metadata.name && x.object.kind === 'Deployment')!;
       for (const kind of kinds) {
-        const object = podBearing(kind, relaxedAppNamespace, `probe-${kind.toLowerCase()}`, c.object.spec.template.spec);
+        const object = podBearing(kind, relaxedAppNamespace, `probe-${kind.toLowerCase()}`, podTemplate(c.object)!.spec!);
         const got = await denial(kube, object);
         if (!got?.includes(c.denial)) escaped.push(`${p.metadata.name} admitted a ${kind} that breaks "${c.violates}"${got ? ` (denied for another reason: ${got})` : ''}`);
       }

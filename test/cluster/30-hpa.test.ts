@@ -4,23 +4,31 @@
  * AbleToScale=True, SucceededGetScale). CPU metrics are absent (no metrics-server, no kubelet), so
  * ScalingActive stays False here; that the 70 % target is right is a chart test's job.
  */
-import type { V2HorizontalPodAutoscalerStatus } from '@kubernetes/client-node';
+import type { V1Scale, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fluxLayers } from './support/dist.ts';
 import type { Kube, KubeObject } from './support/kube.ts';
 import { waitFor } from './support/processes.ts';
 import { cluster, connect, ensureDistApplied, rolloutsControllerProblems } from './support/session.ts';
 
-const condition = (hpa: KubeObject | undefined, type: string) => ((hpa?.status as V2HorizontalPodAutoscalerStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
+const condition = (hpa: V2HorizontalPodAutoscaler | undefined, type: string) => (hpa?.status?.conditions ?? []).find((c) => c.type === type);
+
+/** An HPA (autoscaling/v2) from dist/: the fields read; its target always names its apiVersion. */
+interface HpaJson {
+  readonly spec: { readonly scaleTargetRef: { readonly apiVersion: string; readonly kind: string; readonly name: string }; readonly minReplicas?: number; readonly maxReplicas: number };
+}
+
+/** The target of an HPA: the field read. */
+interface ScaledJson { readonly spec: { readonly replicas?: number } }
 
 describe('HPAs scale Rollouts through the scale subresource', () => {
   let kube: Kube;
-  let hpas: KubeObject[];
+  let hpas: (KubeObject & HpaJson)[];
 
   beforeAll(async () => {
     kube = await connect();
     await ensureDistApplied(kube);
-    hpas = fluxLayers().flatMap((l) => l.objects).map((o) => o.object).filter((o) => o.kind === 'HorizontalPodAutoscaler');
+    hpas = fluxLayers().flatMap((l) => l.objects).map((o) => o.object).filter((o): o is KubeObject & HpaJson => o.kind === 'HorizontalPodAutoscaler');
   });
 
   it('dist/ has an HPA for every Rollout', () => {
@@ -40,7 +48,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
       const path = await kube.path(ref.apiVersion, ref.kind, h.metadata.namespace, ref.name);
       // The Rollouts controller publishes status.selector (the CRD's labelSelectorPath) once it has reconciled.
       const scale = await waitFor(`${ref.kind} ${h.metadata.namespace}/${ref.name} scale with selector`, async () => {
-        const res = await kube.request('GET', `${path}/scale`);
+        const res = await kube.request<V1Scale>('GET', `${path}/scale`);
         return res.status === 200 && res.body.status?.selector ? res.body : undefined;
       }, { timeoutMs: 60_000, diagnose: rolloutsControllerProblems });
       expect(scale.kind).toBe('Scale');
@@ -51,7 +59,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
     expect(cluster().rolloutsController.running, 'the Argo Rollouts controller must run (it fills status.selector)').toBe(true);
     for (const h of hpas) {
       const live = await waitFor(`HPA ${h.metadata.namespace}/${h.metadata.name} AbleToScale`, async () => {
-        const hpa = await kube.get('autoscaling/v2', 'HorizontalPodAutoscaler', h.metadata.name, h.metadata.namespace);
+        const hpa = await kube.get<V2HorizontalPodAutoscaler>('autoscaling/v2', 'HorizontalPodAutoscaler', h.metadata.name, h.metadata.namespace);
         return condition(hpa, 'AbleToScale') ? hpa : undefined;
       }, { timeoutMs: 90_000, intervalMs: 1_000, diagnose: rolloutsControllerProblems });
       const able = condition(live, 'AbleToScale');
@@ -67,7 +75,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
       const ref = h.spec.scaleTargetRef;
       const min = h.spec.minReplicas ?? 1;
       const target = await waitFor(`${ref.kind} ${h.metadata.namespace}/${ref.name} scaled to ${min}`, async () => {
-        const t = await kube.get(ref.apiVersion, ref.kind, ref.name, h.metadata.namespace);
+        const t = await kube.get<ScaledJson>(ref.apiVersion, ref.kind, ref.name, h.metadata.namespace);
         return (t?.spec?.replicas ?? 0) >= min ? t : undefined;
       }, { timeoutMs: 90_000, intervalMs: 1_000 }).catch(async (e) => {
         const hpa = await kube.get('autoscaling/v2', 'HorizontalPodAutoscaler', h.metadata.name, h.metadata.namespace);
@@ -92,7 +100,7 @@ describe('HPAs scale Rollouts through the scale subresource', () => {
     await kube.apply(probe);
     try {
       const live = await waitFor('probe HPA AbleToScale condition', async () => {
-        const hpa = await kube.get('autoscaling/v2', 'HorizontalPodAutoscaler', probe.metadata.name, ns);
+        const hpa = await kube.get<V2HorizontalPodAutoscaler>('autoscaling/v2', 'HorizontalPodAutoscaler', probe.metadata.name, ns);
         return condition(hpa, 'AbleToScale') ? hpa : undefined;
       }, { timeoutMs: 90_000, intervalMs: 1_000 });
       expect(condition(live, 'AbleToScale')).toMatchObject({ status: 'False', reason: 'FailedGetScale' });

@@ -26,6 +26,7 @@
  * minute; the controllers' own latency is not scaled. The unscaled arithmetic is checked as well.
  */
 import { createHash } from 'node:crypto';
+import type { V1Container, V1Node, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canaryServiceNames, servicePort, traefikServiceLabel } from '../../charts-ts/apps/metrics.ts';
 import { durationSeconds, worstCaseAbortSeconds, worstCaseGuardAbortSeconds, type AnalysisSettings } from '../../charts-ts/config/sections/apps.ts';
@@ -35,9 +36,10 @@ import { layers } from '../../charts-ts/lib/chart.ts';
 import { names } from '../../charts-ts/lib/names.ts';
 import { fluxLayers } from '../../charts-ts/platform/flux-layers.ts';
 import { fluxHealth, type FluxHealth } from '../support/flux-health.ts';
+import type { LiveRolloutJson, RolloutStatusJson } from '../support/kinds.ts';
 import { renderAll } from '../support/render.ts';
 import { applyLayer, formatProblems } from './support/apply.ts';
-import type { Kube, KubeObject } from './support/kube.ts';
+import type { Kube, KubeObject, Listed } from './support/kube.ts';
 import { StopWaiting, waitFor } from './support/processes.ts';
 import { startPrometheus, type Prometheus } from './support/prometheus.ts';
 import { config } from './support/probes.ts';
@@ -122,6 +124,30 @@ function fluxVerdict(layer: 'apps-staging' | 'apps-production', rollout: object)
 /** A release: the image the pipeline would pin (tag + digest). */
 const release = (tag: string) => ({ tag, digest: `sha256:${createHash('sha256').update(tag).digest('hex')}` });
 
+/**
+ * The API Rollout as read here, once the controller has reconciled it (every direct read of its
+ * status follows a wait on the controller); the HPA keeps `replicas` set.
+ */
+interface ApiRollout extends LiveRolloutJson {
+  readonly spec: LiveRolloutJson['spec'] & { readonly replicas: number };
+  readonly status: RolloutStatusJson;
+}
+
+/** An AnalysisTemplate as rendered: the Prometheus provider whose address is pointed at the local one. */
+interface PrometheusTemplateJson { readonly spec: { readonly metrics: readonly { readonly provider?: { prometheus?: { address?: string } } }[] } }
+
+/** The TraefikService (traefik.io/v1alpha1) whose weights Argo Rollouts writes. */
+interface TraefikServiceJson { readonly spec: { readonly weighted?: { readonly services?: readonly { readonly name: string; readonly weight?: number }[] } } }
+
+/** An AnalysisRun (argoproj.io/v1alpha1): the status read. */
+interface AnalysisRunJson {
+  readonly status?: {
+    readonly phase?: string;
+    readonly message?: string;
+    readonly metricResults?: readonly { readonly name: string; readonly phase: string; readonly measurements?: readonly { readonly phase: string; readonly value?: string }[] }[];
+  };
+}
+
 describe('production canary on a real control plane', () => {
   let kube: Kube;
   let prometheus: Prometheus;
@@ -146,7 +172,7 @@ describe('production canary on a real control plane', () => {
       },
     });
     const objects = r.objects.filter((o) => o.file.startsWith(`${layers.apps('production')}/`)).map((o) => o.object as KubeObject);
-    for (const o of objects.filter((x) => x.kind === 'AnalysisTemplate')) {
+    for (const o of objects.filter((x): x is KubeObject & PrometheusTemplateJson => x.kind === 'AnalysisTemplate')) {
       for (const m of o.spec.metrics) {
         if (m.provider?.prometheus) m.provider.prometheus.address = prometheus.url; // only the address changes
       }
@@ -160,24 +186,25 @@ describe('production canary on a real control plane', () => {
     expect(formatProblems(problems)).toBe('');
   }
 
-  const rollout = () => kube.get(av, 'Rollout', app, ns);
+  // Typed as present: it is deployed before anything reads it (the waits still check with `?.`).
+  const rollout = async () => (await kube.get<ApiRollout>(av, 'Rollout', app, ns))!;
   async function weights(): Promise<{ stable: number; canary: number }> {
-    const ts = await kube.get('traefik.io/v1alpha1', 'TraefikService', services.traefikService, ns);
-    const w = (name: string) => ts?.spec?.weighted?.services?.find((s: any) => s.name === name)?.weight ?? 0;
+    const ts = await kube.get<TraefikServiceJson>('traefik.io/v1alpha1', 'TraefikService', services.traefikService, ns);
+    const w = (name: string) => ts?.spec?.weighted?.services?.find((s) => s.name === name)?.weight ?? 0;
     return { stable: w(services.stable), canary: w(services.canary) };
   }
-  async function analysisRuns(): Promise<any[]> {
-    return (await kube.list(av, 'AnalysisRun', ns)).filter((r: any) => r.metadata.ownerReferences?.some((o: any) => o.kind === 'Rollout' && o.name === app));
+  async function analysisRuns(): Promise<Listed<AnalysisRunJson>[]> {
+    return (await kube.list<AnalysisRunJson>(av, 'AnalysisRun', ns)).filter((r) => r.metadata.ownerReferences?.some((o) => o.kind === 'Rollout' && o.name === app));
   }
-  const imageOf = (ro: any) => ro.spec.template.spec.containers[0].image as string;
+  const imageOf = (ro: LiveRolloutJson) => ro.spec.template.spec.containers[0].image as string;
 
   /** Where the rollout stands, its analysis runs and the controller's complaints, for failure messages. */
   async function rolloutState(): Promise<string> {
     const r = await rollout();
-    const s = r?.status ?? {};
+    const s: RolloutStatusJson = r?.status ?? {};
     const runs = (await analysisRuns()).map((a) => {
       const measurements = (a.status?.metricResults ?? [])
-        .map((m: any) => `${m.name}: ${m.phase} [${(m.measurements ?? []).map((x: any) => `${x.phase}${x.value !== undefined ? `=${x.value}` : ''}`).join(' ')}]`);
+        .map((m) => `${m.name}: ${m.phase} [${(m.measurements ?? []).map((x) => `${x.phase}${x.value !== undefined ? `=${x.value}` : ''}`).join(' ')}]`);
       return `  ${a.metadata.name}: ${a.status?.phase ?? 'Pending'} ${a.status?.message ?? ''} ${measurements.join('; ')}`;
     });
     return [
@@ -189,14 +216,14 @@ describe('production canary on a real control plane', () => {
   }
 
   /** Requests of a pod as the scheduler counts them (containers, or the largest init container). */
-  function podRequests(pod: any): { cpu: number; memory: number } {
-    const of = (c: any) => ({ cpu: cpuCores(c.resources?.requests?.cpu ?? 0), memory: memoryBytes(c.resources?.requests?.memory ?? 0) });
+  function podRequests(pod: { spec: V1PodSpec }): { cpu: number; memory: number } {
+    const of = (c: V1Container) => ({ cpu: cpuCores(c.resources?.requests?.cpu ?? 0), memory: memoryBytes(c.resources?.requests?.memory ?? 0) });
     const init = (pod.spec.initContainers ?? []).map(of);
-    const sidecars = (pod.spec.initContainers ?? []).filter((c: any) => c.restartPolicy === 'Always').map(of);
+    const sidecars = (pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map(of);
     const main = [...pod.spec.containers.map(of), ...sidecars].reduce((a, b) => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory }), { cpu: 0, memory: 0 });
     return {
-      cpu: Math.max(main.cpu, ...init.map((x: any) => x.cpu)) + cpuCores(pod.spec.overhead?.cpu ?? 0),
-      memory: Math.max(main.memory, ...init.map((x: any) => x.memory)) + memoryBytes(pod.spec.overhead?.memory ?? 0),
+      cpu: Math.max(main.cpu, ...init.map((x) => x.cpu)) + cpuCores(pod.spec.overhead?.cpu ?? 0),
+      memory: Math.max(main.memory, ...init.map((x) => x.memory)) + memoryBytes(pod.spec.overhead?.memory ?? 0),
     };
   }
 
@@ -207,10 +234,11 @@ describe('production canary on a real control plane', () => {
 
   /** The node's allocatable minus the requests of the pods bound to it that have not finished. */
   async function freeOnNode(): Promise<{ cpu: number; memory: number }> {
-    const node = await kube.get('v1', 'Node', cluster().nodeName);
-    const pods = (await kube.list('v1', 'Pod')).filter((p: any) => p.spec.nodeName === cluster().nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase));
+    const node = await kube.get<V1Node>('v1', 'Node', cluster().nodeName);
+    const pods = (await kube.list<V1Pod>('v1', 'Pod')).filter((p) => p.spec.nodeName === cluster().nodeName && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
     const used = pods.map(podRequests).reduce((a, b) => ({ cpu: a.cpu + b.cpu, memory: a.memory + b.memory }), { cpu: 0, memory: 0 });
-    return { cpu: cpuCores(node.status.allocatable.cpu) - used.cpu, memory: memoryBytes(node.status.allocatable.memory) - used.memory };
+    const allocatable = node!.status!.allocatable!;
+    return { cpu: cpuCores(allocatable.cpu) - used.cpu, memory: memoryBytes(allocatable.memory) - used.memory };
   }
 
   const restrictedPod = (name: string, requests: { cpu: number; memory: number }): KubeObject => {
@@ -246,15 +274,15 @@ describe('production canary on a real control plane', () => {
     expect(filler.cpu, `free CPU on the node ${free.cpu}`).toBeGreaterThan(0);
     expect(filler.memory, `free memory on the node ${free.memory}`).toBeGreaterThan(0);
     await kube.create(restrictedPod(fillerName, filler));
-    const podState = async (name: string) => JSON.stringify((await kube.get('v1', 'Pod', name, fillerNamespace))?.status?.conditions ?? []);
-    await waitFor('the filler pod bound to the node', async () => (await kube.get('v1', 'Pod', fillerName, fillerNamespace))?.spec?.nodeName,
+    const podState = async (name: string) => JSON.stringify((await kube.get<V1Pod>('v1', 'Pod', name, fillerNamespace))?.status?.conditions ?? []);
+    await waitFor('the filler pod bound to the node', async () => (await kube.get<V1Pod>('v1', 'Pod', fillerName, fillerNamespace))?.spec?.nodeName,
       { timeoutMs: 30_000, diagnose: () => podState(fillerName) });
     const probe = `${fillerName}-api-sized`;
     await kube.create(restrictedPod(probe, api));
     await waitFor('a pod of one API pod\'s requests reported unschedulable (the node is full)', async () => {
-      const p = await kube.get('v1', 'Pod', probe, fillerNamespace);
+      const p = await kube.get<V1Pod>('v1', 'Pod', probe, fillerNamespace);
       if (p?.spec?.nodeName) throw new StopWaiting(`a pod of one API pod's requests was scheduled: the node is not full (free before the filler: ${JSON.stringify(free)})`);
-      return p?.status?.conditions?.some((c: any) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+      return p?.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
     }, { timeoutMs: 30_000, diagnose: () => podState(probe) });
     await podGone(probe);
   }
@@ -265,12 +293,12 @@ describe('production canary on a real control plane', () => {
     // Let the previous release's samples leave the query window.
     await new Promise((r) => setTimeout(r, (durationSeconds(scaledAnalysis.window) + durationSeconds(scaledAnalysis.scrapeInterval)) * 1000));
     await deploy(release(tag));
-    const steps: any[] = (await rollout()).spec.strategy.canary.steps;
+    const steps = (await rollout()).spec.strategy.canary.steps;
     const approvalIndex = steps.findIndex((s) => s.pause && s.pause.duration === undefined);
     await waitFor(`${tag} paused for the manual approval`, async () => {
       const r = await rollout();
       if (r?.status?.abort) throw new StopWaiting(`${tag} was aborted before the approval: ${r.status.message}\n${await rolloutState()}`);
-      return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p: any) => p.reason === 'CanaryPauseStep') ? r : undefined;
+      return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p) => p.reason === 'CanaryPauseStep') ? r : undefined;
     }, { timeoutMs: 180_000, intervalMs: 500, diagnose: rolloutState });
     return approvalIndex;
   }
@@ -278,9 +306,9 @@ describe('production canary on a real control plane', () => {
   /** The stable ReplicaSet's hash and its pods now. */
   async function stableSet(): Promise<{ hash: string; names: Set<string> }> {
     const r = await rollout();
-    const selector = Object.entries(r.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = Object.entries(r.spec.selector.matchLabels!).map(([k, v]) => `${k}=${v}`).join(',');
     const pods = await kube.list('v1', 'Pod', ns, `${selector},rollouts-pod-template-hash=${r.status.stableRS}`);
-    return { hash: r.status.stableRS, names: new Set(pods.map((p: any) => p.metadata.name)) };
+    return { hash: r.status.stableRS!, names: new Set(pods.map((p) => p.metadata.name)) };
   }
 
   interface MeasuredAbort { weight: number; replicas: number; seconds: number; flaggedAfter: number; newStablePods: number; arithmetic: ReturnType<typeof abortArithmetic> }
@@ -298,7 +326,7 @@ describe('production canary on a real control plane', () => {
    * ones; measured from then to 100 % on the stable Service.
    */
   async function abortAt(weight: number, stable: { hash: string; names: Set<string> }): Promise<MeasuredAbort> {
-    const replicas = (await rollout()).spec.replicas as number;
+    const replicas = (await rollout()).spec.replicas;
     await promote(kube, ns, app);
     await waitFor(`the canary at ${weight} %`, async () => {
       const r = await rollout();
@@ -318,20 +346,20 @@ describe('production canary on a real control plane', () => {
       return w.stable === 100 && w.canary === 0;
     }, { timeoutMs: 180_000, intervalMs: 100, diagnose: rolloutState });
     const restoredAt = Date.now();
-    const selector = Object.entries((await rollout()).spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = Object.entries((await rollout()).spec.selector.matchLabels!).map(([k, v]) => `${k}=${v}`).join(',');
     const stablePods = await kube.list('v1', 'Pod', ns, `${selector},rollouts-pod-template-hash=${stable.hash}`);
     const m: MeasuredAbort = {
       weight, replicas,
       seconds: (restoredAt - badAt) / 1000,
       flaggedAfter: (flaggedAt - badAt) / 1000,
-      newStablePods: stablePods.filter((p: any) => !stable.names.has(p.metadata.name)).length,
+      newStablePods: stablePods.filter((p) => !stable.names.has(p.metadata.name)).length,
       arithmetic: abortArithmetic(weight, replicas),
     };
     measured.push(m);
     console.log(abortLine(m));
     const r = await rollout();
     expect(r.status.stableRS).toBe(stable.hash);
-    expect(stablePods.filter((p: any) => !p.metadata.deletionTimestamp).length, 'the stable set is whole again').toBe(replicas);
+    expect(stablePods.filter((p) => !p.metadata.deletionTimestamp).length, 'the stable set is whole again').toBe(replicas);
     return m;
   }
 
@@ -399,7 +427,7 @@ describe('production canary on a real control plane', () => {
     await deploy(release('1.1.0'));
     // Straight after the update: whether or not the controller has observed it yet, not settled.
     expect(fluxVerdict('apps-production', await rollout())).toBe('InProgress');
-    const steps: any[] = before.spec.strategy.canary.steps;
+    const steps = before.spec.strategy.canary.steps;
     const approvalIndex = steps.findIndex((s) => s.pause && s.pause.duration === undefined);
     expect(approvalIndex, 'production must stop for a manual approval (canary.manualApproval)').toBeGreaterThan(0);
 
@@ -407,10 +435,10 @@ describe('production canary on a real control plane', () => {
     await waitFor('v2 paused for the manual approval', async () => {
       const r = await rollout();
       if (r?.status?.abort) throw new StopWaiting(`v2 was aborted: ${r.status.message}\n${await rolloutState()}`);
-      if (r?.status?.pauseConditions?.some((p: any) => p.reason === 'InconclusiveAnalysisRun')) {
+      if (r?.status?.pauseConditions?.some((p) => p.reason === 'InconclusiveAnalysisRun')) {
         throw new StopWaiting(`v2's analysis was inconclusive (not enough canary samples in a window): the rollout waits for a human\n${await rolloutState()}`);
       }
-      return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p: any) => p.reason === 'CanaryPauseStep') ? r : undefined;
+      return r?.status?.currentStepIndex === approvalIndex && r.status.pauseConditions?.some((p) => p.reason === 'CanaryPauseStep') ? r : undefined;
     }, { timeoutMs: 180_000, intervalMs: 500, diagnose: rolloutState });
     const gateRuns = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
     expect(gateRuns.some((r) => r.status?.phase === 'Successful'), 'the analysis before the approval passed').toBe(true);
@@ -428,7 +456,7 @@ describe('production canary on a real control plane', () => {
     const done = await waitFor('v2 fully promoted', async () => {
       const r = await rollout();
       if (r?.status?.abort) throw new StopWaiting(`v2 was aborted after the approval: ${r.status.message}\n${await rolloutState()}`);
-      if (r?.status?.pauseConditions?.some((p: any) => p.reason === 'InconclusiveAnalysisRun')) {
+      if (r?.status?.pauseConditions?.some((p) => p.reason === 'InconclusiveAnalysisRun')) {
         throw new StopWaiting(`v2's analysis after the approval was inconclusive\n${await rolloutState()}`);
       }
       return r?.status?.phase === 'Healthy' && r.status.stableRS === r.status.currentPodHash && r.status.stableRS !== before.status.stableRS ? r : undefined;
@@ -437,7 +465,7 @@ describe('production canary on a real control plane', () => {
     expect(fluxVerdict('apps-production', done)).toBe('Current');
     expect(imageOf(done)).toContain(':1.1.0@');
     const runs = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name));
-    const failed = runs.filter((r) => !['Successful', 'Running'].includes(r.status?.phase));
+    const failed = runs.filter((r) => !['Successful', 'Running'].includes(r.status?.phase ?? ''));
     expect(failed.map((r) => `${r.metadata.name}: ${r.status?.phase} ${r.status?.message ?? ''}`)).toEqual([]);
     const gates = steps.filter((s) => s.analysis).length;
     expect(runs.filter((r) => r.status?.phase === 'Successful').length).toBeGreaterThanOrEqual(gates);
@@ -491,12 +519,12 @@ describe('production canary on a real control plane', () => {
     expect(fromTraffic).toBeLessThanOrEqual(scaledBudget);
 
     // The first step, in the per-step record: the stable set is whole at 10 %, nothing to start again.
-    const firstWeight = (before.spec.strategy.canary.steps as any[]).find((s) => s.setWeight !== undefined).setWeight as number;
-    const selector = Object.entries(before.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
+    const firstWeight = before.spec.strategy.canary.steps.find((s) => s.setWeight !== undefined)!.setWeight as number;
+    const selector = Object.entries(before.spec.selector.matchLabels!).map(([k, v]) => `${k}=${v}`).join(',');
     const stableNow = await kube.list('v1', 'Pod', ns, `${selector},rollouts-pod-template-hash=${stableBefore.hash}`);
     const m: MeasuredAbort = {
       weight: firstWeight, replicas: before.spec.replicas, seconds: fromTraffic, flaggedAfter: (abortedAt - canaryTrafficAt!) / 1000,
-      newStablePods: stableNow.filter((p: any) => !stableBefore.names.has(p.metadata.name)).length,
+      newStablePods: stableNow.filter((p) => !stableBefore.names.has(p.metadata.name)).length,
       arithmetic: abortArithmetic(firstWeight, before.spec.replicas),
     };
     measured.push(m);
@@ -517,7 +545,7 @@ describe('production canary on a real control plane', () => {
       if (r?.status?.phase === 'Healthy' && r.status.stableRS !== before.status.stableRS) throw new StopWaiting('v4 was promoted despite slow responses');
       return r?.status?.abort === true && r.status.currentPodHash !== before.status.currentPodHash ? r : undefined;
     }, { timeoutMs: 240_000, intervalMs: 250, diagnose: rolloutState });
-    const failed = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name) && ['Failed', 'Error'].includes(r.status?.phase));
+    const failed = (await analysisRuns()).filter((r) => !runsBefore.has(r.metadata.name) && ['Failed', 'Error'].includes(r.status?.phase ?? ''));
     expect(failed.map((r) => r.status?.message ?? '').join('; ')).toContain('latency-p95');
     expect(failed.map((r) => r.status?.message ?? '').join('; ')).not.toContain('success-rate');
     expect((await rollout()).status.stableRS).toBe(before.status.stableRS);

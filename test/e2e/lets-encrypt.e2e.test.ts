@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { values } from '../../charts-ts/config/values.ts';
 import { parseConfig } from '../../charts-ts/config/load.ts';
@@ -29,6 +30,7 @@ import { Kube, type KubeObject } from '../cluster/support/kube.ts';
 import { freePort, startProcess, waitFor, type Proc } from '../cluster/support/processes.ts';
 import { bounded } from '../support/close-server.ts';
 import { ConnectProxy, TlsFront } from '../support/github-api.ts';
+import type { CertificateJson, ChallengeJson, ConditionsJson } from '../support/kinds.ts';
 import { ZoneDns } from '../support/zone-dns.ts';
 import { LetsEncryptStandIn, letsEncryptHosts } from './support/acme.ts';
 import { crdDir } from '../../charts-ts/lib/crds.ts';
@@ -37,7 +39,8 @@ import { parseAllDocuments } from 'yaml';
 const config = parseConfig(values);
 const tokenRef = config.cluster.platform.certificates.cloudflareApiToken;
 const issuers = distObjects().filter((d) => d.object.kind === 'ClusterIssuer').map((d) => d.object);
-const certificate = distObjects().find((d) => d.object.kind === 'Certificate' && d.file.startsWith('platform/'))!.object;
+const certificate = distObjects().filter((d) => d.file.startsWith('platform/')).map((d) => d.object)
+  .find((o): o is KubeObject & CertificateJson => o.kind === 'Certificate')!;
 const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } } as KubeObject);
 
 describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager', () => {
@@ -53,7 +56,7 @@ describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager',
   const token = `cf-${Math.random().toString(36).slice(2)}`;
 
   const conditions = async (apiVersion: string, kind: string, name: string, namespace?: string) =>
-    ((await kube.get(apiVersion, kind, name, namespace).catch(() => undefined))?.status?.conditions ?? []) as { type: string; status: string; reason?: string; message?: string }[];
+    (await kube.get<ConditionsJson>(apiVersion, kind, name, namespace).catch(() => undefined))?.status?.conditions ?? [];
   const ready = async (apiVersion: string, kind: string, name: string, namespace?: string) =>
     (await conditions(apiVersion, kind, name, namespace)).find((c) => c.type === 'Ready');
 
@@ -109,7 +112,7 @@ describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager',
     }, { timeoutMs: 120_000, intervalMs: 1_000, procs: [controller!], diagnose: async () => JSON.stringify(await Promise.all(issuers.map((i) => ready('cert-manager.io/v1', 'ClusterIssuer', i.metadata.name)))) });
     expect(le.requests.filter((r) => r.startsWith('POST /')).length).toBeGreaterThanOrEqual(2);
     for (const i of issuers) {
-      const account = await kube.get('v1', 'Secret', `${i.metadata.name}-account-key`, 'cert-manager');
+      const account = await kube.get<V1Secret>('v1', 'Secret', `${i.metadata.name}-account-key`, 'cert-manager');
       expect(account?.data?.['tls.key'], `${i.metadata.name}'s ACME account key`).toBeTruthy();
     }
   });
@@ -118,10 +121,10 @@ describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager',
     const name = certificate.metadata.name!;
     const namespace = certificate.metadata.namespace!;
     await waitFor(`Certificate ${name} Ready`, async () => (await ready('cert-manager.io/v1', 'Certificate', name, namespace))?.status === 'True',
-      { timeoutMs: 300_000, intervalMs: 2_000, procs: [controller!], diagnose: async () => `${JSON.stringify(await conditions('cert-manager.io/v1', 'Certificate', name, namespace))}\nchallenges: ${JSON.stringify((await kube.list('acme.cert-manager.io/v1', 'Challenge').catch(() => [])).map((c: any) => c.status))}\n${le.logTail(10)}` });
+      { timeoutMs: 300_000, intervalMs: 2_000, procs: [controller!], diagnose: async () => `${JSON.stringify(await conditions('cert-manager.io/v1', 'Certificate', name, namespace))}\nchallenges: ${JSON.stringify((await kube.list<ChallengeJson>('acme.cert-manager.io/v1', 'Challenge').catch(() => [])).map((c) => c.status))}\n${le.logTail(10)}` });
 
-    const secret = await kube.get('v1', 'Secret', certificate.spec.secretName, namespace);
-    const issued = await le.inspectIssued(Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8'), work);
+    const secret = await kube.get<V1Secret>('v1', 'Secret', certificate.spec.secretName, namespace);
+    const issued = await le.inspectIssued(Buffer.from(secret!.data!['tls.crt'], 'base64').toString('utf8'), work);
     expect(issued.certificates, 'leaf and intermediate').toBeGreaterThanOrEqual(2);
     expect(issued.verify).toBe(`${issued.leafFile}: OK`);
     expect(issued.dnsNames).toEqual([...certificate.spec.dnsNames].sort());
@@ -141,12 +144,12 @@ describe('Let\'s Encrypt DNS-01 through Cloudflare, with the real cert-manager',
     cloudflare.token = 'revoked';
     // Another name: Pebble may reuse a valid authorization for a name it has validated (PEBBLE_AUTHZREUSE).
     const dnsName = `wrong-token.${config.cluster.domain}`;
-    const second = { ...certificate, metadata: { ...certificate.metadata, name: `${certificate.metadata.name}-wrong-token` }, spec: { ...certificate.spec, dnsNames: [dnsName], secretName: `${certificate.spec.secretName}-wrong-token` } } as KubeObject;
+    const second: KubeObject & CertificateJson = { ...certificate, metadata: { ...certificate.metadata, name: `${certificate.metadata.name}-wrong-token` }, spec: { ...certificate.spec, dnsNames: [dnsName], secretName: `${certificate.spec.secretName}-wrong-token` } };
     await kube.apply(second, { fieldManager: 'lms-test' });
     let reason = '';
     await waitFor('a Challenge failing on the Cloudflare API', async () => {
-      const challenges = await kube.list('acme.cert-manager.io/v1', 'Challenge', certificate.metadata.namespace).catch(() => [] as any[]);
-      reason = challenges.filter((c: any) => c.spec?.dnsName === dnsName).map((c: any) => c.status?.reason ?? '').join('\n');
+      const challenges = await kube.list<ChallengeJson>('acme.cert-manager.io/v1', 'Challenge', certificate.metadata.namespace).catch(() => []);
+      reason = challenges.filter((c) => c.spec?.dnsName === dnsName).map((c) => c.status?.reason ?? '').join('\n');
       return /Cloudflare API/.test(reason) && /10000: Authentication error/.test(reason);
     }, { timeoutMs: 120_000, intervalMs: 2_000, procs: [controller!], diagnose: async () => reason });
     expect((await ready('cert-manager.io/v1', 'Certificate', second.metadata.name!, second.metadata.namespace))?.status).not.toBe('True');

@@ -1,8 +1,29 @@
 /**
  * Kinds as JSON where client-node's types differ from the JSON (client-node names a NetworkPolicy
- * rule's `from` `_from`), for the tests that read rendered objects.
+ * rule's `from` `_from`) or has none (custom resources), for the tests that read rendered objects
+ * and the cluster tests that read live ones.
  */
 import type { V1JobSpec, V1LabelSelector, V1NetworkPolicyPeer, V1NetworkPolicyPort, V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+
+/** A status condition as custom resources write it (reason and message may be absent). */
+export interface ConditionJson {
+  readonly type: string;
+  readonly status: string;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly observedGeneration?: number;
+}
+
+/** An object whose status carries conditions (cert-manager, Flux, CloudNativePG kinds). */
+export interface ConditionsJson { readonly status?: { readonly conditions?: readonly ConditionJson[]; readonly [field: string]: unknown } }
+
+/** A cert-manager Certificate (cert-manager.io/v1): the fields tests read. */
+export interface CertificateJson extends ConditionsJson {
+  readonly spec: { readonly secretName: string; readonly dnsNames: string[]; readonly [field: string]: unknown };
+}
+
+/** An ACME Challenge (acme.cert-manager.io/v1): the fields tests read. */
+export interface ChallengeJson { readonly spec?: { readonly dnsName?: string }; readonly status?: { readonly reason?: string; readonly [field: string]: unknown } }
 
 /** A NetworkPolicy rule: `from` (ingress) or `to` (egress), and its ports. */
 export interface PolicyRuleJson {
@@ -78,6 +99,25 @@ export interface RolloutJson {
     readonly [field: string]: unknown;
   };
 }
+
+/** An Argo Rollout's status as the controller writes it: the fields tests read. */
+export interface RolloutStatusJson {
+  readonly phase?: string;
+  readonly message?: string;
+  /** A string, unlike other kinds' (Argo Rollouts writes the generation as text). */
+  readonly observedGeneration?: string;
+  readonly currentStepIndex?: number;
+  readonly currentPodHash?: string;
+  readonly stableRS?: string;
+  readonly abort?: boolean;
+  readonly controllerPause?: boolean;
+  readonly pauseConditions?: readonly { readonly reason: string; readonly startTime?: string }[];
+  readonly canary?: { readonly currentStepAnalysisRunStatus?: { readonly name?: string; readonly status?: string; readonly message?: string }; readonly [field: string]: unknown };
+  readonly [field: string]: unknown;
+}
+
+/** An Argo Rollout as the API server serves it: spec and status. */
+export interface LiveRolloutJson extends RolloutJson { readonly status?: RolloutStatusJson }
 
 /** A metric of an Argo Rollouts (Cluster)AnalysisTemplate: the fields tests read. */
 export interface AnalysisMetricJson {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { V1CustomResourceDefinition, V1ValidatingAdmissionPolicy } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { crdDir, loadPinnedCrdObjects } from '../../../charts-ts/lib/crds.ts';
 import { asset } from './components.ts';
@@ -66,8 +67,8 @@ export async function installCrdObjects(kube: Kube, crds: KubeObject[], fieldMan
 async function waitEstablished(kube: Kube, crds: KubeObject[]): Promise<void> {
   await waitFor('every CRD Established', async () => {
     for (const crd of crds) {
-      const live = await kube.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
-      if (!live?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True')) return false;
+      const live = await kube.get<V1CustomResourceDefinition>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', crd.metadata.name);
+      if (!live?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return false;
     }
     return true;
   }, { timeoutMs: 60_000 });
@@ -93,7 +94,7 @@ async function waitForPolicies(kube: Kube, objects: DistObject[]): Promise<void>
   if (!policies.length) return;
   await waitFor('ValidatingAdmissionPolicies type-checked', async () => {
     for (const p of policies) {
-      const live = await kube.get(p.object.apiVersion, p.object.kind, p.object.metadata.name);
+      const live = await kube.get<V1ValidatingAdmissionPolicy>(p.object.apiVersion, p.object.kind, p.object.metadata.name);
       if (!live || live.status?.observedGeneration !== live.metadata.generation) return false;
     }
     return true;

@@ -79,26 +79,37 @@ export function kustomizeFiles(dir: string): string[] {
   });
 }
 
-const isFluxKustomization = (o: KubeObject) => o.kind === 'Kustomization' && o.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/');
+/** A Flux Kustomization (kustomize.toolkit.fluxcd.io/v1): the fields read; others are checked unset by name. */
+interface FluxKustomizationJson {
+  readonly spec?: { readonly path?: string; readonly dependsOn?: { readonly name: string }[]; readonly decryption?: { readonly provider?: string }; readonly [field: string]: unknown };
+}
+
+const isFluxKustomization = (o: KubeObject): o is KubeObject & FluxKustomizationJson => o.kind === 'Kustomization' && o.apiVersion.startsWith('kustomize.toolkit.fluxcd.io/');
+
+/** The SOPS metadata of an encrypted file: the field read. */
+interface SopsJson { readonly sops?: { readonly encrypted_regex?: string } }
 
 /** What SOPS decryption in Flux yields: the same object with placeholder values (no key here). */
-function decrypted(o: KubeObject, file: string): KubeObject {
+function decrypted(o: KubeObject & SopsJson, file: string): KubeObject {
   if (!o.sops) return o;
   const regex = new RegExp(o.sops.encrypted_regex ?? '^(data|stringData)$');
   const out: KubeObject = JSON.parse(JSON.stringify(o));
   delete out.sops;
   for (const key of Object.keys(out)) {
-    if (!regex.test(key) || typeof out[key] !== 'object') continue;
-    for (const k of Object.keys(out[key])) {
-      if (!String(out[key][k]).startsWith('ENC[')) throw new Error(`${file}: ${key}.${k} is not SOPS-encrypted`);
-      out[key][k] = key === 'data' ? Buffer.from('placeholder').toString('base64') : 'placeholder';
+    const section = out[key];
+    if (!regex.test(key) || typeof section !== 'object') continue;
+    // An encrypted section is a map of values (data, stringData).
+    const values = section as Record<string, unknown>;
+    for (const k of Object.keys(values)) {
+      if (!String(values[k]).startsWith('ENC[')) throw new Error(`${file}: ${key}.${k} is not SOPS-encrypted`);
+      values[k] = key === 'data' ? Buffer.from('placeholder').toString('base64') : 'placeholder';
     }
   }
   return out;
 }
 
-function layerFrom(k: KubeObject, definedIn: string): Layer {
-  const spec = k.spec ?? {};
+function layerFrom(k: KubeObject & FluxKustomizationJson, definedIn: string): Layer {
+  const spec: NonNullable<FluxKustomizationJson['spec']> = k.spec ?? {};
   const unsupported = ['targetNamespace', 'patches', 'images', 'components', 'namePrefix', 'nameSuffix', 'commonMetadata', 'postBuild']
     .filter((f) => spec[f] !== undefined);
   if (unsupported.length) throw new Error(`Flux Kustomization ${k.metadata.name} uses ${unsupported.join(', ')}; the cluster tests apply directories as they are (extend test/cluster/support/dist.ts)`);
@@ -127,7 +138,7 @@ export function fluxLayers(): Layer[] {
   const queue = [root];
   while (queue.length) {
     const layer = queue.shift()!;
-    for (const { object } of layer.objects.filter((o) => isFluxKustomization(o.object))) {
+    for (const object of layer.objects.map((o) => o.object).filter(isFluxKustomization)) {
       if (all.has(object.metadata.name)) throw new Error(`Flux Kustomization ${object.metadata.name} is defined twice`);
       const next = layerFrom(object, layer.name);
       all.set(next.name, next);

@@ -10,6 +10,7 @@
  * k3s's other packaged components (CoreDNS, Traefik, metrics-server) run as pods we do not have
  * here; the objects in dist/ only reference Traefik, whose CRDs are installed.
  */
+import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Kube, KubeObject } from './kube.ts';
 
 export const localPath = { storageClass: 'local-path', provisioner: 'rancher.io/local-path' } as const;
@@ -72,7 +73,7 @@ export class LocalPathProvisioner {
   }
 
   private async provision(): Promise<void> {
-    const claims = await this.kube.list('v1', 'PersistentVolumeClaim');
+    const claims = await this.kube.list<V1PersistentVolumeClaim>('v1', 'PersistentVolumeClaim');
     for (const pvc of claims) {
       const node = pvc.metadata.annotations?.['volume.kubernetes.io/selected-node'];
       if (pvc.status?.phase !== 'Pending' || !node || pvc.spec.volumeName || pvc.spec.storageClassName !== localPath.storageClass) continue;
@@ -83,7 +84,7 @@ export class LocalPathProvisioner {
         kind: 'PersistentVolume',
         metadata: { name, annotations: { 'pv.kubernetes.io/provisioned-by': localPath.provisioner, 'local.path.provisioner/selected-node': node } },
         spec: {
-          capacity: { storage: pvc.spec.resources.requests.storage },
+          capacity: { storage: pvc.spec.resources!.requests!.storage },
           accessModes: pvc.spec.accessModes,
           persistentVolumeReclaimPolicy: 'Delete',
           storageClassName: localPath.storageClass,

@@ -5,30 +5,68 @@
  * they are in dist/ (no client-side model that could drop fields it does not know).
  */
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
 
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; [k: string]: any };
-  [k: string]: any;
+/** Object metadata; every object the tests handle has a name. */
+export type KubeMeta = V1ObjectMeta & { name: string };
+
+/** An item of a list response: the API server leaves apiVersion and kind out of built-in kinds' items. */
+export interface ListedObject {
+  metadata: KubeMeta;
+  [field: string]: unknown;
 }
 
-export interface KubeResponse<T = any> {
+/** An object of any kind: its identity typed, the rest `unknown` until read through its kind's type. */
+export interface KubeObject extends ListedObject {
+  apiVersion: string;
+  kind: string;
+}
+
+/** A kind whose type has a `spec` has it set when served (the API server defaults it). */
+type SpecSet<T> = T extends { spec?: infer S } ? (unknown extends S ? unknown : { spec: NonNullable<S> }) : unknown;
+
+/** `T` (a client-node kind, or the fields read of a custom one) as the API server serves it. */
+export type Served<T extends object> = KubeObject & T & SpecSet<T>;
+
+/** `T` as an item of a list response. */
+export type Listed<T extends object> = ListedObject & T & SpecSet<T>;
+
+export interface KubeResponse<T = unknown> {
   readonly status: number;
   readonly body: T;
   /** Text of every `Warning` response header. */
   readonly warnings: string[];
 }
 
+/** A field of a JSON body (the Status of a failed request), when the body is an object. */
+function bodyField(body: unknown, field: string): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
+}
+
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly body: any, what: string, readonly warnings: string[] = []) {
-    super(`${what}: HTTP ${status} ${body?.reason ?? ''}: ${body?.message ?? JSON.stringify(body)}`);
+  constructor(readonly status: number, readonly body: unknown, what: string, readonly warnings: string[] = []) {
+    super(`${what}: HTTP ${status} ${bodyField(body, 'reason') ?? ''}: ${bodyField(body, 'message') ?? JSON.stringify(body)}`);
     this.name = 'ApiError';
+  }
+
+  /** The `message` of the Status the API server answered with, if it sent one. */
+  get statusMessage(): unknown {
+    return bodyField(this.body, 'message');
   }
 }
 
 interface ResourceInfo { readonly plural: string; readonly namespaced: boolean; readonly subresources: string[] }
+
+/** Aggregated discovery (apidiscovery.k8s.io/v2 APIGroupDiscoveryList): the fields read. */
+interface GroupDiscoveryList {
+  readonly items?: {
+    readonly metadata?: { readonly name?: string };
+    readonly versions?: {
+      readonly version: string;
+      readonly resources?: { readonly resource: string; readonly scope: string; readonly responseKind?: { readonly kind?: string }; readonly subresources?: { readonly subresource: string }[] }[];
+    }[];
+  }[];
+}
 
 /** `299 - "text"` -> `text` (RFC 7234 warn-text, as the API server sends it). */
 function warningText(header: string): string {
@@ -53,7 +91,8 @@ export class Kube {
     return new Kube(new URL(kc.getCurrentCluster()!.server), { ca: opts.ca, cert: opts.cert, key: opts.key });
   }
 
-  request<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<KubeResponse<T>> {
+  /** A request; the body is the parsed JSON (or the text), trusted to be a `T`. */
+  request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json', accept = 'application/json'): Promise<KubeResponse<T>> {
     const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     return new Promise((done, fail) => {
       const req = httpsRequest({
@@ -69,11 +108,11 @@ export class Kube {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: any = text;
+          let parsed: unknown = text;
           try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
           const raw = res.headers.warning;
           const warnings = (raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]).flatMap((h) => h.split(/,(?=\s*\d{3} )/)).map((h) => warningText(h.trim()));
-          done({ status: res.statusCode ?? 0, body: parsed, warnings });
+          done({ status: res.statusCode ?? 0, body: parsed as T, warnings });
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
@@ -83,7 +122,7 @@ export class Kube {
     });
   }
 
-  private async ok<T = any>(method: string, path: string, body?: unknown, contentType?: string): Promise<KubeResponse<T>> {
+  private async ok<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<KubeResponse<T>> {
     const res = await this.request<T>(method, path, body, contentType);
     if (res.status >= 400) throw new ApiError(res.status, res.body, `${method} ${path}`, res.warnings);
     return res;
@@ -94,7 +133,7 @@ export class Kube {
     const accept = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
     const map = new Map<string, ResourceInfo>();
     for (const root of ['/api', '/apis']) {
-      const res = await this.request(`GET`, root, undefined, undefined, accept);
+      const res = await this.request<GroupDiscoveryList>(`GET`, root, undefined, undefined, accept);
       if (res.status !== 200) throw new ApiError(res.status, res.body, `GET ${root} (discovery)`);
       for (const group of res.body.items ?? []) {
         for (const version of group.versions ?? []) {
@@ -104,7 +143,7 @@ export class Kube {
             map.set(`${apiVersion}/${r.responseKind.kind}`, {
               plural: r.resource,
               namespaced: r.scope === 'Namespaced',
-              subresources: (r.subresources ?? []).map((s: any) => s.subresource),
+              subresources: (r.subresources ?? []).map((s) => s.subresource),
             });
           }
         }
@@ -152,24 +191,25 @@ export class Kube {
     return res;
   }
 
-  async get<T = any>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
-    const res = await this.request<T>('GET', await this.path(apiVersion, kind, namespace, name));
+  /** The object, typed `T`: its kind's type or the fields the caller reads. */
+  async get<T extends object = KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<Served<T> | undefined> {
+    const res = await this.request<Served<T>>('GET', await this.path(apiVersion, kind, namespace, name));
     if (res.status === 404) return undefined;
     if (res.status >= 400) throw new ApiError(res.status, res.body, `get ${kind} ${name}`);
     return res.body;
   }
 
-  /** Objects of a kind, in one namespace or (without `namespace`) in all. */
-  async list<T = any>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]> {
+  /** Objects of a kind, in one namespace or (without `namespace`) in all; typed as `get` types them. */
+  async list<T extends object = ListedObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<Listed<T>[]> {
     const path = await this.path(apiVersion, kind, namespace);
-    const res = await this.ok('GET', `${path}${labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : ''}`);
+    const res = await this.ok<{ items?: Listed<T>[] }>('GET', `${path}${labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : ''}`);
     return res.body.items ?? [];
   }
 
   /** JSON merge patch, of the object or one of its subresources (`status`, `scale`). */
-  async mergePatch<T = any>(apiVersion: string, kind: string, name: string, namespace: string | undefined, patch: unknown, subresource?: string): Promise<KubeResponse<T>> {
+  async mergePatch<T extends object = KubeObject>(apiVersion: string, kind: string, name: string, namespace: string | undefined, patch: unknown, subresource?: string): Promise<KubeResponse<Served<T>>> {
     const path = await this.path(apiVersion, kind, namespace, name);
-    return this.ok<T>('PATCH', `${path}${subresource ? `/${subresource}` : ''}`, patch, 'application/merge-patch+json');
+    return this.ok<Served<T>>('PATCH', `${path}${subresource ? `/${subresource}` : ''}`, patch, 'application/merge-patch+json');
   }
 
   async delete(apiVersion: string, kind: string, name: string, namespace?: string): Promise<void> {

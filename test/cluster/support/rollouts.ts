@@ -3,23 +3,32 @@
  * (`controller.extraArgs` in its values, e.g. the Traefik API group), and `promote` exactly as
  * `kubectl argo rollouts promote` does it.
  */
+import type { LiveRolloutJson } from '../../support/kinds.ts';
 import { binary } from './components.ts';
 import type { ControlPlane } from './control-plane.ts';
 import { distObjects } from './dist.ts';
 import type { Kube, KubeObject } from './kube.ts';
 import { freePort, startProcess, waitFor, type Proc } from './processes.ts';
 
+/** The Argo Rollouts chart's controller values: the fields read. */
+interface ControllerValues { readonly logging?: { readonly level?: string; readonly format?: string }; readonly extraArgs?: unknown[] }
+
+/** A HelmRelease (helm.toolkit.fluxcd.io/v2): the chart and the controller values read. */
+interface RolloutsReleaseJson {
+  readonly spec?: { readonly chart?: { readonly spec?: { readonly chart?: string } }; readonly values?: { readonly controller?: ControllerValues } };
+}
+
 /** The Argo Rollouts HelmRelease in dist/ (charts-ts/platform/argo-rollouts.ts), or undefined. */
-export function rolloutsHelmRelease(): KubeObject | undefined {
-  const found = distObjects().map((o) => o.object).filter((h) => h.kind === 'HelmRelease'
+export function rolloutsHelmRelease(): (KubeObject & RolloutsReleaseJson) | undefined {
+  const found = distObjects().map((o): KubeObject & RolloutsReleaseJson => o.object).filter((h) => h.kind === 'HelmRelease'
     && (h.spec?.chart?.spec?.chart === 'argo-rollouts' || h.metadata?.name === 'argo-rollouts'));
   if (found.length > 1) throw new Error(`dist/ has ${found.length} argo-rollouts HelmReleases; expected one`);
   return found[0];
 }
 
 /** Controller flags from the chart values the cluster uses. */
-export function rolloutsControllerArgs(release: KubeObject): string[] {
-  const controller = release.spec?.values?.controller ?? {};
+export function rolloutsControllerArgs(release: KubeObject & RolloutsReleaseJson): string[] {
+  const controller: ControllerValues = release.spec?.values?.controller ?? {};
   const args: string[] = [];
   if (controller.logging?.level) args.push(`--loglevel=${controller.logging.level}`);
   if (controller.logging?.format) args.push(`--logformat=${controller.logging.format}`);
@@ -52,12 +61,12 @@ export async function startRolloutsController(plane: ControlPlane, kube: Kube, r
  */
 export async function promote(kube: Kube, namespace: string, name: string): Promise<void> {
   const av = 'argoproj.io/v1alpha1';
-  const ro = await kube.get(av, 'Rollout', name, namespace);
+  const ro = await kube.get<LiveRolloutJson>(av, 'Rollout', name, namespace);
   if (!ro) throw new Error(`Rollout ${namespace}/${name} not found`);
-  const steps: unknown[] = ro.spec?.strategy?.canary?.steps ?? [];
+  const steps: readonly unknown[] = ro.spec?.strategy?.canary?.steps ?? [];
   const current = Math.min(ro.status?.currentStepIndex ?? 0, steps.length);
   const next = current < steps.length ? current + 1 : current;
-  const pauseConditions: unknown[] = ro.status?.pauseConditions ?? [];
+  const pauseConditions: readonly unknown[] = ro.status?.pauseConditions ?? [];
   const inconclusive = ro.status?.canary?.currentStepAnalysisRunStatus?.status === 'Inconclusive';
   let statusPatch: { status: Record<string, unknown> } | undefined;
   if (inconclusive && pauseConditions.length > 0 && ro.status?.controllerPause) {

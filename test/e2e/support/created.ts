@@ -4,7 +4,7 @@
  * controller records when admission (Pod Security, our ValidatingAdmissionPolicies, quotas) denies
  * a pod it tries to create, which is how such a denial shows up nowhere else.
  */
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { CoreV1Event, V1OwnerReference } from '@kubernetes/client-node';
 import { distObjects } from '../../cluster/support/dist.ts';
 import type { Kube } from '../../cluster/support/kube.ts';
 
@@ -31,7 +31,7 @@ export async function operatorCreated(kube: Kube): Promise<string[]> {
 
 /** FailedCreate events (pods, or a StatefulSet's claims, denied at admission), optionally in one namespace. */
 export async function failedCreates(kube: Kube, namespace?: string): Promise<string[]> {
-  const events = await kube.list('v1', 'Event', namespace);
+  const events = await kube.list<CoreV1Event>('v1', 'Event', namespace);
   return events.filter((e) => /^FailedCreate/.test(e.reason ?? ''))
     .map((e) => `${e.involvedObject.kind} ${e.involvedObject.namespace}/${e.involvedObject.name}: ${e.reason}: ${e.message}`)
     .filter((v, i, a) => a.indexOf(v) === i);

@@ -12,6 +12,7 @@
  */
 import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { crdDir } from '../../../charts-ts/lib/crds.ts';
 import { binary, pinnedVersion, type ComponentName } from '../../cluster/support/components.ts';
@@ -226,9 +227,9 @@ export class FluxControllers {
 
   /** The controller's live Deployment args, with the pod-network addresses replaced by local ones. */
   private async args(c: FluxController): Promise<string[]> {
-    const live = await this.kube.get('apps/v1', 'Deployment', c.name, fluxNamespace);
+    const live = await this.kube.get<V1Deployment>('apps/v1', 'Deployment', c.name, fluxNamespace);
     if (!live) throw new Error(`Deployment ${fluxNamespace}/${c.name} is missing: apply gotk-components.yaml first`);
-    const podArgs: string[] = live.spec.template.spec.containers[0].args ?? [];
+    const podArgs: string[] = live.spec.template.spec!.containers[0].args ?? [];
     const replaced = ['--events-addr', '--storage-path', '--storage-adv-addr', '--storage-addr', '--enable-leader-election', '--metrics-addr', '--health-addr', '--receiverAddr'];
     const kept = podArgs.filter((a) => !replaced.includes(a.split('=')[0]));
     const a = this.addresses;
@@ -264,7 +265,7 @@ export class FluxControllers {
   async followDeployments(started: Map<string, string>): Promise<string[]> {
     const restarted: string[] = [];
     for (const c of fluxControllers) {
-      const live = await this.kube.get('apps/v1', 'Deployment', c.name, fluxNamespace);
+      const live = await this.kube.get<V1Deployment>('apps/v1', 'Deployment', c.name, fluxNamespace);
       const args = JSON.stringify(live?.spec?.template?.spec?.containers?.[0]?.args ?? []);
       if (started.get(c.name) !== args) {
         started.set(c.name, args);

@@ -9,9 +9,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { V1ConfigMap, V1Container, V1Deployment, V1Secret, V1Volume } from '@kubernetes/client-node';
 import { binary, type ComponentName } from '../../cluster/support/components.ts';
 import type { ControlPlane } from '../../cluster/support/control-plane.ts';
-import type { Kube } from '../../cluster/support/kube.ts';
+import type { Kube, Listed } from '../../cluster/support/kube.ts';
 import { startProcess, type Proc } from '../../cluster/support/processes.ts';
 import { impersonatingKubeconfig } from './impersonation.ts';
 
@@ -57,21 +58,22 @@ export interface PodProcess {
 }
 
 /** The Deployment the selector finds, or undefined while the chart has not created it. */
-export async function findDeployment(kube: Kube, namespace: string, selector: string): Promise<any | undefined> {
-  const found = await kube.list('apps/v1', 'Deployment', namespace, selector);
+export async function findDeployment(kube: Kube, namespace: string, selector: string): Promise<Listed<V1Deployment> | undefined> {
+  const found = await kube.list<V1Deployment>('apps/v1', 'Deployment', namespace, selector);
   if (found.length > 1) throw new Error(`${found.length} Deployments in ${namespace} match ${selector}; expected one`);
   return found[0];
 }
 
 /** The container's environment as the kubelet would set it (envFrom ConfigMaps first, then env). */
-async function resolveEnv(kube: Kube, deployment: any, container: any, nodeName: string): Promise<Record<string, string>> {
-  const ns = deployment.metadata.namespace;
+async function resolveEnv(kube: Kube, deployment: Listed<V1Deployment>, container: V1Container, nodeName: string): Promise<Record<string, string>> {
+  // Listed in a namespace; client-node types the names the API server requires as optional.
+  const ns = deployment.metadata.namespace!;
   const template = deployment.spec.template;
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
-    const ref = from.configMapRef ?? from.secretRef;
+    const ref = (from.configMapRef ?? from.secretRef)!;
     const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
-    const o = await kube.get('v1', kind, ref.name, ns);
+    const o = await kube.get<V1ConfigMap | V1Secret>('v1', kind, ref.name!, ns);
     if (!o && !ref.optional) throw new Error(`Deployment ${deployment.metadata.name}: envFrom ${kind} ${ns}/${ref.name} does not exist`);
     for (const [k, v] of Object.entries<string>(o?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'Secret' ? Buffer.from(v, 'base64').toString('utf8') : v;
   }
@@ -82,12 +84,12 @@ async function resolveEnv(kube: Kube, deployment: any, container: any, nodeName:
     else if (field === 'metadata.namespace') env[e.name] = ns;
     else if (field === 'metadata.name') env[e.name] = `${deployment.metadata.name}-e2e`;
     else if (field === 'spec.nodeName') env[e.name] = nodeName;
-    else if (field === 'spec.serviceAccountName') env[e.name] = template.spec.serviceAccountName ?? 'default';
+    else if (field === 'spec.serviceAccountName') env[e.name] = template.spec!.serviceAccountName ?? 'default';
     else if (label) env[e.name] = template.metadata?.labels?.[label[1]] ?? '';
     else if (e.valueFrom?.resourceFieldRef) continue; // GOMAXPROCS/GOMEMLIMIT from limits: the Go runtime's defaults here
     else if (e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef) {
-      const ref = e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef;
-      const o = await kube.get('v1', e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name, ns);
+      const ref = (e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef)!;
+      const o = await kube.get<V1ConfigMap | V1Secret>('v1', e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name!, ns);
       const v = o?.data?.[ref.key];
       if (v === undefined && !ref.optional) throw new Error(`Deployment ${deployment.metadata.name} env ${e.name}: ${ref.name}/${ref.key} does not exist`);
       if (v !== undefined) env[e.name] = e.valueFrom.secretKeyRef ? Buffer.from(v, 'base64').toString('utf8') : v;
@@ -102,9 +104,9 @@ async function resolveEnv(kube: Kube, deployment: any, container: any, nodeName:
  * already; the ServiceAccount token is replaced by the impersonating kubeconfig; a mount over a
  * parent of the run dir (an emptyDir on /tmp) is left out, or it would hide the kubeconfig.
  */
-async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployment: any, container: any): Promise<{ binds: { podPath: string; host: string }[]; sync: () => Promise<void> }> {
+async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployment: Listed<V1Deployment>, container: V1Container): Promise<{ binds: { podPath: string; host: string }[]; sync: () => Promise<void> }> {
   const ns = deployment.metadata.namespace;
-  const volumes = new Map<string, any>((deployment.spec.template.spec.volumes ?? []).map((v: any) => [v.name, v]));
+  const volumes = new Map<string, V1Volume>((deployment.spec.template.spec!.volumes ?? []).map((v) => [v.name, v]));
   const binds: { podPath: string; host: string }[] = [];
   const sources: { kind: 'ConfigMap' | 'Secret'; name: string; optional: boolean; items?: { key: string; path: string }[]; host: string }[] = [];
   for (const [i, m] of (container.volumeMounts ?? []).entries()) {
@@ -115,14 +117,14 @@ async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployme
     if (v.emptyDir) { binds.push({ podPath: m.mountPath, host }); continue; }
     const source = v.configMap ?? v.secret;
     if (!source) continue;
-    sources.push({ kind: v.configMap ? 'ConfigMap' : 'Secret', name: v.configMap ? source.name : source.secretName, optional: Boolean(source.optional), items: source.items, host });
+    sources.push({ kind: v.configMap ? 'ConfigMap' : 'Secret', name: v.configMap ? v.configMap.name! : v.secret!.secretName!, optional: Boolean(source.optional), items: source.items, host });
     binds.push({ podPath: m.mountPath, host: m.subPath ? join(host, m.subPath) : host });
   }
   // What the kubelet does for ConfigMap and Secret volumes: write the keys, and keep them current
   // (a component such as CloudNativePG waits for the Secret it just wrote to appear in its mount).
   const sync = async (first = false) => {
     for (const src of sources) {
-      const o = await kube.get('v1', src.kind, src.name, ns);
+      const o = await kube.get<V1ConfigMap | V1Secret>('v1', src.kind, src.name, ns);
       if (!o && !src.optional && first) throw new Error(`Deployment ${ns}/${deployment.metadata.name} mounts ${src.kind} ${src.name}, which does not exist: its pod would never start`);
       const data: Record<string, string> = o?.data ?? {};
       const items = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
@@ -145,8 +147,8 @@ async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployme
 export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: PodProcessSpec): Promise<PodProcess> {
   const deployment = await findDeployment(kube, spec.namespace, spec.selector);
   if (!deployment) throw new Error(`no Deployment in ${spec.namespace} matches ${spec.selector}`);
-  const pod = deployment.spec.template.spec;
-  const container = spec.container ? pod.containers.find((c: any) => c.name === spec.container) : pod.containers[0];
+  const pod = deployment.spec.template.spec!;
+  const container = spec.container ? pod.containers.find((c) => c.name === spec.container) : pod.containers[0];
   if (!container) throw new Error(`Deployment ${spec.namespace}/${deployment.metadata.name} has no container ${spec.container}`);
   const serviceAccount = pod.serviceAccountName ?? 'default';
   const kubeconfig = impersonatingKubeconfig(plane, spec.namespace, serviceAccount);

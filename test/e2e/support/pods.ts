@@ -3,24 +3,26 @@
  * env valueFrom) does not exist never starts (ContainerCreating / CreateContainerConfigError), yet
  * kwok marks it Ready. This check makes those pods a test failure instead of a production outage.
  */
-import type { Kube, KubeObject } from '../../cluster/support/kube.ts';
+import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { Kube } from '../../cluster/support/kube.ts';
 
 export async function podStartProblems(kube: Kube): Promise<string[]> {
-  const pods = await kube.list('v1', 'Pod');
-  const cache = new Map<string, KubeObject | null>();
+  const pods = await kube.list<V1Pod>('v1', 'Pod');
+  const cache = new Map<string, V1Secret | V1ConfigMap | null>();
   const get = async (kind: 'Secret' | 'ConfigMap', ns: string, name: string) => {
     const key = `${kind}/${ns}/${name}`;
-    if (!cache.has(key)) cache.set(key, (await kube.get('v1', kind, name, ns)) ?? null);
+    if (!cache.has(key)) cache.set(key, (await kube.get<V1Secret | V1ConfigMap>('v1', kind, name, ns)) ?? null);
     return cache.get(key);
   };
   const problems: string[] = [];
   for (const pod of pods) {
-    if (['Succeeded', 'Failed'].includes(pod.status?.phase)) continue;
-    const ns = pod.metadata.namespace;
+    if (['Succeeded', 'Failed'].includes(pod.status?.phase ?? '')) continue;
+    const ns = pod.metadata.namespace!;
     const where = `Pod ${ns}/${pod.metadata.name}`;
-    const need = async (kind: 'Secret' | 'ConfigMap', name: string, optional: boolean | undefined, what: string, key?: string) => {
+    // client-node types the names of references optional; the API server requires them.
+    const need = async (kind: 'Secret' | 'ConfigMap', name: string | undefined, optional: boolean | undefined, what: string, key?: string) => {
       if (optional) return;
-      const o = await get(kind, ns, name);
+      const o = await get(kind, ns, name!);
       if (!o) problems.push(`${where}: ${what} needs ${kind} ${name}, which does not exist`);
       else if (key !== undefined && o.data?.[key] === undefined) problems.push(`${where}: ${what} needs key ${key} of ${kind} ${name}, which it lacks`);
     };
