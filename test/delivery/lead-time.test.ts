@@ -127,6 +127,14 @@ describe('lead time reacts to the pipeline configuration', () => {
     expect(m.steps.some((x) => x.step === 'Flux notices the push')).toBe(false);
   });
 
+  it('measures apps-production behind apps-staging too once the test reaches both', () => {
+    const measured = { measuredAt: '2026-12-06T00:00:00Z', secondsFromPush: { 'platform-configs': 20, 'platform-data': 25, 'platform-observability': 31, 'apps-staging': 36, 'apps-production': 43 } };
+    const m = computeLeadTime(base.config, base.objects.map((o) => o.object), bench, measured);
+    expect(step(m, 'cluster', 'Flux from the push to apps-staging')).toMatchObject({ seconds: 36, step: expect.stringContaining('7 layers, measured') });
+    expect(m.steps.some((x) => x.step.includes('more layers'))).toBe(false);
+    expect(step(m, 'cluster', 'Flux applies apps-production')).toMatchObject({ seconds: 7, source: expect.stringContaining('apps-production 43 s - apps-staging 36 s') });
+  });
+
   it('fails above the budget and passes under it', () => {
     const lt = leadTime();
     const tight = renderAll({ cluster: { delivery: { leadTimeBudget: `${lt.totalSeconds - 1}s` } } });

@@ -8,10 +8,11 @@
  * like the VPS. Ports are picked free at start; certificates and keys are created per run in a temp
  * dir (removed on stop unless KEEP_CLUSTER_RUN=1).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import type { V1Node } from '@kubernetes/client-node';
+import { parseAllDocuments, stringify } from 'yaml';
 import { auditPolicy, eventRateLimitConfig, k3sConfig, k3sPaths, podSecurityConfig } from '../../../bootstrap/host/k3s.ts';
 import { parseConfig } from '../../../charts-ts/config/load.ts';
 import { values } from '../../../charts-ts/config/values.ts';
@@ -99,6 +100,26 @@ export function nodeResources() {
 export interface ControlPlaneOptions {
   /** Extra kube-apiserver arguments (the first-deploy suite routes the cluster egress through its proxy). */
   readonly apiserverArgs?: readonly string[];
+  /**
+   * Pods kwok must leave alone (no fake Ready, no fake completion) because the test runs them for
+   * real and reports their status itself: label -> values (test/e2e/support/postgres-pods.ts).
+   */
+  readonly podsRunByTest?: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * kwok's stages with the pod stages narrowed to pods not run by the test: each label of
+ * `runByTest` NotIn its values (a pod without the label matches, as with label selectors).
+ */
+export function kwokStages(text: string, runByTest: Readonly<Record<string, readonly string[]>> = {}): string {
+  const exclusions = Object.entries(runByTest).map(([label, vals]) => ({ key: `.metadata.labels["${label}"]`, operator: 'NotIn', values: [...vals] }));
+  if (!exclusions.length) return text;
+  return parseAllDocuments(text).map((doc) => {
+    const stage = doc.toJS() as { kind?: string; spec?: { resourceRef?: { kind?: string }; selector?: { matchExpressions?: unknown[] } } } | null;
+    if (stage?.kind !== 'Stage' || stage.spec?.resourceRef?.kind !== 'Pod' || !stage.spec.selector) return doc.toString();
+    stage.spec.selector.matchExpressions = [...(stage.spec.selector.matchExpressions ?? []), ...exclusions];
+    return stringify(stage);
+  }).map((d) => `---\n${d.replace(/^---\n/, '')}`).join('');
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -115,7 +136,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       kine: binary('kine'), apiserver: binary('kube-apiserver'), controllerManager: binary('kube-controller-manager'),
       scheduler: binary('kube-scheduler'), kwok: binary('kwok'),
     };
-    const stages = asset('kwok-stages.yaml');
+    const stages = join(runDir, 'kwok-stages.yaml');
+    writeFileSync(stages, kwokStages(readFileSync(asset('kwok-stages.yaml'), 'utf8'), opts.podsRunByTest));
     const pki = createPki(runDir);
 
     const kinePort = await freePort();
@@ -195,8 +217,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       status: { capacity: nodeRes.capacity, allocatable: nodeRes.allocatable },
     });
     await waitFor(`node ${nodeRes.name} Ready (kwok)`, async () => {
-      const node = await kube.get('v1', 'Node', nodeRes.name);
-      return node?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+      const node = await kube.get<V1Node>('v1', 'Node', nodeRes.name);
+      return node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     }, { timeoutMs: 60_000, procs });
     // The controller manager is up once it has created the default ServiceAccount.
     await waitFor('kube-controller-manager (default ServiceAccount)', async () => Boolean(await kube.get('v1', 'ServiceAccount', 'default', 'default')),

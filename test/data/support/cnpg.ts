@@ -13,7 +13,7 @@ export interface CnpgClusterJson {
     readonly instances: number;
     readonly inheritedMetadata?: { readonly labels?: Record<string, string> };
     readonly bootstrap: {
-      readonly initdb?: unknown;
+      readonly initdb?: { readonly database?: string; readonly owner?: string; readonly [field: string]: unknown };
       readonly recovery?: { readonly recoveryTarget?: unknown; readonly owner?: string; readonly [field: string]: unknown };
     };
     readonly enableSuperuserAccess?: boolean;
