@@ -29,21 +29,24 @@ export const barmanCloudBin = (): string => venvBin('barman-', 'barman-cloud-wal
  * of the first-deploy test: its root directory, with bin/, lib/ and share/.
  */
 export function postgres18Home(): string {
-  const dir = join(cache, 'data-tools');
-  const found = existsSync(dir)
-    ? readdirSync(dir).filter((d) => /^postgresql-18\./.test(d) && existsSync(join(dir, d, '.complete'))).sort()
-    : [];
-  if (!found.length) throw new MissingToolError(`PostgreSQL 18 (${dir}/postgresql-18.*)`);
-  return join(dir, found[found.length - 1]);
+  const home = installedTool('postgresql-18.');
+  if (!home || !existsSync(join(home, 'bin', 'postgres'))) throw new MissingToolError(`PostgreSQL 18 (${join(cache, 'data-tools')}/postgresql-18.*)`);
+  return home;
 }
 
-function venvBin(prefix: string, probe: string): string {
+/** The newest complete install of `.cache/data-tools/<prefix>*` (setup marks each with .complete). */
+function installedTool(prefix: string): string | undefined {
   const dir = join(cache, 'data-tools');
   const found = existsSync(dir)
     ? readdirSync(dir).filter((d) => d.startsWith(prefix) && existsSync(join(dir, d, '.complete'))).sort()
     : [];
-  const bin = found.length ? join(dir, found[found.length - 1], 'bin') : '';
-  if (!bin || !existsSync(join(bin, probe))) throw new MissingToolError(`${probe} (${dir}/${prefix}*)`);
+  return found.length ? join(dir, found[found.length - 1]) : undefined;
+}
+
+function venvBin(prefix: string, probe: string): string {
+  const found = installedTool(prefix);
+  const bin = found ? join(found, 'bin') : '';
+  if (!bin || !existsSync(join(bin, probe))) throw new MissingToolError(`${probe} (${join(cache, 'data-tools')}/${prefix}*)`);
   return bin;
 }
 

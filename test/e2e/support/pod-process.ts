@@ -7,7 +7,7 @@
  * run dir. Only what has no equivalent without a pod network changes, each through `rewrite`:
  * listen ports (free loopback ports) and leader election (one replica).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { V1ConfigMap, V1Container, V1Deployment, V1Secret, V1Volume } from '@kubernetes/client-node';
 import { binary, type ComponentName } from '../../cluster/support/components.ts';
@@ -64,38 +64,83 @@ export async function findDeployment(kube: Kube, namespace: string, selector: st
   return found[0];
 }
 
-/** The container's environment as the kubelet would set it (envFrom ConfigMaps first, then env). */
-async function resolveEnv(kube: Kube, deployment: Listed<V1Deployment>, container: V1Container, nodeName: string): Promise<Record<string, string>> {
-  // Listed in a namespace; client-node types the names the API server requires as optional.
-  const ns = deployment.metadata.namespace!;
-  const template = deployment.spec.template;
-  const env: Record<string, string> = {};
+/** `$(VAR)` references in values, command and args, as the kubelet expands them (unknown ones stay). */
+export const expandVars = (s: string, env: Record<string, string>): string => s.replace(/\$\(([A-Za-z0-9_]+)\)/g, (m, v: string) => env[v] ?? m);
+
+/** What a pod's `fieldRef`s resolve to: values by fieldPath, and the labels for metadata.labels['x']. */
+export interface PodFields {
+  readonly fields: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The container's environment as the kubelet sets it: `base` (image defaults, Service variables),
+ * then envFrom, then env. `what` names the pod in errors.
+ */
+export async function containerEnv(kube: Kube, namespace: string, container: V1Container, pod: PodFields, what: string,
+  base: Record<string, string> = {}): Promise<Record<string, string>> {
+  const env: Record<string, string> = { ...base };
   for (const from of container.envFrom ?? []) {
     const ref = (from.configMapRef ?? from.secretRef)!;
     const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
-    const o = await kube.get<V1ConfigMap | V1Secret>('v1', kind, ref.name!, ns);
-    if (!o && !ref.optional) throw new Error(`Deployment ${deployment.metadata.name}: envFrom ${kind} ${ns}/${ref.name} does not exist`);
+    const o = await kube.get<V1ConfigMap | V1Secret>('v1', kind, ref.name!, namespace);
+    if (!o && !ref.optional) throw new Error(`${what}: envFrom ${kind} ${namespace}/${ref.name} does not exist`);
     for (const [k, v] of Object.entries<string>(o?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'Secret' ? Buffer.from(v, 'base64').toString('utf8') : v;
   }
   for (const e of container.env ?? []) {
-    const field: string | undefined = e.valueFrom?.fieldRef?.fieldPath;
-    const label = field && /^metadata\.labels\['(.+)'\]$/.exec(field);
-    if (e.value !== undefined) env[e.name] = String(e.value).replace(/\$\(([A-Za-z0-9_]+)\)/g, (_, v) => env[v] ?? '');
-    else if (field === 'metadata.namespace') env[e.name] = ns;
-    else if (field === 'metadata.name') env[e.name] = `${deployment.metadata.name}-e2e`;
-    else if (field === 'spec.nodeName') env[e.name] = nodeName;
-    else if (field === 'spec.serviceAccountName') env[e.name] = template.spec!.serviceAccountName ?? 'default';
-    else if (label) env[e.name] = template.metadata?.labels?.[label[1]] ?? '';
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    const label = field ? /^metadata\.labels\['(.+)'\]$/.exec(field) : null;
+    if (e.value !== undefined) env[e.name] = expandVars(String(e.value), env);
+    else if (field && pod.fields[field] !== undefined) env[e.name] = pod.fields[field];
+    else if (label) env[e.name] = pod.labels?.[label[1]] ?? '';
     else if (e.valueFrom?.resourceFieldRef) continue; // GOMAXPROCS/GOMEMLIMIT from limits: the Go runtime's defaults here
     else if (e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef) {
       const ref = (e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef)!;
-      const o = await kube.get<V1ConfigMap | V1Secret>('v1', e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name!, ns);
+      const o = await kube.get<V1ConfigMap | V1Secret>('v1', e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name!, namespace);
       const v = o?.data?.[ref.key];
-      if (v === undefined && !ref.optional) throw new Error(`Deployment ${deployment.metadata.name} env ${e.name}: ${ref.name}/${ref.key} does not exist`);
+      if (v === undefined && !ref.optional) throw new Error(`${what} env ${e.name}: ${ref.name}/${ref.key} does not exist`);
       if (v !== undefined) env[e.name] = e.valueFrom.secretKeyRef ? Buffer.from(v, 'base64').toString('utf8') : v;
-    } else throw new Error(`Deployment ${deployment.metadata.name} env ${e.name}: ${JSON.stringify(e.valueFrom)} is not resolvable outside a pod (extend test/e2e/support/pod-process.ts)`);
+    } else if (e.valueFrom) throw new Error(`${what} env ${e.name}: ${JSON.stringify(e.valueFrom)} is not resolvable outside a pod (extend test/e2e/support/pod-process.ts)`);
+    else env[e.name] = '';
   }
   return env;
+}
+
+/**
+ * A ConfigMap's or Secret's keys as files in `dir`, as the kubelet writes a volume: `items` (or every
+ * key), each changed file replaced atomically (a reader never sees a half-written file); `mode` and
+ * `group` as the volume's defaultMode and the pod's fsGroup.
+ */
+export function writeVolumeKeys(dir: string, data: Record<string, string>, opts: { base64: boolean; items?: { key: string; path: string }[]; mode?: number; group?: number }): void {
+  for (const it of opts.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+    if (data[it.key] === undefined) continue;
+    const file = join(dir, it.path);
+    const bytes = opts.base64 ? Buffer.from(data[it.key], 'base64') : Buffer.from(data[it.key]);
+    if (existsSync(file) && readFileSync(file).equals(bytes)) continue;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, bytes, opts.mode === undefined ? undefined : { mode: opts.mode });
+    renameSync(`${file}.tmp`, file);
+    if (opts.group !== undefined) {
+      chownSync(file, 0, opts.group);
+      chmodSync(file, (opts.mode ?? 0o644) | 0o040);
+    }
+  }
+}
+
+/** `s` as one single-quoted shell word. */
+export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Shell commands that bind each host path at its in-pod path (parents first), creating the mount
+ * point (a directory, or an empty file for a file) on the host's root file system.
+ */
+export function bindMountScript(binds: readonly { readonly path: string; readonly host: string }[]): string {
+  return [...binds].sort((a, b) => a.path.split('/').length - b.path.split('/').length).map((b) => {
+    const target = !existsSync(b.host) || statSync(b.host).isDirectory()
+      ? `mkdir -p ${shellQuote(b.path)}`
+      : `mkdir -p ${shellQuote(dirname(b.path))} && { [ -e ${shellQuote(b.path)} ] || touch ${shellQuote(b.path)}; }`;
+    return `${target} && mount --bind ${shellQuote(b.host)} ${shellQuote(b.path)}`;
+  }).join(' && ');
 }
 
 /**
@@ -126,18 +171,7 @@ async function podMounts(kube: Kube, plane: ControlPlane, name: string, deployme
     for (const src of sources) {
       const o = await kube.get<V1ConfigMap | V1Secret>('v1', src.kind, src.name, ns);
       if (!o && !src.optional && first) throw new Error(`Deployment ${ns}/${deployment.metadata.name} mounts ${src.kind} ${src.name}, which does not exist: its pod would never start`);
-      const data: Record<string, string> = o?.data ?? {};
-      const items = src.items ?? Object.keys(data).map((key) => ({ key, path: key }));
-      for (const it of items) {
-        if (data[it.key] === undefined) continue;
-        const file = join(src.host, it.path);
-        const bytes = src.kind === 'Secret' ? Buffer.from(data[it.key], 'base64') : Buffer.from(data[it.key]);
-        if (existsSync(file) && readFileSync(file).equals(bytes)) continue;
-        // Atomically, as the kubelet's atomic writer does: a reader never sees a half-written file.
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(`${file}.tmp`, bytes);
-        renameSync(`${file}.tmp`, file);
-      }
+      writeVolumeKeys(src.host, o?.data ?? {}, { base64: src.kind === 'Secret', items: src.items });
     }
   };
   await sync(true);
@@ -152,8 +186,11 @@ export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: Pod
   if (!container) throw new Error(`Deployment ${spec.namespace}/${deployment.metadata.name} has no container ${spec.container}`);
   const serviceAccount = pod.serviceAccountName ?? 'default';
   const kubeconfig = impersonatingKubeconfig(plane, spec.namespace, serviceAccount);
-  const env = await resolveEnv(kube, deployment, container, plane.nodeName);
-  const args = await spec.rewrite([...(spec.command ?? []), ...(container.args ?? [])].map((a: string) => a.replace(/\$\(([A-Za-z0-9_]+)\)/g, (m, v) => env[v] ?? m)));
+  const env = await containerEnv(kube, spec.namespace, container, {
+    fields: { 'metadata.namespace': spec.namespace, 'metadata.name': `${deployment.metadata.name}-e2e`, 'spec.nodeName': plane.nodeName, 'spec.serviceAccountName': serviceAccount },
+    labels: deployment.spec.template.metadata?.labels,
+  }, `Deployment ${deployment.metadata.name}`);
+  const args = await spec.rewrite([...(spec.command ?? []), ...(container.args ?? [])].map((a) => expandVars(a, env)));
   if (spec.kubeconfigFlag) args.push(`${spec.kubeconfigFlag}=${kubeconfig}`);
   if (spec.impersonateFlag) args.push(`${spec.impersonateFlag}=system:serviceaccount:${spec.namespace}:${serviceAccount}`);
   const bin = binary(spec.binary);
@@ -163,14 +200,13 @@ export async function startPodProcess(plane: ControlPlane, kube: Kube, spec: Pod
   let argv = args;
   if (binds.length) {
     // mount --bind <run dir>/<name>-mounts/<n> <path> in a private mount namespace, then exec the binary.
-    const lines = binds.map((b, i) => {
+    const script = bindMountScript(binds.map((b, i) => {
       const host = b.host ?? join(plane.runDir, `${spec.name}-mounts`, String(i));
       if (!b.host) mkdirSync(host, { recursive: true });
-      const target = statSync(host).isDirectory() ? `mkdir -p '${b.podPath}'` : `mkdir -p '${dirname(b.podPath)}' && touch '${b.podPath}'`;
-      return `${target} && mount --bind '${host}' '${b.podPath}'`;
-    });
+      return { path: b.podPath, host };
+    }));
     command = 'unshare';
-    argv = ['--mount', '--propagation', 'private', 'sh', '-c', `${lines.join(' && ')} && exec "$0" "$@"`, bin, ...args];
+    argv = ['--mount', '--propagation', 'private', 'sh', '-c', `${script} && exec "$0" "$@"`, bin, ...args];
   }
   let cwd = plane.runDir;
   if (spec.imageFiles) {

@@ -21,11 +21,11 @@
  * postgresql image. Needs root (namespaces, veth, setpriv), as the rest of the harness does.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { V1Container, V1Pod, V1Probe, V1Volume } from '@kubernetes/client-node';
 import { barmanCloudBin, postgres18Home } from '../../../drill/tools.ts';
@@ -33,6 +33,7 @@ import { binary } from '../../cluster/support/components.ts';
 import type { ControlPlane } from '../../cluster/support/control-plane.ts';
 import type { Kube } from '../../cluster/support/kube.ts';
 import { startProcess, type Proc } from '../../cluster/support/processes.ts';
+import { bindMountScript, containerEnv, expandVars, shellQuote, writeVolumeKeys } from './pod-process.ts';
 
 const exec = promisify(execFile);
 const ip = async (...args: string[]) => { await exec('ip', args); };
@@ -111,8 +112,6 @@ interface PodRun {
 
 interface UserFiles { readonly passwd: string; readonly group: string }
 
-/** `$(VAR)` references in command and args, as the kubelet expands them. */
-const expand = (s: string, env: Record<string, string>) => s.replace(/\$\(([A-Za-z0-9_]+)\)/g, (m, v: string) => env[v] ?? m);
 
 export class PostgresPods {
   private readonly pods = new Map<string, PodRun>();
@@ -146,7 +145,7 @@ export class PostgresPods {
     await new Promise<void>((done, fail) => { this.forwarder!.once('error', fail); this.forwarder!.listen(443, apiServiceAddress, done); });
   }
 
-  /** Pods with a process that exited, or that failed to start: name -> last log lines. */
+  /** Each pod this runs: its IP, phase and every container's state (for diagnosis). */
   describe(): string[] {
     return [...this.pods.values()].map((p) => `pod ${p.namespace}/${p.name} ${p.podIP} ${p.phase}${p.message ? ` (${p.message})` : ''}: ${p.containers
       .map((c) => `${c.name}${c.ready ? ' ready' : ''}${c.exit ? ` exited ${c.exit}` : ''}${c.restarts ? ` restarts ${c.restarts}` : ''}`).join(', ')}`);
@@ -244,22 +243,21 @@ export class PostgresPods {
     await ip('-n', run.netns, 'link', 'set', 'eth0', 'up');
     await ip('-n', run.netns, 'link', 'set', 'lo', 'up');
     await ip('-n', run.netns, 'route', 'add', 'default', 'via', bridge.gateway);
-    const users = this.userFiles(run, pod);
-    run.users = users;
+    run.users = this.userFiles(run, pod);
     await this.writeStatus(run, pod);
 
     for (const c of spec.initContainers ?? []) {
       const sidecar = c.restartPolicy === 'Always';
-      const started = await this.startContainer(run, pod, c, volumes, users, sidecar ? 'sidecar' : 'init');
+      const started = await this.startContainer(run, pod, c, sidecar ? 'sidecar' : 'init');
       if (sidecar) {
-        await this.waitStarted(run, pod, c, volumes, users, started);
+        await this.waitStarted(run, pod, c, started);
         continue;
       }
       const exit = await this.waitExit(started.proc, 600_000);
       started.exit = exit;
       if (exit !== 'exit code 0') throw new Error(`init container ${c.name} ${exit}:\n${started.proc.logTail(20)}`);
     }
-    for (const c of spec.containers) await this.startContainer(run, pod, c, volumes, users, 'main');
+    for (const c of spec.containers) await this.startContainer(run, pod, c, 'main');
     run.phase = 'Running';
   }
 
@@ -268,17 +266,8 @@ export class PostgresPods {
     const dir = join(run.dir, 'volumes', v.name);
     const owner = this.owner(pod);
     const ns = run.namespace;
-    const writeKeys = (data: Record<string, string>, items: { key: string; path: string }[] | undefined, base64: boolean, mode?: number) => {
-      for (const it of items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
-        if (data[it.key] === undefined) continue;
-        const file = join(dir, it.path);
-        mkdirSync(dirname(file), { recursive: true });
-        writeFileSync(`${file}.tmp`, base64 ? Buffer.from(data[it.key], 'base64') : data[it.key], { mode: mode ?? 0o644 });
-        renameSync(`${file}.tmp`, file);
-        chownSync(file, 0, owner.fsGroup);
-        chmodSync(file, (mode ?? 0o644) | (owner.fsGroup ? 0o040 : 0));
-      }
-    };
+    const writeKeys = (data: Record<string, string>, items: { key: string; path: string }[] | undefined, base64: boolean, mode?: number) =>
+      writeVolumeKeys(dir, data, { base64, items, mode: mode ?? 0o644, group: owner.fsGroup });
     mkdirSync(dir, { recursive: true });
     if (v.emptyDir) {
       chownSync(dir, owner.uid, owner.fsGroup);
@@ -357,100 +346,71 @@ export class PostgresPods {
     return { passwd, group };
   }
 
-  /** The container's environment as the kubelet sets it (envFrom, env, the Service variables). */
-  private async environment(run: PodRun, pod: V1Pod, c: V1Container, rt: ImageRuntime): Promise<Record<string, string>> {
-    const env: Record<string, string> = {
+  /** The container's environment as the kubelet sets it: the image's PATH and HOME, the Service variables, envFrom, env. */
+  private environment(run: PodRun, pod: V1Pod, c: V1Container, rt: ImageRuntime): Promise<Record<string, string>> {
+    return containerEnv(this.kube, run.namespace, c, {
+      fields: { 'metadata.name': run.name, 'metadata.namespace': run.namespace, 'status.podIP': run.podIP, 'spec.nodeName': pod.spec!.nodeName! },
+      labels: pod.metadata?.labels,
+    }, `pod ${run.namespace}/${run.name} container ${c.name}`, {
       PATH: [...rt.path, defaultPath].join(':'), HOME: '/var/lib/postgresql', HOSTNAME: run.name,
       KUBERNETES_SERVICE_HOST: apiServiceAddress, KUBERNETES_SERVICE_PORT: '443', KUBERNETES_SERVICE_PORT_HTTPS: '443',
-    };
-    for (const from of c.envFrom ?? []) {
-      const ref = from.configMapRef ?? from.secretRef;
-      const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
-      const o = await this.kube.get<{ data?: Record<string, string> }>('v1', kind, ref!.name!, run.namespace);
-      if (!o && !ref!.optional) throw new Error(`container ${c.name}: envFrom ${kind} ${ref!.name} does not exist`);
-      for (const [k, v] of Object.entries(o?.data ?? {})) env[`${from.prefix ?? ''}${k}`] = kind === 'Secret' ? Buffer.from(v, 'base64').toString('utf8') : v;
-    }
-    for (const e of c.env ?? []) {
-      const field = e.valueFrom?.fieldRef?.fieldPath;
-      if (e.value !== undefined) env[e.name] = expand(e.value, env);
-      else if (field === 'metadata.name') env[e.name] = run.name;
-      else if (field === 'metadata.namespace') env[e.name] = run.namespace;
-      else if (field === 'status.podIP') env[e.name] = run.podIP;
-      else if (field === 'spec.nodeName') env[e.name] = pod.spec!.nodeName!;
-      else if (e.valueFrom?.secretKeyRef || e.valueFrom?.configMapKeyRef) {
-        const ref = (e.valueFrom.secretKeyRef ?? e.valueFrom.configMapKeyRef)!;
-        const isSecret = Boolean(e.valueFrom.secretKeyRef);
-        const o = await this.kube.get<{ data?: Record<string, string> }>('v1', isSecret ? 'Secret' : 'ConfigMap', ref.name!, run.namespace);
-        const v = o?.data?.[ref.key];
-        if (v === undefined && !ref.optional) throw new Error(`container ${c.name} env ${e.name}: ${ref.name}/${ref.key} does not exist`);
-        if (v !== undefined) env[e.name] = isSecret ? Buffer.from(v, 'base64').toString('utf8') : v;
-      } else if (e.valueFrom?.resourceFieldRef) continue;
-      else if (e.valueFrom) throw new Error(`container ${c.name} env ${e.name}: ${JSON.stringify(e.valueFrom)} is not supported here`);
-      else env[e.name] = '';
-    }
-    return env;
+    });
   }
 
   /**
    * `argv` (default: the container's command and args) in the pod's network namespace, in a private
    * mount namespace with the container's volume mounts and the image's files, as the pod's user.
    */
-  private async spawn(run: PodRun, pod: V1Pod, c: V1Container, volumes: Map<string, string>, users: UserFiles, logName: string, argv?: string[]): Promise<Proc> {
+  private async spawn(run: PodRun, pod: V1Pod, c: V1Container, logName: string, argv?: string[]): Promise<Proc> {
+    const users = run.users!;
     const rt = imageRuntime(c.image!);
     const env = await this.environment(run, pod, c, rt);
-    const command = argv ?? [...(c.command ?? rt.entrypoint ?? []), ...(c.args ?? [])].map((a) => expand(a, env));
+    const command = argv ?? [...(c.command ?? rt.entrypoint ?? []), ...(c.args ?? [])].map((a) => expandVars(a, env));
     if (!command.length) throw new Error(`container ${c.name}: no command and the image has no entrypoint here`);
     const binds: { path: string; host: string }[] = [
       { path: '/etc/passwd', host: users.passwd }, { path: '/etc/group', host: users.group },
       ...Object.entries(rt.files).map(([path, host]) => ({ path, host })),
       ...(c.volumeMounts ?? []).map((m) => {
-        const host = volumes.get(m.name);
+        const host = run.volumes.get(m.name);
         if (!host) throw new Error(`container ${c.name} mounts ${m.name}, which is not a pod volume`);
         const sub = m.subPath ? join(host, m.subPath) : host;
         if (m.subPath) mkdirSync(sub, { recursive: true });
         return { path: m.mountPath, host: sub };
       }),
-    ].sort((a, b) => a.path.split('/').length - b.path.split('/').length);
-    const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    // The mount points are created on the host's root file system (as pod-process.ts does): empty
-    // directories and files where the image would have them.
-    const lines = binds.map((b) => {
-      const isDir = !existsSync(b.host) || statSync(b.host).isDirectory();
-      return `${isDir ? `mkdir -p ${sq(b.path)}` : `mkdir -p ${sq(dirname(b.path))} && { [ -e ${sq(b.path)} ] || touch ${sq(b.path)}; }`} && mount --bind ${sq(b.host)} ${sq(b.path)}`;
-    });
+    ];
     const sc = { ...pod.spec?.securityContext, ...c.securityContext };
     const uid = sc.runAsUser ?? this.owner(pod).uid;
     const gid = sc.runAsGroup ?? this.owner(pod).gid;
     const groups = [...new Set([gid, this.owner(pod).fsGroup])].join(',');
-    const script = `${lines.join(' && ')} && cd ${sq(c.workingDir ?? '/')} && exec env -i "$@"`;
+    const script = `${bindMountScript(binds)} && cd ${shellQuote(c.workingDir ?? '/')} && exec env -i "$@"`;
     return startProcess(logName, 'ip', ['netns', 'exec', run.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh',
       ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
       '/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, `--groups=${groups}`, '--', ...command], this.plane.runDir);
   }
 
-  private async startContainer(run: PodRun, pod: V1Pod, c: V1Container, volumes: Map<string, string>, users: UserFiles, kind: ContainerRun['kind']): Promise<ContainerRun> {
-    const proc = await this.spawn(run, pod, c, volumes, users, `pod-${run.namespace}-${run.name}-${c.name}`);
+  private async startContainer(run: PodRun, pod: V1Pod, c: V1Container, kind: ContainerRun['kind']): Promise<ContainerRun> {
+    const proc = await this.spawn(run, pod, c, `pod-${run.namespace}-${run.name}-${c.name}`);
     const started: ContainerRun = { name: c.name, kind, proc, startedAt: new Date().toISOString(), restarts: 0, ready: false };
     run.containers.push(started);
     return started;
   }
 
   /** A sidecar counts as started once its startup probe passes (the kubelet's rule), or at once without one. */
-  private async waitStarted(run: PodRun, pod: V1Pod, c: V1Container, volumes: Map<string, string>, users: UserFiles, started: ContainerRun): Promise<void> {
+  private async waitStarted(run: PodRun, pod: V1Pod, c: V1Container, started: ContainerRun): Promise<void> {
     const probe = c.startupProbe;
     const deadline = Date.now() + 120_000;
     while (probe && Date.now() < deadline) {
       if (started.proc.exit !== undefined) throw new Error(`sidecar ${c.name} ${started.proc.exit}:\n${started.proc.logTail(20)}`);
-      if (await this.probe(run, pod, c, volumes, users, probe)) break;
+      if (await this.probe(run, pod, c, probe)) break;
       await new Promise((r) => setTimeout(r, 1_000));
     }
     if (probe && Date.now() >= deadline) throw new Error(`sidecar ${c.name}: startup probe never passed:\n${started.proc.logTail(20)}`);
     started.ready = true;
   }
 
-  private async probe(run: PodRun, pod: V1Pod, c: V1Container, volumes: Map<string, string>, users: UserFiles, probe: V1Probe): Promise<boolean> {
+  private async probe(run: PodRun, pod: V1Pod, c: V1Container, probe: V1Probe): Promise<boolean> {
     if (probe.exec?.command) {
-      const proc = await this.spawn(run, pod, c, volumes, users, `probe-${run.namespace}-${run.name}-${c.name}`, probe.exec.command);
+      const proc = await this.spawn(run, pod, c, `probe-${run.namespace}-${run.name}-${c.name}`, probe.exec.command);
       return (await this.waitExit(proc, 10_000)) === 'exit code 0';
     }
     if (probe.httpGet) {
@@ -497,10 +457,10 @@ export class PostgresPods {
         if (jobPod) { c.exit = c.proc.exit; continue; }
         this.problems.push(`pod ${run.namespace}/${run.name} container ${c.name} ${c.proc.exit} (restarted):\n${c.proc.logTail(20)}`);
         c.restarts++;
-        c.proc = await this.spawn(run, pod, spec, run.volumes, run.users!, `pod-${run.namespace}-${run.name}-${c.name}-${c.restarts}`);
+        c.proc = await this.spawn(run, pod, spec, `pod-${run.namespace}-${run.name}-${c.name}-${c.restarts}`);
         continue;
       }
-      c.ready = spec.readinessProbe ? await this.probe(run, pod, spec, run.volumes, run.users!, spec.readinessProbe) : true;
+      c.ready = spec.readinessProbe ? await this.probe(run, pod, spec, spec.readinessProbe) : true;
     }
     if (jobPod && mains.every((c) => c.exit !== undefined)) {
       run.phase = mains.every((c) => c.exit === 'exit code 0') ? 'Succeeded' : 'Failed';
