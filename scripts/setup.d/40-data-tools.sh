@@ -55,6 +55,9 @@ python3_venv_ok || missing+=(python3-venv)
 command -v pg_config >/dev/null || missing+=(libpq-dev)
 [ -e /usr/include/python3.11/Python.h ] || missing+=(python3-dev)
 command -v gcc >/dev/null || missing+=(gcc)
+# The first-deploy test's database pods: a network namespace and veth each (ip), the pod's user (setpriv).
+command -v ip >/dev/null || missing+=(iproute2)
+command -v setpriv >/dev/null || missing+=(util-linux)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ -z "${APT_UPDATED:-}" ]; then apt-get update -q >/dev/null; fi
   # shellcheck disable=SC2086
